@@ -1,0 +1,40 @@
+"""The `ganforge` command: a click group whose subcommands are thin wrappers over library functions."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import click
+
+from ganforge import __version__
+from ganforge.errors import GanforgeError
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="ganforge")
+@click.option("-v", "--verbose", is_flag=True, help="Log debug messages.")
+def cli(verbose: bool) -> None:
+    """ganforge: train, use and evaluate GANs of the StyleGAN family."""
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="%(message)s")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point: run the CLI, printing user errors without a traceback."""
+    try:
+        cli.main(args=argv, prog_name="ganforge", standalone_mode=False)
+    except GanforgeError as e:
+        click.echo(f"Error: {e}", err=True)
+        sys.exit(1)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(130)
+    except click.ClickException as e:
+        e.show()
+        sys.exit(e.exit_code)
+    except click.exceptions.Exit as e:
+        sys.exit(e.exit_code)
+
+
+if __name__ == "__main__":
+    main()

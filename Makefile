@@ -15,8 +15,15 @@ $(STAMP): $(PY) pyproject.toml
 	$(PY) -m pip install -q -e ".[test]"
 	touch $(STAMP)
 
+# The main job on bundled data: build the demo dataset, describe it, render its real samples and
+# generate images from an official-layout StyleGAN2-ADA snapshot pickle.
 demo: $(STAMP)
-	$(PY) -m ganforge.cli.main demo --outdir demo-out
+	rm -rf demo-out
+	$(VENV)/bin/ganforge dataset create --source demo:digits --dest demo-out/digits32.zip
+	$(VENV)/bin/ganforge dataset info demo-out/digits32.zip --grid demo-out/reals.png
+	$(VENV)/bin/ganforge generate --network tests/data/parity/g32_skip_rgb-snapshot.pkl --seeds 0-7 --grid \
+		--outdir demo-out/generated
+	@echo "Demo outputs are in demo-out/"
 
 test: $(STAMP)
 	$(VENV)/bin/ruff check .

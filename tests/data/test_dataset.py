@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import json
+import multiprocessing
+import os
 import pickle
 import zipfile
 from pathlib import Path
@@ -307,3 +309,35 @@ def test_pickles_without_open_zip_and_reads_after_unpickling(tmp_path: Path) -> 
     np.testing.assert_array_equal(copy[2][0], chw(images[2]))
     ds.close()
     np.testing.assert_array_equal(ds[1][0], chw(images[1]))  # reopened on demand
+
+
+def open_handles(path: Path) -> set[str]:
+    """The file descriptors of this process that are open on `path`."""
+    fds = Path("/proc/self/fd")
+    return {fd.name for fd in fds.iterdir() if os.path.realpath(fd) == str(path.resolve())}
+
+
+def read_in_child(ds: ImageDataset, path: Path, results: multiprocessing.Queue) -> None:
+    before = open_handles(path)
+    image = ds[1][0]
+    results.put((before, open_handles(path), image))
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc")
+def test_forked_process_opens_its_own_zip_handle(tmp_path: Path) -> None:
+    images = random_images(3)
+    path = write_dataset(tmp_path / "d.zip", image_files(images))
+    ds = ImageDataset(path)
+    parent_handles = open_handles(path)
+    assert len(parent_handles) == 1  # opened once by the parent
+    ctx = multiprocessing.get_context("fork")
+    results = ctx.Queue()
+    child = ctx.Process(target=read_in_child, args=(ds, path, results))
+    child.start()
+    before, after, image = results.get(timeout=30)
+    child.join(timeout=30)
+    # The child reads through a zip handle of its own, not the descriptor inherited from the parent.
+    assert before == parent_handles and len(after) == 1 and after != before
+    np.testing.assert_array_equal(image, chw(images[1]))
+    np.testing.assert_array_equal(ds[2][0], chw(images[2]))
+    assert open_handles(path) == parent_handles

@@ -1,0 +1,123 @@
+"""`ganforge dataset create|info`: thin wrappers over ganforge.data.writer and ganforge.data.info."""
+
+from __future__ import annotations
+
+import click
+
+from ganforge.data.grid import grid_size, save_image_grid
+from ganforge.data.info import dataset_info, sample_images
+from ganforge.data.transforms import TRANSFORMS
+from ganforge.data.writer import create_dataset
+
+
+@click.group()
+def dataset() -> None:
+    """Create and inspect training datasets (StyleGAN2-ADA zip/folder layout)."""
+
+
+@dataset.command()
+@click.option(
+    "--source",
+    required=True,
+    help="Images to read: a folder or .zip of images, an MNIST IDX folder/file, cifar-10-python.tar.gz, "
+    "a legacy StyleGAN TFRecord folder, or demo:digits.",
+)
+@click.option(
+    "--dest",
+    required=True,
+    type=click.Path(),
+    help="Dataset to write: a path ending in .zip for a zip, anything else for a folder. Must not exist.",
+)
+@click.option(
+    "--resolution",
+    type=int,
+    default=None,
+    help="Output size N (power of two): images become N x N. "
+    "Default: the source size (all images must match).",
+)
+@click.option(
+    "--transform",
+    type=click.Choice(TRANSFORMS),
+    default="none",
+    show_default=True,
+    help="How to reach N x N: none (square images only), center-crop (largest centered square) or "
+    "center-crop-wide (centered 2:1 box, black bars top and bottom).",
+)
+@click.option(
+    "--max-images", type=click.IntRange(min=1), default=None, help="Write at most this many images."
+)
+@click.option(
+    "--shuffle-seed",
+    type=int,
+    default=None,
+    help="Shuffle the source order with this seed before --max-images is applied. Default: keep the order.",
+)
+@click.option(
+    "--channels",
+    type=click.Choice(["1", "3"]),
+    default=None,
+    help="Convert every image to 1 (grayscale) or 3 (RGB) channels. "
+    "Default: keep the source's (alpha dropped).",
+)
+@click.option(
+    "--lods",
+    is_flag=True,
+    help="Also write the 2x2-averaged pyramid (lod1/, lod2/, ...) for StyleGAN 1 training.",
+)
+@click.option(
+    "--labels-from-folders",
+    is_flag=True,
+    help="Use the first-level sub-folder names of a folder/zip source as class labels (sorted -> 0..K-1).",
+)
+@click.option(
+    "--skip-bad", is_flag=True, help="Skip and count unreadable images instead of stopping at the first."
+)
+def create(
+    source: str,
+    dest: str,
+    resolution: int | None,
+    transform: str,
+    max_images: int | None,
+    shuffle_seed: int | None,
+    channels: str | None,
+    lods: bool,
+    labels_from_folders: bool,
+    skip_bad: bool,
+) -> None:
+    """Convert images from --source into a dataset at --dest."""
+    report = create_dataset(
+        source,
+        dest,
+        resolution=resolution,
+        transform=transform,
+        max_images=max_images,
+        shuffle_seed=shuffle_seed,
+        channels=None if channels is None else int(channels),
+        lods=lods,
+        labels_from_folders=labels_from_folders,
+        skip_bad=skip_bad,
+    )
+    click.echo(report.summary())
+    if report.skipped:
+        click.echo(f"skipped {report.skipped} unreadable images")
+
+
+@dataset.command()
+@click.argument("path", type=click.Path())
+@click.option(
+    "--grid",
+    "grid_path",
+    type=click.Path(),
+    default=None,
+    help="Also save a PNG grid of up to 64 images here.",
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed choosing the images of --grid.")
+def info(path: str, grid_path: str | None, seed: int) -> None:
+    """Describe the dataset at PATH (zip or folder): images, resolution, channels, labels."""
+    summary = dataset_info(path)
+    for line in summary.lines():
+        click.echo(line)
+    if grid_path is not None:
+        images = sample_images(path, count=64, seed=seed)
+        save_image_grid(images, grid_path, grid_size(len(images)))
+        click.echo(f"Grid of {len(images)} images written to {grid_path}")

@@ -1,0 +1,368 @@
+"""The dataset tool's writer: source items -> a StyleGAN2-ADA dataset zip or folder.
+
+Layout (readable by the official loader): PNGs named by output index, 1000 per sub-folder
+(``00000/img00000000.png`` ... ``00001/img00001000.png``), and ``dataset.json`` holding
+``{"labels": [[name, label], ...]}`` or ``{"labels": null}``. With ``lods=True`` the pyramid for
+progressive (StyleGAN v1) training is added: level k under ``lod{k}/`` with the same names, and
+``"lod_resolutions": [R, R/2, ..., 4]`` in dataset.json; level 0 stays at the top level.
+
+Writing is atomic: everything goes to a temp file or folder beside `dest`, which is renamed
+onto `dest` only when complete; on any error or interrupt nothing is left behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import logging
+import os
+import shutil
+import tempfile
+import zipfile
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ganforge.data.sources import SourceItem, open_source
+from ganforge.data.transforms import (
+    TRANSFORMS,
+    apply_transform,
+    convert_channels,
+    lod_pyramid,
+    normalize_channels,
+    to_pil,
+)
+from ganforge.errors import DatasetError, OptionError
+from ganforge.fileio import atomic_path
+from ganforge.progress import progress
+
+log = logging.getLogger(__name__)
+
+IMAGES_PER_FOLDER = 1000
+METADATA_NAME = "dataset.json"
+
+
+@dataclass(frozen=True)
+class CreateReport:
+    """What `create_dataset` wrote."""
+
+    dest: Path
+    written: int
+    skipped: int
+    resolution: int
+    channels: int
+    num_classes: int | None = None  # class count for int labels, None otherwise
+    label_dim: int | None = None  # vector length for float-vector labels, None otherwise
+    lod_resolutions: list[int] = field(default_factory=list)
+    skipped_names: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        """One line for the CLI."""
+        labels = "no labels"
+        if self.num_classes is not None:
+            labels = f"{self.num_classes} classes"
+        elif self.label_dim is not None:
+            labels = f"{self.label_dim}-d labels"
+        lods = f", lods {self.lod_resolutions}" if self.lod_resolutions else ""
+        return (
+            f"Wrote {self.written} images ({self.resolution}x{self.resolution}, {self.channels} channel(s), "
+            f"{labels}{lods}) to {self.dest}"
+        )
+
+
+def image_name(index: int) -> str:
+    """The official relative name of output image `index`: '00001/img00001000.png'."""
+    return f"{index // IMAGES_PER_FOLDER:05d}/img{index:08d}.png"
+
+
+def encode_png(image: np.ndarray) -> bytes:
+    """PNG bytes of a uint8 H x W x 1|3 image (mode L or RGB)."""
+    buffer = io.BytesIO()
+    to_pil(image).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+class _ZipSink:
+    """Adds files to an open zip (stored, not deflated: PNGs are compressed already)."""
+
+    def __init__(self, archive: zipfile.ZipFile) -> None:
+        self._archive = archive
+
+    def add(self, name: str, data: bytes) -> None:
+        self._archive.writestr(name, data)
+
+
+class _FolderSink:
+    """Writes files under a folder."""
+
+    def __init__(self, root: Path) -> None:
+        self._root = root
+
+    def add(self, name: str, data: bytes) -> None:
+        path = self._root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+
+
+def _refuse_existing(dest: Path) -> None:
+    if dest.exists() or dest.is_symlink():
+        raise DatasetError(f"Destination '{dest}' already exists; choose another --dest or remove it first.")
+
+
+@contextlib.contextmanager
+def _open_sink(dest: Path) -> Iterator[_ZipSink | _FolderSink]:
+    """A sink writing into a temp zip or folder beside `dest`, renamed onto `dest` on success only."""
+    if dest.suffix.lower() == ".zip":
+        with atomic_path(dest) as tmp:
+            with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as archive:
+                yield _ZipSink(archive)
+            _refuse_existing(dest)
+        return
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent))
+    try:
+        yield _FolderSink(tmp)
+        _refuse_existing(dest)
+        os.rename(tmp, dest)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def _check_options(
+    resolution: int | None, transform: str, channels: int | None, max_images: int | None
+) -> None:
+    if transform not in TRANSFORMS:
+        raise OptionError(f"--transform must be one of {', '.join(TRANSFORMS)}, not '{transform}'.")
+    if transform != "none" and resolution is None:
+        raise OptionError(f"--transform {transform} needs --resolution N (the output size).")
+    if resolution is not None:
+        _check_resolution(resolution, "--resolution", "choose e.g. 32, 64 or 256")
+    if channels not in (None, 1, 3):
+        raise OptionError(f"--channels must be 1 (gray) or 3 (RGB), not {channels}.")
+    if max_images is not None and max_images < 1:
+        raise OptionError(f"--max-images must be at least 1, not {max_images}.")
+
+
+def _check_resolution(resolution: int, where: str, fix: str, error: type[Exception] = OptionError) -> None:
+    if resolution < 4 or resolution & (resolution - 1):
+        raise error(
+            f"{where}: {resolution} is not a power of two of at least 4, as StyleGAN networks need; {fix}."
+        )
+
+
+class _Labels:
+    """Collects the labels of written images and checks they are all of one kind."""
+
+    def __init__(self) -> None:
+        self.entries: list[list[Any]] = []
+        self._first: tuple[str, Any] | None = None
+
+    def _kind(self, label: Any) -> tuple[str, int]:
+        if label is None:
+            return "none", 0
+        if isinstance(label, (int, np.integer)) and not isinstance(label, bool):
+            return "class", 0
+        return "vector", len(label)
+
+    def add(self, out_name: str, item: SourceItem) -> None:
+        label = item.label
+        if self._first is None:
+            self._first = (item.name, label)
+        elif self._kind(label) != self._kind(self._first[1]):
+            first_name, first_label = self._first
+            raise DatasetError(
+                f"Image '{item.name}' has label {label!r} but '{first_name}' has {first_label!r}; "
+                "every image needs a label of one kind (all class ints, all vectors of one length, or none). "
+                "Fix the source's dataset.json."
+            )
+        if label is None:
+            return
+        if isinstance(label, (int, np.integer)):
+            value: Any = int(label)
+            if value < 0:
+                raise DatasetError(f"Image '{item.name}' has negative class label {value}; fix the source.")
+        else:
+            value = [float(x) for x in label]
+        self.entries.append([out_name, value])
+
+    def metadata(self) -> list[list[Any]] | None:
+        return self.entries if self.entries else None
+
+    def num_classes(self) -> int | None:
+        if not self.entries or not isinstance(self.entries[0][1], int):
+            return None
+        return max(value for _name, value in self.entries) + 1
+
+    def label_dim(self) -> int | None:
+        if not self.entries or isinstance(self.entries[0][1], int):
+            return None
+        return len(self.entries[0][1])
+
+
+class _Shaper:
+    """Turns raw source images into output images.
+
+    What the options leave open (resolution, channel count) is taken from the first image, and
+    every later image must then match it.
+    """
+
+    def __init__(self, resolution: int | None, transform: str, channels: int | None) -> None:
+        self.resolution = resolution
+        self.transform = transform
+        self.channels = channels
+        self._size_from_first = resolution is None
+        self._channels_from_first = channels is None
+        self._first: tuple[str, tuple[int, int]] | None = None
+
+    def __call__(self, raw: np.ndarray, name: str) -> np.ndarray:
+        image = normalize_channels(raw, name)
+        height, width = image.shape[:2]
+        if self._first is None:
+            self._adopt_first(image, name)
+        elif self._size_from_first and (width, height) != self._first[1]:
+            first_name, (first_w, first_h) = self._first
+            raise DatasetError(
+                f"Image '{name}' is {width}x{height} but the first image '{first_name}' is "
+                f"{first_w}x{first_h}; pass --resolution N to resize every image to N x N."
+            )
+        elif self._channels_from_first and image.shape[2] != self.channels:
+            raise DatasetError(
+                f"Image '{name}' has {image.shape[2]} channel(s) but the first image '{self._first[0]}' "
+                f"has {self.channels}; pass --channels 1 or --channels 3 to convert every image."
+            )
+        image = convert_channels(image, self.channels)
+        return apply_transform(image, self.transform, self.resolution, name)
+
+    def _adopt_first(self, image: np.ndarray, name: str) -> None:
+        height, width = image.shape[:2]
+        self._first = (name, (width, height))
+        if self.resolution is None:
+            if width != height:
+                raise DatasetError(
+                    f"Image '{name}' is {width}x{height}, not square; pass --resolution N with "
+                    "--transform center-crop (or center-crop-wide)."
+                )
+            _check_resolution(
+                width, f"Image '{name}' ({width}x{height})", "pass --resolution N to resize", DatasetError
+            )
+            self.resolution = width
+        if self.channels is None:
+            self.channels = image.shape[2]
+
+
+def write_dataset(
+    items: Sequence[SourceItem],
+    dest: str | os.PathLike[str],
+    *,
+    resolution: int | None = None,
+    transform: str = "none",
+    max_images: int | None = None,
+    shuffle_seed: int | None = None,
+    channels: int | None = None,
+    lods: bool = False,
+    skip_bad: bool = False,
+    source_name: str = "source",
+) -> CreateReport:
+    """Write `items` as a dataset at `dest` (a .zip file or a folder); see the module docstring.
+
+    Items are taken in order, or permuted with np.random.RandomState(shuffle_seed) when a seed is
+    given; then up to `max_images` readable images are written (with `skip_bad`, items whose
+    load() raises DatasetError are skipped and counted instead of aborting).
+    """
+    dest = Path(dest)
+    _check_options(resolution, transform, channels, max_images)
+    _refuse_existing(dest)
+    if not items:
+        raise DatasetError(
+            f"{source_name} holds no images; point --source at a folder, zip or file with images."
+        )
+    order = np.arange(len(items))
+    if shuffle_seed is not None:
+        order = np.random.RandomState(shuffle_seed).permutation(len(items))
+    limit = len(items) if max_images is None else min(max_images, len(items))
+
+    shaper = _Shaper(resolution, transform, channels)
+    labels = _Labels()
+    skipped: list[str] = []
+    written = 0
+    lod_resolutions: list[int] = []
+    with _open_sink(dest) as sink:
+        for index in progress(order, total=len(order), desc="Writing dataset"):
+            if written == limit:
+                break
+            item = items[int(index)]
+            try:
+                raw = item.load()
+            except DatasetError as exc:
+                if not skip_bad:
+                    raise
+                log.warning("Skipping unreadable image: %s", exc)
+                skipped.append(item.name)
+                continue
+            image = shaper(raw, item.name)
+            name = image_name(written)
+            labels.add(name, item)
+            sink.add(name, encode_png(image))
+            if lods:
+                levels = lod_pyramid(image, shaper.resolution.bit_length() - 3)
+                for level, lod_image in enumerate(levels, start=1):
+                    sink.add(f"lod{level}/{name}", encode_png(lod_image))
+            written += 1
+        if written == 0:
+            raise DatasetError(
+                f"No readable images in {source_name}: all {len(skipped)} were skipped as unreadable."
+            )
+        metadata: dict[str, Any] = {"labels": labels.metadata()}
+        if lods:
+            lod_resolutions = [
+                shaper.resolution >> level for level in range(shaper.resolution.bit_length() - 2)
+            ]
+            metadata["lod_resolutions"] = lod_resolutions
+        sink.add(METADATA_NAME, json.dumps(metadata).encode())
+    return CreateReport(
+        dest=dest,
+        written=written,
+        skipped=len(skipped),
+        resolution=shaper.resolution,
+        channels=shaper.channels,
+        num_classes=labels.num_classes(),
+        label_dim=labels.label_dim(),
+        lod_resolutions=lod_resolutions,
+        skipped_names=skipped,
+    )
+
+
+def create_dataset(
+    source: str,
+    dest: str | os.PathLike[str],
+    *,
+    resolution: int | None = None,
+    transform: str = "none",
+    max_images: int | None = None,
+    shuffle_seed: int | None = None,
+    channels: int | None = None,
+    lods: bool = False,
+    labels_from_folders: bool = False,
+    skip_bad: bool = False,
+) -> CreateReport:
+    """Read source `source` (see ganforge.data.sources.open_source) and write it as a dataset at `dest`."""
+    _check_options(resolution, transform, channels, max_images)
+    _refuse_existing(Path(dest))
+    items = open_source(source, labels_from_folders=labels_from_folders)
+    return write_dataset(
+        items,
+        dest,
+        resolution=resolution,
+        transform=transform,
+        max_images=max_images,
+        shuffle_seed=shuffle_seed,
+        channels=channels,
+        lods=lods,
+        skip_bad=skip_bad,
+        source_name=f"Source '{source}'",
+    )

@@ -8,6 +8,7 @@ import sys
 import click
 
 from ganforge import __version__
+from ganforge.cli.dataset import dataset
 from ganforge.errors import GanforgeError
 
 
@@ -17,6 +18,9 @@ from ganforge.errors import GanforgeError
 def cli(verbose: bool) -> None:
     """ganforge: train, use and evaluate GANs of the StyleGAN family."""
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="%(message)s")
+
+
+cli.add_command(dataset)
 
 
 def main(argv: list[str] | None = None) -> None:

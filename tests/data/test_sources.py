@@ -199,7 +199,7 @@ def test_idx_round_trip(tmp_path: Path, gz: bool) -> None:
     (tmp_path / f"train-images-idx3-ubyte{suffix}").write_bytes(write(_idx(images, 0x803)))
     (tmp_path / f"train-labels-idx1-ubyte{suffix}").write_bytes(write(_idx(labels, 0x801)))
     for spec in (tmp_path, tmp_path / f"train-images-idx3-ubyte{suffix}"):
-        items = open_source(str(spec))
+        items = open_source(spec)
         assert [i.name for i in items] == [f"train-images-idx3-ubyte{suffix}[{k}]" for k in range(5)]
         assert [i.label for i in items] == [3, 1, 4, 1, 5]
         for item, expected in zip(items, images, strict=True):
@@ -441,3 +441,57 @@ def test_items_survive_pickling(tmp_path: Path) -> None:
         copy: SourceItem = pickle.loads(pickle.dumps(item))
         assert copy.name == item.name and copy.label == item.label
         np.testing.assert_array_equal(copy.load(), item.load())
+
+
+def _protobuf_example_class() -> type:
+    """tf.train.Example built from its .proto description with the real protobuf library."""
+    from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+
+    fdp = descriptor_pb2.FieldDescriptorProto
+    proto = descriptor_pb2.FileDescriptorProto(name="example.proto", package="tf", syntax="proto3")
+    lists = {"BytesList": fdp.TYPE_BYTES, "FloatList": fdp.TYPE_FLOAT, "Int64List": fdp.TYPE_INT64}
+    for name, kind in lists.items():
+        value = proto.message_type.add(name=name).field.add(name="value", number=1, type=kind)
+        value.label = fdp.LABEL_REPEATED
+    feature = proto.message_type.add(name="Feature")
+    feature.oneof_decl.add(name="kind")
+    for number, name in enumerate(("bytes_list", "float_list", "int64_list"), start=1):
+        type_name = ".tf." + name.title().replace("_", "")
+        feature.field.add(name=name, number=number, type=fdp.TYPE_MESSAGE, label=fdp.LABEL_OPTIONAL,
+                          type_name=type_name, oneof_index=0)
+    features = proto.message_type.add(name="Features")
+    features.field.add(name="feature", number=1, type=fdp.TYPE_MESSAGE, label=fdp.LABEL_REPEATED,
+                       type_name=".tf.Features.FeatureEntry")
+    entry = features.nested_type.add(name="FeatureEntry")
+    entry.options.map_entry = True
+    entry.field.add(name="key", number=1, type=fdp.TYPE_STRING, label=fdp.LABEL_OPTIONAL)
+    entry.field.add(name="value", number=2, type=fdp.TYPE_MESSAGE, label=fdp.LABEL_OPTIONAL,
+                    type_name=".tf.Feature")
+    proto.message_type.add(name="Example").field.add(
+        name="features", number=1, type=fdp.TYPE_MESSAGE, label=fdp.LABEL_OPTIONAL, type_name=".tf.Features")
+    pool = descriptor_pool.DescriptorPool()
+    pool.Add(proto)
+    return message_factory.GetMessageClass(pool.FindMessageTypeByName("tf.Example"))
+
+
+def test_tfrecord_written_by_real_protobuf_and_tensorboard(tmp_path: Path) -> None:
+    """Cross-check the decoder and framing against independent encoders (protobuf, tensorboard)."""
+    pytest.importorskip("google.protobuf")
+    record_writer = pytest.importorskip("tensorboard.summary.writer.record_writer")
+    from ganforge.data.formats.protobuf import parse_example
+
+    example_class = _protobuf_example_class()
+    images = RNG.integers(0, 256, size=(3, 3, 4, 4), dtype=np.uint8)
+    with open(tmp_path / "real-r02.tfrecords", "wb") as f:
+        writer = record_writer.RecordWriter(f)
+        for img in images:
+            example = example_class()
+            example.features.feature["shape"].int64_list.value.extend(img.shape)
+            example.features.feature["data"].bytes_list.value.append(img.tobytes())
+            example.features.feature["extra"].float_list.value.extend([0.5, -2.0])
+            example.features.feature["big"].int64_list.value.extend([-1, 2**40])
+            writer.write(example.SerializeToString())
+            assert parse_example(example.SerializeToString())["big"] == [-1, 2**40]
+            assert parse_example(example.SerializeToString())["extra"] == [0.5, -2.0]
+    loaded = np.stack([i.load() for i in open_source(str(tmp_path))])
+    np.testing.assert_array_equal(loaded, images.transpose(0, 2, 3, 1))

@@ -8,13 +8,15 @@ folder; and `demo:digits`. The format readers live in `ganforge.data.formats`.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 from ganforge.data.formats.cifar import open_cifar10
 from ganforge.data.formats.digits import open_digits
 from ganforge.data.formats.idx import find_folder_images, is_idx_images_name, open_idx
-from ganforge.data.formats.images import open_image_folder, open_image_zip
+from ganforge.data.formats.images import IMAGE_EXTENSIONS, open_image_folder, open_image_zip
 from ganforge.data.formats.item import SourceItem
 from ganforge.data.formats.tfrecord import open_tfrecord_folder, tfrecord_files
 from ganforge.errors import DatasetError, OptionError
@@ -31,49 +33,62 @@ _SUPPORTED = (
 )
 
 
-def _open_path(path: Path, labels_from_folders: bool) -> tuple[str, list[SourceItem]]:
-    """(format name, items) for a source on disk."""
-    name = path.name.lower()
+def _detect_format(path: Path) -> str:
+    """The format name of an existing source path, from its layout and file name."""
     if path.is_dir():
         if tfrecord_files(path):
-            return "tfrecord", open_tfrecord_folder(path)
-        images = find_folder_images(path)
-        if images is not None:
-            return "idx", open_idx(images)
-        return "folder", open_image_folder(path, labels_from_folders)
+            return "tfrecord"
+        return "idx" if find_folder_images(path) is not None else "folder"
+    name = path.name.lower()
     if name.endswith(".zip"):
-        return "zip", open_image_zip(path, labels_from_folders)
+        return "zip"
     if is_idx_images_name(name):
-        return "idx", open_idx(path)
+        return "idx"
     if name.endswith(_TAR_SUFFIXES):
-        return "cifar10", open_cifar10(path)
+        return "cifar10"
     raise DatasetError(f"Cannot tell the dataset format of {path}; give {_SUPPORTED}.")
 
 
-def open_source(spec: str, *, labels_from_folders: bool = False) -> list[SourceItem]:
+def _open_path(kind: str, path: Path, labels_from_folders: bool) -> list[SourceItem]:
+    if kind == "folder":
+        return open_image_folder(path, labels_from_folders)
+    if kind == "zip":
+        return open_image_zip(path, labels_from_folders)
+    if kind == "idx":
+        return open_idx(find_folder_images(path) or path)
+    if kind == "tfrecord":
+        return open_tfrecord_folder(path)
+    return open_cifar10(path)
+
+
+def open_source(spec: str | os.PathLike[str], *, labels_from_folders: bool = False) -> list[SourceItem]:
     """Items of a source in a deterministic order (sorted by name for folders/zips).
 
     `labels_from_folders` labels a folder or zip of images by first-level sub-folder (sorted
     names -> 0..K-1) instead of its dataset.json; other formats carry their own labels.
     """
+    spec = os.fspath(spec)
     if spec.startswith("demo:"):
-        demo = DEMOS.get(spec.removeprefix("demo:"))
-        if demo is None:
+        kind = "demo"
+        opener = DEMOS.get(spec.removeprefix("demo:"))
+        if opener is None:
             available = ", ".join(f"demo:{d}" for d in DEMOS)
             raise DatasetError(f"Unknown demo dataset {spec}; available: {available}.")
-        kind, items = "demo", demo()
     else:
         path = Path(spec).expanduser()
         if not path.exists():
             raise DatasetError(f"Dataset source {spec} does not exist; give {_SUPPORTED}.")
-        kind, items = _open_path(path, labels_from_folders)
+        kind = _detect_format(path)
+        opener = partial(_open_path, kind, path, labels_from_folders)
     if labels_from_folders and kind not in ("folder", "zip"):
         raise OptionError(
             f"Labels from folders apply to folders and zips of images, but {spec} is a {kind} source "
             "with labels of its own; drop the option."
         )
+    items = opener()
     if not items:
-        raise DatasetError(f"Dataset source {spec} holds no images; supported image types: "
-                           ".jpg, .jpeg, .png, .webp, .bmp.")
+        types = ", ".join(sorted(IMAGE_EXTENSIONS))
+        hint = f" (image types read: {types})" if kind in ("folder", "zip") else ""
+        raise DatasetError(f"Dataset source {spec} holds no images{hint}.")
     log.info("%s: %d images from a %s source", spec, len(items), kind)
     return items

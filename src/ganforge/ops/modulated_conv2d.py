@@ -1,0 +1,94 @@
+"""Style-modulated convolution with optional weight demodulation (StyleGAN2, Karras et al. 2020).
+
+Each sample n convolves with weight[o, i] * styles[n, i]; demodulation then rescales every output
+channel by rsqrt(sum_{i,k}(weight * styles)^2 + 1e-8) so activations keep unit variance. Two
+equivalent executions: "fused" builds per-sample weights and runs one grouped convolution
+(groups = batch size); "non-fused" scales the activations before and after one shared convolution.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from ganforge.ops.conv2d_resample import conv2d_resample
+from ganforge.ops.upfirdn2d import Padding
+
+
+def modulated_conv2d(
+    x: torch.Tensor,
+    weight: torch.Tensor,
+    styles: torch.Tensor,
+    noise: torch.Tensor | None = None,
+    up: int = 1,
+    down: int = 1,
+    padding: Padding = 0,
+    resample_filter: torch.Tensor | None = None,
+    demodulate: bool = True,
+    flip_weight: bool = True,
+    fused_modconv: bool = True,
+) -> torch.Tensor:
+    """Modulate `weight` [O, I, kh, kw] by `styles` [N, I], convolve `x` [N, I, H, W], add `noise`.
+
+    `noise` (broadcastable to the output) is added after demodulation. `up`, `down`, `padding`,
+    `resample_filter` and `flip_weight` are as in `conv2d_resample`.
+    """
+    batch_size = x.shape[0]
+    out_channels, in_channels, kh, kw = weight.shape
+    if x.ndim != 4 or x.shape[1] != in_channels or tuple(styles.shape) != (batch_size, in_channels):
+        raise ValueError(
+            f"modulated_conv2d: x {tuple(x.shape)}, weight {tuple(weight.shape)} and styles "
+            f"{tuple(styles.shape)} do not fit together"
+        )
+
+    # In float16, scale weight and styles to at most 1 first so the products cannot overflow;
+    # demodulation removes the scale again.
+    if x.dtype == torch.float16 and demodulate:
+        weight = weight * (
+            1 / math.sqrt(in_channels * kh * kw) / weight.norm(float("inf"), dim=[1, 2, 3], keepdim=True)
+        )
+        styles = styles / styles.norm(float("inf"), dim=1, keepdim=True)
+
+    w = None
+    dcoefs = None
+    if demodulate or fused_modconv:
+        w = weight.unsqueeze(0) * styles.reshape(batch_size, 1, in_channels, 1, 1)  # [N, O, I, kh, kw]
+    if demodulate:
+        dcoefs = (w.square().sum(dim=[2, 3, 4]) + 1e-8).rsqrt()  # [N, O]
+
+    if not fused_modconv:
+        x = x * styles.to(x.dtype).reshape(batch_size, in_channels, 1, 1)
+        x = conv2d_resample(
+            x,
+            weight.to(x.dtype),
+            f=resample_filter,
+            up=up,
+            down=down,
+            padding=padding,
+            flip_weight=flip_weight,
+        )
+        if dcoefs is not None:
+            x = x * dcoefs.to(x.dtype).reshape(batch_size, out_channels, 1, 1)
+        if noise is not None:
+            x = x + noise.to(x.dtype)
+        return x
+
+    if dcoefs is not None:
+        w = w * dcoefs.reshape(batch_size, out_channels, 1, 1, 1)
+    x = x.reshape(1, batch_size * in_channels, *x.shape[2:])
+    w = w.reshape(batch_size * out_channels, in_channels, kh, kw)
+    x = conv2d_resample(
+        x,
+        w.to(x.dtype),
+        f=resample_filter,
+        up=up,
+        down=down,
+        padding=padding,
+        groups=batch_size,
+        flip_weight=flip_weight,
+    )
+    x = x.reshape(batch_size, out_channels, *x.shape[2:])
+    if noise is not None:
+        x = x + noise.to(x.dtype)
+    return x

@@ -258,3 +258,12 @@ def test_bad_inputs_raise_clear_errors() -> None:
     D = Discriminator(c_dim=0, img_resolution=8, img_channels=3, channel_base=32, channel_max=4)
     with pytest.raises(ValueError, match=r"img must have shape \[N, 3, 8, 8\]"):
         D(torch.zeros(2, 3, 16, 16), None)
+
+
+def test_compiles_as_one_graph() -> None:
+    # fullgraph=True fails on any graph break (data-dependent Python control flow).
+    torch._dynamo.reset()
+    D = Discriminator(c_dim=3, img_resolution=16, img_channels=3, channel_base=64, channel_max=16)
+    img, c = torch.randn(4, 3, 16, 16), torch.randn(4, 3)
+    compiled = torch.compile(D, backend="aot_eager", fullgraph=True)
+    torch.testing.assert_close(compiled(img, c), D(img, c))

@@ -1,0 +1,205 @@
+"""Official StyleGAN2-ADA-PyTorch network pickles (`network-snapshot-*.pkl`) as ganforge networks.
+
+The file is read with `SafeUnpickler` (no code from the file runs); each network record is rebuilt
+as the ganforge class of the same official name from its recorded constructor arguments, and its
+parameters and buffers are loaded by their official dotted names with `strict=True`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import inspect
+import io
+import logging
+import os
+import shutil
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import torch
+from torch import nn
+
+from ganforge.compat.safe_unpickle import OfficialObject, TorchModuleRecord, safe_load
+from ganforge.errors import NetworkFileError
+from ganforge.fileio import atomic_path
+from ganforge.models import registry
+
+logger = logging.getLogger(__name__)
+
+NetworkSource = str | os.PathLike[str] | BinaryIO
+"""A local path, an http(s) URL, or an open binary file."""
+
+OFFICIAL_CLASSES: dict[str, str] = {
+    "Generator": "stylegan2.Generator",
+    "Discriminator": "stylegan2.Discriminator",
+    "MappingNetwork": "stylegan2.MappingNetwork",
+    "SynthesisNetwork": "stylegan2.SynthesisNetwork",
+}
+"""Official class name -> ganforge registry name."""
+
+NETWORK_KEYS = ("G", "D", "G_ema")
+"""Keys of a training snapshot that must hold networks ganforge can rebuild."""
+
+_SINGLE_NETWORK_KEYS = {"Generator": "G_ema", "Discriminator": "D"}
+"""Key under which a pickle holding one bare network returns it (else its official class name)."""
+
+
+def cache_dir() -> Path:
+    """Where downloaded network files are kept: `$GANFORGE_CACHE_DIR`, else `~/.cache/ganforge`."""
+    return Path(os.environ.get("GANFORGE_CACHE_DIR") or Path.home() / ".cache" / "ganforge")
+
+
+def is_url(source: object) -> bool:
+    """Whether `source` is an http(s) URL rather than a local path."""
+    return isinstance(source, str) and source.startswith(("http://", "https://"))
+
+
+def download(url: str) -> Path:
+    """Download `url` into the cache (once; later calls reuse the file) and return the local path."""
+    name = Path(urllib.parse.urlparse(url).path).name or "network.pkl"
+    dest = cache_dir() / "downloads" / f"{hashlib.sha256(url.encode()).hexdigest()[:16]}_{name}"
+    if dest.is_file():
+        return dest
+    logger.info("Downloading %s to %s", url, dest)
+    try:
+        with urllib.request.urlopen(url, timeout=60) as response, atomic_path(dest) as tmp:
+            with open(tmp, "wb") as f:
+                shutil.copyfileobj(response, f)
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise NetworkFileError(
+            f"cannot download {url}: {reason}; check the address and your connection, "
+            "or download the file yourself and pass its local path"
+        ) from exc
+    return dest
+
+
+@contextlib.contextmanager
+def open_source(source: NetworkSource) -> Iterator[tuple[BinaryIO, str]]:
+    """Open a network source for reading as a seekable binary file; yield it with a name for messages."""
+    if isinstance(source, str | os.PathLike):
+        path = download(str(source)) if is_url(source) else Path(source)
+        name = str(source)
+        try:
+            f = open(path, "rb")
+        except FileNotFoundError as exc:
+            raise NetworkFileError(f"network file {name} does not exist") from exc
+        except OSError as exc:
+            raise NetworkFileError(f"cannot open network file {name}: {exc.strerror or exc}") from exc
+        with f:
+            yield f, name
+        return
+    name = str(getattr(source, "name", "<stream>"))
+    yield (source if source.seekable() else io.BytesIO(source.read())), name
+
+
+def load_network_pkl(source: NetworkSource) -> dict[str, Any]:
+    """Read an official network pickle (path, URL or binary file) without running code from it.
+
+    Returns the pickled dict with 'G', 'D', 'G_ema' (and any other value that is an official
+    network) as ganforge modules in eval mode with `requires_grad` off, like the official loader.
+    Other values stay plain data: `training_set_kwargs` a dict, `augment_pipe` its `OfficialObject`
+    record (or None). A pickle holding one bare network returns it as {'G_ema': G} for a Generator,
+    {'D': D} for a Discriminator, else under its official class name.
+    """
+    with open_source(source) as (f, name):
+        return read_network_pkl(f, name)
+
+
+def read_network_pkl(f: BinaryIO, name: str) -> dict[str, Any]:
+    """`load_network_pkl` on an open binary file; `name` identifies it in error messages."""
+    data = safe_load(f, name)
+    if isinstance(data, OfficialObject):
+        data = {_SINGLE_NETWORK_KEYS.get(data.class_name, data.class_name): data}
+    if not isinstance(data, dict):
+        raise NetworkFileError(f"{name} is not a network pickle: it holds a {type(data).__name__}")
+    result: dict[str, Any] = {}
+    for key, value in data.items():
+        is_network = isinstance(value, OfficialObject) and (
+            value.class_name in OFFICIAL_CLASSES or key in NETWORK_KEYS
+        )
+        if is_network:
+            result[key] = build_network(value, name)
+        else:
+            result[key] = value
+    if not any(isinstance(v, nn.Module) for v in result.values()):
+        raise NetworkFileError(f"{name} holds no networks (keys: {', '.join(map(str, data)) or 'none'})")
+    return result
+
+
+def build_network(record: OfficialObject, source: str) -> nn.Module:
+    """The ganforge network for an official record: constructed from its arguments, weights loaded."""
+    registry_name = OFFICIAL_CLASSES.get(record.class_name)
+    if registry_name is None:
+        raise NetworkFileError(
+            f"{source}: network class {record.class_name!r} is not one ganforge can rebuild "
+            f"(supported: {', '.join(OFFICIAL_CLASSES)})"
+        )
+    cls = registry.get_class(registry_name)
+    kwargs = official_kwargs(cls, record, source)
+    try:
+        network = cls(**kwargs)
+    except Exception as exc:
+        raise NetworkFileError(f"{source}: cannot build {record.class_name} from {kwargs}: {exc}") from exc
+    state = collect_tensors(record, source)
+    try:
+        network.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        raise NetworkFileError(
+            f"{source}: the {record.class_name} weights do not match its arguments: {exc}"
+        ) from exc
+    return network.eval().requires_grad_(False)
+
+
+def official_kwargs(cls: type[nn.Module], record: OfficialObject, source: str) -> dict[str, Any]:
+    """The record's constructor arguments as keywords, positional ones named by the class signature."""
+    signature = inspect.signature(cls)
+    try:
+        bound = signature.bind(*record.init_args, **record.init_kwargs)
+    except TypeError as exc:
+        raise NetworkFileError(
+            f"{source}: the arguments of {record.class_name} do not fit ganforge's {cls.__name__}: {exc}"
+        ) from exc
+    kwargs: dict[str, Any] = {}
+    for name, value in bound.arguments.items():
+        if signature.parameters[name].kind is inspect.Parameter.VAR_KEYWORD:
+            kwargs.update(value)
+        else:
+            kwargs[name] = value
+    return kwargs
+
+
+def collect_tensors(
+    record: OfficialObject | TorchModuleRecord, source: str, prefix: str = ""
+) -> dict[str, Any]:
+    """Every persistent parameter and buffer of a record and its sub-records, by dotted official name."""
+    state = record.state
+    skip = state.get("_non_persistent_buffers_set") or set()
+    tensors: dict[str, Any] = {}
+    items = [*_table(state, "_parameters", source).items(), *_table(state, "_buffers", source).items()]
+    for name, tensor in items:
+        if tensor is None or name in skip:
+            continue
+        if not isinstance(tensor, torch.Tensor):
+            raise NetworkFileError(f"{source}: {prefix}{name} is a {type(tensor).__name__}, not a tensor")
+        tensors[prefix + name] = tensor.detach()
+    for name, child in _table(state, "_modules", source).items():
+        if child is None:
+            continue
+        if not isinstance(child, OfficialObject | TorchModuleRecord):
+            raise NetworkFileError(f"{source}: submodule {prefix}{name} is a {type(child).__name__}")
+        tensors.update(collect_tensors(child, source, f"{prefix}{name}."))
+    return tensors
+
+
+def _table(state: dict[str, Any], key: str, source: str) -> dict[str, Any]:
+    """One of a module record's name -> value tables (`_parameters`, `_buffers`, `_modules`)."""
+    table = state.get(key, {})
+    if not isinstance(table, dict):
+        raise NetworkFileError(f"{source}: a module's {key} is a {type(table).__name__}, not a dict")
+    return table

@@ -1,0 +1,147 @@
+"""ganforge network checkpoints, and `load_network`: the one reader for any network file.
+
+A checkpoint is a `torch.save` archive of plain data only::
+
+    {"format": "ganforge-checkpoint", "version": 1,
+     "networks": {key: {"class": registry name, "kwargs": init_kwargs, "state": state_dict}},
+     "extra": JSON-able data}
+
+so it is read back with `torch.load(weights_only=True)` and every network is rebuilt from the
+registry. `load_network` tells a checkpoint (a zip archive) from an official StyleGAN2-ADA pickle by
+its first bytes and returns both as the same kind of dict.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+from collections.abc import Mapping
+from typing import Any, BinaryIO
+
+import torch
+from torch import nn
+
+from ganforge.compat.official import NetworkSource, open_source, read_network_pkl
+from ganforge.errors import NetworkFileError
+from ganforge.fileio import atomic_path
+from ganforge.models import registry
+
+FORMAT = "ganforge-checkpoint"
+VERSION = 1
+_ZIP_MAGIC = b"PK\x03\x04"
+
+
+def save_network_checkpoint(
+    path: str | os.PathLike[str], networks: Mapping[str, nn.Module], extra: Mapping[str, Any] | None = None
+) -> None:
+    """Write `networks` (key -> registered network) and JSON-able `extra` to `path` atomically.
+
+    `load_network` returns the networks and the `extra` items side by side in one dict, so their
+    keys must differ.
+    """
+    if not networks:
+        raise ValueError("save_network_checkpoint needs at least one network")
+    extra = dict(extra or {})
+    clash = sorted(set(networks) & set(extra))
+    if clash:
+        raise ValueError(f"extra keys {clash} clash with network keys")
+    _check_json(extra, "extra")
+    entries = {}
+    for key, network in networks.items():
+        kwargs = getattr(network, "init_kwargs", None)
+        if not isinstance(kwargs, dict):
+            raise ValueError(f"network {key!r} ({type(network).__name__}) has no init_kwargs dict")
+        _check_json(kwargs, f"{key}.init_kwargs")
+        state = {name: tensor.cpu() for name, tensor in network.state_dict().items()}
+        entries[key] = {"class": registry.name_of(network), "kwargs": kwargs, "state": state}
+    payload = {"format": FORMAT, "version": VERSION, "networks": entries, "extra": extra}
+    with atomic_path(path) as tmp:
+        torch.save(payload, tmp)
+
+
+def save_network(
+    path: str | os.PathLike[str], extra: Mapping[str, Any] | None = None, **networks: nn.Module
+) -> None:
+    """`save_network_checkpoint` with networks as keyword arguments: `save_network(p, G=G, G_ema=G_ema)`."""
+    save_network_checkpoint(path, networks, extra)
+
+
+def load_network(source: NetworkSource) -> dict[str, Any]:
+    """Read any network file: a ganforge checkpoint or an official StyleGAN2-ADA pickle.
+
+    `source` is a path, an http(s) URL (downloaded once into the cache, see
+    `ganforge.compat.official.cache_dir`) or a binary file. Returns a dict of the networks by key
+    ('G', 'D', 'G_ema', ...), in eval mode with `requires_grad` off, plus the file's other data
+    (a checkpoint's `extra` items; an official snapshot's `training_set_kwargs`, `augment_pipe`, ...).
+    No code from the file is ever run.
+    """
+    with open_source(source) as (f, name):
+        start = f.tell()
+        head = f.read(len(_ZIP_MAGIC))
+        f.seek(start)
+        if head == _ZIP_MAGIC:
+            return read_checkpoint(f, name)
+        return read_network_pkl(f, name)
+
+
+def read_checkpoint(f: BinaryIO, name: str) -> dict[str, Any]:
+    """The networks and extra data of a ganforge checkpoint open as `f` (`name` for messages)."""
+    try:
+        data = torch.load(f, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        raise NetworkFileError(
+            f"refusing to load {name}: it holds objects other than tensors and plain data "
+            f"({_weights_only_reason(str(exc))}); ganforge never runs code from network files"
+        ) from exc
+    except Exception as exc:
+        raise NetworkFileError(
+            f"cannot load {name}: the file is truncated or corrupt ({type(exc).__name__}); "
+            "copy or download it again"
+        ) from exc
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise NetworkFileError(f"{name} is a torch.save file but not a ganforge checkpoint")
+    if data.get("version") != VERSION:
+        raise NetworkFileError(
+            f"{name} is a ganforge checkpoint of version {data.get('version')!r}; this ganforge reads "
+            f"version {VERSION} - use the ganforge release that wrote it"
+        )
+    networks, extra = data.get("networks"), data.get("extra", {})
+    if not isinstance(networks, dict) or not isinstance(extra, dict):
+        raise NetworkFileError(f"{name}: malformed ganforge checkpoint (networks or extra is not a dict)")
+    result: dict[str, Any] = {key: _rebuild(key, entry, name) for key, entry in networks.items()}
+    result.update(extra)
+    return result
+
+
+def _rebuild(key: str, entry: Any, name: str) -> nn.Module:
+    """One network of a checkpoint, constructed from its registry name and kwargs, weights loaded."""
+    if not isinstance(entry, dict) or not {"class", "kwargs", "state"} <= entry.keys():
+        raise NetworkFileError(f"{name}: malformed entry for network {key!r}")
+    try:
+        cls = registry.get_class(entry["class"])
+    except NetworkFileError as exc:
+        raise NetworkFileError(f"{name}: network {key!r}: {exc}") from exc
+    try:
+        network = cls(**entry["kwargs"])
+        network.load_state_dict(entry["state"], strict=True)
+    except Exception as exc:
+        raise NetworkFileError(f"{name}: cannot rebuild network {key!r} ({entry['class']}): {exc}") from exc
+    return network.eval().requires_grad_(False)
+
+
+def _check_json(value: Any, what: str) -> None:
+    """Refuse data that is not plain JSON-able values, so that `weights_only` loading can read it."""
+    try:
+        json.dumps(value, allow_nan=True)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{what} must hold JSON-able data only: {exc}") from exc
+
+
+def _weights_only_reason(message: str) -> str:
+    """The line of torch's long weights-only refusal that names what was refused."""
+    lines = [line.strip() for line in message.splitlines() if line.strip()]
+    for line in lines:
+        if "GLOBAL" in line or "Unsupported" in line:
+            return line
+    return lines[-1] if lines else "unsupported content"

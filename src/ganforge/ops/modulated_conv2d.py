@@ -50,12 +50,11 @@ def modulated_conv2d(
         )
         styles = styles / styles.norm(float("inf"), dim=1, keepdim=True)
 
-    w = None
+    # sum_{i,k} (weight[o,i,k] * styles[n,i])^2 computed as a [N, I] x [I, O] product, without
+    # materialising the per-sample weights (the non-fused path never needs them).
     dcoefs = None
-    if demodulate or fused_modconv:
-        w = weight.unsqueeze(0) * styles.reshape(batch_size, 1, in_channels, 1, 1)  # [N, O, I, kh, kw]
     if demodulate:
-        dcoefs = (w.square().sum(dim=[2, 3, 4]) + 1e-8).rsqrt()  # [N, O]
+        dcoefs = (styles.square() @ weight.square().sum(dim=[2, 3]).t() + 1e-8).rsqrt()  # [N, O]
 
     if not fused_modconv:
         x = x * styles.to(x.dtype).reshape(batch_size, in_channels, 1, 1)
@@ -74,8 +73,10 @@ def modulated_conv2d(
             x = x + noise.to(x.dtype)
         return x
 
+    coefs = styles.reshape(batch_size, 1, in_channels)
     if dcoefs is not None:
-        w = w * dcoefs.reshape(batch_size, out_channels, 1, 1, 1)
+        coefs = coefs * dcoefs.reshape(batch_size, out_channels, 1)  # [N, O, I]
+    w = weight.unsqueeze(0) * coefs.unsqueeze(-1).unsqueeze(-1)  # [N, O, I, kh, kw]
     x = x.reshape(1, batch_size * in_channels, *x.shape[2:])
     w = w.reshape(batch_size * out_channels, in_channels, kh, kw)
     x = conv2d_resample(

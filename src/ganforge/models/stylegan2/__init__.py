@@ -1,6 +1,23 @@
 """StyleGAN2 (ADA) networks with the official constructor arguments and parameter names."""
 
 from ganforge.models.stylegan2.discriminator import Discriminator
+from ganforge.models.stylegan2.generator import (
+    Generator,
+    SynthesisBlock,
+    SynthesisLayer,
+    SynthesisNetwork,
+    ToRGBLayer,
+)
 from ganforge.models.stylegan2.layers import Conv2dLayer, FullyConnectedLayer, MappingNetwork
 
-__all__ = ["Conv2dLayer", "Discriminator", "FullyConnectedLayer", "MappingNetwork"]
+__all__ = [
+    "Conv2dLayer",
+    "Discriminator",
+    "FullyConnectedLayer",
+    "Generator",
+    "MappingNetwork",
+    "SynthesisBlock",
+    "SynthesisLayer",
+    "SynthesisNetwork",
+    "ToRGBLayer",
+]

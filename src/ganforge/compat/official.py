@@ -150,8 +150,9 @@ def build_network(record: OfficialObject, source: str) -> nn.Module:
     try:
         network.load_state_dict(state, strict=True)
     except RuntimeError as exc:
+        problem = " ".join(str(exc).split())
         raise NetworkFileError(
-            f"{source}: the {record.class_name} weights do not match its arguments: {exc}"
+            f"{source}: the {record.class_name} weights do not match its arguments: {problem}"
         ) from exc
     return network.eval().requires_grad_(False)
 

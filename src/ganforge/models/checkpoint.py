@@ -49,12 +49,13 @@ def save_network_checkpoint(
     _check_json(extra, "extra")
     entries = {}
     for key, network in networks.items():
+        class_name = registry.name_of(network)
         kwargs = getattr(network, "init_kwargs", None)
         if not isinstance(kwargs, dict):
             raise ValueError(f"network {key!r} ({type(network).__name__}) has no init_kwargs dict")
         _check_json(kwargs, f"{key}.init_kwargs")
         state = {name: tensor.cpu() for name, tensor in network.state_dict().items()}
-        entries[key] = {"class": registry.name_of(network), "kwargs": kwargs, "state": state}
+        entries[key] = {"class": class_name, "kwargs": kwargs, "state": state}
     payload = {"format": FORMAT, "version": VERSION, "networks": entries, "extra": extra}
     with atomic_path(path) as tmp:
         torch.save(payload, tmp)
@@ -126,7 +127,9 @@ def _rebuild(key: str, entry: Any, name: str) -> nn.Module:
         network = cls(**entry["kwargs"])
         network.load_state_dict(entry["state"], strict=True)
     except Exception as exc:
-        raise NetworkFileError(f"{name}: cannot rebuild network {key!r} ({entry['class']}): {exc}") from exc
+        problem = " ".join(str(exc).split())
+        message = f"{name}: cannot rebuild network {key!r} ({entry['class']}): {problem}"
+        raise NetworkFileError(message) from exc
     return network.eval().requires_grad_(False)
 
 

@@ -1,0 +1,93 @@
+"""Generate images from a network file: one PNG per seed (`seed0042.png`) and optionally a grid."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import PIL.Image
+import torch
+
+from ganforge.compat import load_network
+from ganforge.data.grid import grid_size, save_image_grid
+from ganforge.errors import NetworkFileError
+from ganforge.fileio import atomic_path
+from ganforge.tools.runner import pick_device, run_generator
+
+logger = logging.getLogger(__name__)
+
+
+def load_generator(network_path: str | os.PathLike[str], device: str | None = None) -> torch.nn.Module:
+    """The generator to sample from in a network file (G_ema, else G), in eval mode on `device`.
+
+    `device=None` picks the best available device (see `pick_device`).
+    """
+    nets = load_network(network_path)
+    G = nets.get("G_ema")
+    if G is None:
+        G = nets.get("G")
+    if G is None:
+        raise NetworkFileError(f"{network_path}: the file holds no generator (neither 'G_ema' nor 'G')")
+    if G.img_channels not in (1, 3):
+        raise NetworkFileError(
+            f"{network_path}: the generator makes {G.img_channels}-channel images; only 1 or 3 can be saved"
+        )
+    return G.eval().requires_grad_(False).to(pick_device(device))
+
+
+def save_png(image: np.ndarray, path: str | os.PathLike[str]) -> None:
+    """Save a uint8 [H, W, C] image (C = 1: grayscale, 3: RGB) as PNG at `path`, atomically."""
+    gray = image.shape[2] == 1
+    picture = PIL.Image.fromarray(image[:, :, 0], "L") if gray else PIL.Image.fromarray(image, "RGB")
+    with atomic_path(path) as tmp:
+        picture.save(tmp, format="PNG")
+
+
+def seed_filename(seed: int) -> str:
+    """The official file name of a seed's image."""
+    return f"seed{seed:04d}.png"
+
+
+def generate_images(
+    network_path: str | os.PathLike[str],
+    seeds: Sequence[int],
+    outdir: str | os.PathLike[str],
+    truncation_psi: float = 1.0,
+    class_idx: int | None = None,
+    noise_mode: str = "const",
+    grid: bool = False,
+    batch_size: int = 16,
+    device: str | None = None,
+    progress: bool | None = None,
+) -> list[Path]:
+    """Write `outdir/seed{seed:04d}.png` for each seed (and `grid.png` if `grid`); return the paths.
+
+    Seeds give the same latents as the official tools. Repeated seeds are generated once.
+    """
+    seeds = list(dict.fromkeys(seeds))
+    G = load_generator(network_path, device)
+    logger.info("Generating %d images from %s", len(seeds), network_path)
+    images = run_generator(
+        G,
+        seeds=seeds,
+        class_idx=class_idx,
+        batch_size=batch_size,
+        truncation_psi=truncation_psi,
+        noise_mode=noise_mode,
+        progress=progress,
+    ).numpy()
+    outdir = Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for seed, image in zip(seeds, images, strict=True):
+        path = outdir / seed_filename(seed)
+        save_png(image, path)
+        paths.append(path)
+    if grid:
+        path = outdir / "grid.png"
+        save_image_grid(images.transpose(0, 3, 1, 2), path, grid_size(len(images)))
+        paths.append(path)
+    return paths

@@ -1,0 +1,48 @@
+"""Parse lists of integers such as seeds or style layers: "0-7,42" -> [0, 1, ..., 7, 42]."""
+
+from __future__ import annotations
+
+import re
+
+from ganforge.errors import OptionError
+
+_ITEM = re.compile(r"^(\d+)(?:-(\d+))?$")
+
+# np.random.RandomState accepts seeds in [0, 2**32).
+MAX_SEED = 2**32 - 1
+# Guards against a typo like "0-4000000000" expanding into billions of values.
+MAX_COUNT = 1_000_000
+
+
+def parse_int_list(text: str, option: str = "--seeds", maximum: int = MAX_SEED) -> list[int]:
+    """Expand comma-separated non-negative integers and inclusive ranges `a-b`, keeping their order.
+
+    `option` names the command-line option in error messages; values above `maximum` are refused.
+    """
+    items = [part.strip() for part in str(text).split(",")]
+    if not text or not str(text).strip() or any(not item for item in items):
+        raise OptionError(
+            f"{option}: empty entry in {text!r}; give comma-separated numbers or ranges, e.g. '0-7,42'"
+        )
+    values: list[int] = []
+    for item in items:
+        match = _ITEM.match(item)
+        if match is None:
+            raise OptionError(
+                f"{option}: {item!r} is not a non-negative number or a range 'a-b' (e.g. '0-7,42')"
+            )
+        start = int(match.group(1))
+        stop = int(match.group(2)) if match.group(2) is not None else start
+        if stop < start:
+            raise OptionError(f"{option}: range {item!r} runs backwards; write it as '{stop}-{start}'")
+        if stop > maximum:
+            raise OptionError(f"{option}: {stop} is too large; values must lie in 0..{maximum}")
+        if len(values) + stop - start + 1 > MAX_COUNT:
+            raise OptionError(f"{option}: {text!r} expands to more than {MAX_COUNT} values")
+        values.extend(range(start, stop + 1))
+    return values
+
+
+def parse_seeds(text: str, option: str = "--seeds") -> list[int]:
+    """Parse a seed list like "0-7,42"; seeds must fit np.random.RandomState (0..2**32-1)."""
+    return parse_int_list(text, option=option, maximum=MAX_SEED)

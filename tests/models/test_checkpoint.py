@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import os
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -203,3 +205,11 @@ def test_registry_maps_names_and_classes_both_ways() -> None:
     assert registry.name_of(tiny_discriminator(0)) == "stylegan2.Discriminator"
     with pytest.raises(NetworkFileError, match=r"unknown network class 'nope'; known classes: .*stylegan2"):
         registry.get_class("nope")
+
+
+IMPORT_ORDERS = ["ganforge.models.checkpoint", "ganforge.compat.loader", "ganforge.compat"]
+
+
+@pytest.mark.parametrize("module", IMPORT_ORDERS)
+def test_modules_import_first_without_cycles(module: str) -> None:
+    subprocess.run([sys.executable, "-c", f"import {module}"], check=True)

@@ -3,8 +3,9 @@
 `load_network` is the one entry point for any network file; `save_network` writes a checkpoint.
 """
 
+from ganforge.compat.loader import load_network
 from ganforge.compat.official import load_network_pkl
 from ganforge.compat.safe_unpickle import OfficialObject
-from ganforge.models.checkpoint import load_network, save_network, save_network_checkpoint
+from ganforge.models.checkpoint import save_network, save_network_checkpoint
 
 __all__ = ["OfficialObject", "load_network", "load_network_pkl", "save_network", "save_network_checkpoint"]

@@ -1,4 +1,4 @@
-"""ganforge network checkpoints, and `load_network`: the one reader for any network file.
+"""ganforge network checkpoints: networks rebuilt from registry name, kwargs and state.
 
 A checkpoint is a `torch.save` archive of plain data only::
 
@@ -7,8 +7,7 @@ A checkpoint is a `torch.save` archive of plain data only::
      "extra": JSON-able data}
 
 so it is read back with `torch.load(weights_only=True)` and every network is rebuilt from the
-registry. `load_network` tells a checkpoint (a zip archive) from an official StyleGAN2-ADA pickle by
-its first bytes and returns both as the same kind of dict.
+registry. Users read checkpoints (and official pickles) with `ganforge.compat.load_network`.
 """
 
 from __future__ import annotations
@@ -22,14 +21,14 @@ from typing import Any, BinaryIO
 import torch
 from torch import nn
 
-from ganforge.compat.official import NetworkSource, open_source, read_network_pkl
 from ganforge.errors import NetworkFileError
 from ganforge.fileio import atomic_path
 from ganforge.models import registry
 
 FORMAT = "ganforge-checkpoint"
 VERSION = 1
-_ZIP_MAGIC = b"PK\x03\x04"
+ZIP_MAGIC = b"PK\x03\x04"
+"""The first bytes of every checkpoint (`torch.save` writes zip archives)."""
 
 
 def save_network_checkpoint(
@@ -66,24 +65,6 @@ def save_network(
 ) -> None:
     """`save_network_checkpoint` with networks as keyword arguments: `save_network(p, G=G, G_ema=G_ema)`."""
     save_network_checkpoint(path, networks, extra)
-
-
-def load_network(source: NetworkSource) -> dict[str, Any]:
-    """Read any network file: a ganforge checkpoint or an official StyleGAN2-ADA pickle.
-
-    `source` is a path, an http(s) URL (downloaded once into the cache, see
-    `ganforge.compat.official.cache_dir`) or a binary file. Returns a dict of the networks by key
-    ('G', 'D', 'G_ema', ...), in eval mode with `requires_grad` off, plus the file's other data
-    (a checkpoint's `extra` items; an official snapshot's `training_set_kwargs`, `augment_pipe`, ...).
-    No code from the file is ever run.
-    """
-    with open_source(source) as (f, name):
-        start = f.tell()
-        head = f.read(len(_ZIP_MAGIC))
-        f.seek(start)
-        if head == _ZIP_MAGIC:
-            return read_checkpoint(f, name)
-        return read_network_pkl(f, name)
 
 
 def read_checkpoint(f: BinaryIO, name: str) -> dict[str, Any]:

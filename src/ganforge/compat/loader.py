@@ -1,0 +1,26 @@
+"""`load_network`: the one reader users call for any network file, whatever its format."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ganforge.compat.official import NetworkSource, open_source, read_network_pkl
+from ganforge.models.checkpoint import ZIP_MAGIC, read_checkpoint
+
+
+def load_network(source: NetworkSource) -> dict[str, Any]:
+    """Read a ganforge checkpoint or an official StyleGAN2-ADA pickle, told apart by the first bytes.
+
+    `source` is a path, an http(s) URL (downloaded once into the cache, see
+    `ganforge.compat.official.cache_dir`) or a binary file. Returns a dict of the networks by key
+    ('G', 'D', 'G_ema', ...), in eval mode with `requires_grad` off, plus the file's other data
+    (a checkpoint's `extra` items; an official snapshot's `training_set_kwargs`, `augment_pipe`, ...).
+    No code from the file is ever run.
+    """
+    with open_source(source) as (f, name):
+        start = f.tell()
+        head = f.read(len(ZIP_MAGIC))
+        f.seek(start)
+        if head == ZIP_MAGIC:
+            return read_checkpoint(f, name)
+        return read_network_pkl(f, name)

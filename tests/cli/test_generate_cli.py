@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from ganforge.cli.generate import generate_command
 from ganforge.cli.style_mix import style_mix_command
-from ganforge.errors import OptionError
+from ganforge.errors import NetworkFileError, OptionError
 
 PARITY = Path(__file__).resolve().parents[2] / "tests" / "data" / "parity"
 OFFICIAL_RGB = str(PARITY / "g32_skip_rgb-snapshot.pkl")
@@ -71,6 +71,13 @@ def test_generate_command_bad_options(tmp_path: Path) -> None:
     result = runner.invoke(generate_command, ["--network", OFFICIAL_RGB, "--seeds", "1"])
     assert result.exit_code == 2 and "--outdir" in result.output
     assert not list(tmp_path.iterdir())
+
+
+def test_generate_command_missing_network(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        generate_command, ["--network", str(tmp_path / "nope.pkl"), "--seeds", "1", "--outdir", str(tmp_path)]
+    )
+    assert isinstance(result.exception, NetworkFileError) and "nope.pkl" in str(result.exception)
 
 
 def test_generate_command_help() -> None:

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from ganforge.compat import load_network, save_network
-from ganforge.errors import OptionError
+from ganforge.errors import NetworkFileError, OptionError
 from ganforge.models.stylegan2 import Generator
 from ganforge.tools.generate import generate_images
 from ganforge.tools.style_mix import mix_styles, style_mix_grid
@@ -128,6 +128,17 @@ def test_generate_class_errors(tmp_path: Path) -> None:
     with pytest.raises(OptionError, match="out of range"):
         generate_images(OFFICIAL_COND, [0], tmp_path, class_idx=5)
     assert not list(tmp_path.iterdir())
+
+
+def test_generate_input_errors(tiny_pkl: Path, tmp_path: Path) -> None:
+    with pytest.raises(OptionError, match="--seeds"):
+        generate_images(tiny_pkl, [], tmp_path)
+    with pytest.raises(NetworkFileError, match="does not exist"):
+        generate_images(tmp_path / "missing.pkl", [0], tmp_path)
+    only_d = tmp_path / "d.pt"
+    save_network(only_d, G_mapping=tiny_generator().mapping)
+    with pytest.raises(NetworkFileError, match="no generator"):
+        generate_images(only_d, [0], tmp_path)
 
 
 # --- style mixing -------------------------------------------------------------------------------

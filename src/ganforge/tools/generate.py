@@ -13,7 +13,7 @@ import torch
 
 from ganforge.compat import load_network
 from ganforge.data.grid import grid_size, save_image_grid
-from ganforge.errors import NetworkFileError
+from ganforge.errors import NetworkFileError, OptionError
 from ganforge.fileio import atomic_path
 from ganforge.tools.runner import pick_device, run_generator
 
@@ -68,6 +68,8 @@ def generate_images(
     Seeds give the same latents as the official tools. Repeated seeds are generated once.
     """
     seeds = list(dict.fromkeys(seeds))
+    if not seeds:
+        raise OptionError("--seeds: give at least one seed, e.g. '0-7'")
     G = load_generator(network_path, device)
     logger.info("Generating %d images from %s", len(seeds), network_path)
     images = run_generator(

@@ -69,8 +69,8 @@ def style_mix_grid(
 
     all_seeds = list(dict.fromkeys(row_seeds + col_seeds))
     z = seed_latents(all_seeds, G.z_dim)
-    c = class_labels(G.c_dim, class_idx, len(all_seeds))
-    ws = run_mapping(G, z, c, truncation_psi=truncation_psi, batch_size=batch_size, progress=progress)
+    labels = class_labels(G.c_dim, class_idx, len(all_seeds))
+    ws = run_mapping(G, z, labels, truncation_psi=truncation_psi, batch_size=batch_size, progress=progress)
     w_of = dict(zip(all_seeds, ws, strict=True))
 
     row_ws = torch.stack([w_of[s] for s in row_seeds])

@@ -1,0 +1,212 @@
+"""StyleGAN2-ADA loss: non-saturating logistic GAN loss with lazy R1 and path-length regularisation.
+
+The training loop calls `StyleGAN2Loss.accumulate_gradients` once per round of each phase; the
+phase names and the split into main and regularisation passes follow the StyleGAN2-ADA release:
+
+    Gmain  softplus(-D(G(z)))                          G learns to raise its fakes' scores
+    Greg   path-length penalty on G(z[:N // shrink])   smooth, evenly scaled w -> image mapping
+    Dmain  softplus(D(G(z))) + softplus(-D(x))         D learns to tell reals from fakes
+    Dreg   r1_gamma / 2 * |grad_x D(x)|^2              R1 penalty on (augmented) reals
+    Gboth / Dboth  main and regularisation in one pass (when lazy regularisation is off)
+
+Each call runs `.backward()` on ``loss.mean() * gain`` itself (`gain` is the phase interval, so a
+lazily applied penalty keeps its average strength) and returns detached per-sample values for the
+statistics. As in the official loop, the caller enables ``requires_grad`` only on the network being
+trained; the generator never receives gradients in the D phases here in any case.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+PHASES = ("Gmain", "Greg", "Gboth", "Dmain", "Dreg", "Dboth")
+
+
+class StyleGAN2Loss:
+    """The StyleGAN2-ADA loss for generator `G` and discriminator `D`.
+
+    `augment_pipe` (when given) is applied to every image, real or fake, before D sees it.
+    `pl_mean`, the running mean of path lengths, is the only state; `state_dict()` and
+    `load_state_dict()` carry it across snapshots. For multi-GPU training, `G_mapping`,
+    `G_synthesis` and `D` may be DistributedDataParallel wrappers of G's halves and D; randomness
+    (style-mixing draws, path-length noise) comes from `generator`, a `torch.Generator` on the
+    training device, or from torch's global generator when None.
+    """
+
+    def __init__(
+        self,
+        G: nn.Module,
+        D: nn.Module,
+        augment_pipe: nn.Module | None = None,
+        style_mixing_prob: float = 0.9,
+        r1_gamma: float = 10,
+        pl_batch_shrink: int = 2,
+        pl_decay: float = 0.01,
+        pl_weight: float = 2,
+        *,
+        G_mapping: nn.Module | None = None,
+        G_synthesis: nn.Module | None = None,
+        generator: torch.Generator | None = None,
+    ) -> None:
+        self.G = G
+        self.D = D
+        self.G_mapping = G_mapping if G_mapping is not None else G.mapping
+        self.G_synthesis = G_synthesis if G_synthesis is not None else G.synthesis
+        self.augment_pipe = augment_pipe
+        self.style_mixing_prob = style_mixing_prob
+        self.r1_gamma = r1_gamma
+        self.pl_batch_shrink = pl_batch_shrink
+        self.pl_decay = pl_decay
+        self.pl_weight = pl_weight
+        self.generator = generator
+        self.pl_mean = torch.zeros([], device=next(G.parameters()).device)
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        """The loss state to store in a training snapshot."""
+        return {"pl_mean": self.pl_mean.detach().clone()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore the state saved by `state_dict` (kept on the device pl_mean is on)."""
+        unexpected = set(state) - {"pl_mean"}
+        if "pl_mean" not in state or unexpected:
+            raise ValueError(f"StyleGAN2Loss state needs exactly the key 'pl_mean', got {sorted(state)}")
+        pl_mean = torch.as_tensor(state["pl_mean"], dtype=torch.float32)
+        self.pl_mean = pl_mean.to(self.pl_mean.device).reshape([]).clone()
+
+    def run_G(self, z: torch.Tensor, c: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Images and the ws that made them, with style mixing applied with `style_mixing_prob`."""
+        ws = self.G_mapping(z, c)
+        if self.style_mixing_prob > 0 and self._uniform(ws.device) < self.style_mixing_prob:
+            ws = self.mix_styles(ws, z, c)
+        return self.G_synthesis(ws), ws
+
+    def mix_styles(self, ws: torch.Tensor, z: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        """Replace ws[:, cutoff:] by the ws of fresh latents, cutoff uniform in [1, num_ws).
+
+        The second mapping pass leaves the tracked w average alone, so it averages only the
+        latents the loop drew.
+        """
+        cutoff = int(torch.randint(1, ws.shape[1], [], device=ws.device, generator=self.generator))
+        other = self.G_mapping(self._randn_like(z), c, skip_w_avg_update=True)
+        return torch.cat([ws[:, :cutoff], other[:, cutoff:]], dim=1)
+
+    def run_D(self, img: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        """D's scores [N, 1] for images, augmented first when there is an augment pipe."""
+        if self.augment_pipe is not None:
+            img = self.augment_pipe(img)
+        return self.D(img, c)
+
+    def accumulate_gradients(
+        self,
+        phase: str,
+        real_img: torch.Tensor,
+        real_c: torch.Tensor,
+        gen_z: torch.Tensor,
+        gen_c: torch.Tensor,
+        gain: float,
+    ) -> dict[str, torch.Tensor]:
+        """Back-propagate one round of `phase`; return detached per-sample values for the stats.
+
+        `real_img` is float NCHW in [-1, 1]. D phases also return the raw real scores under
+        "real_logits" for the ADA controller (the official heuristic counts the reals of every
+        D phase, Dreg included).
+        """
+        if phase not in PHASES:
+            raise ValueError(f"phase must be one of {PHASES}, got {phase!r}")
+        do_Gmain = phase in ("Gmain", "Gboth")
+        do_Dmain = phase in ("Dmain", "Dboth")
+        do_Gpl = phase in ("Greg", "Gboth") and self.pl_weight != 0
+        do_Dr1 = phase in ("Dreg", "Dboth") and self.r1_gamma != 0
+
+        stats: dict[str, torch.Tensor] = {}
+        if do_Gmain:
+            stats.update(self._generator_main(gen_z, gen_c, gain))
+        if do_Gpl:
+            stats.update(self._path_length(gen_z, gen_c, gain))
+        if do_Dmain or do_Dr1:
+            stats.update(self._discriminator(real_img, real_c, gen_z, gen_c, gain, do_Dmain, do_Dr1))
+        return stats
+
+    def _generator_main(
+        self, gen_z: torch.Tensor, gen_c: torch.Tensor, gain: float
+    ) -> dict[str, torch.Tensor]:
+        gen_img, _ = self.run_G(gen_z, gen_c)
+        gen_logits = self.run_D(gen_img, gen_c)
+        loss_Gmain = F.softplus(-gen_logits)  # -log(sigmoid(D(G(z))))
+        loss_Gmain.mean().mul(gain).backward()
+        return {
+            "Loss/scores/fake": gen_logits.detach(),
+            "Loss/signs/fake": gen_logits.detach().sign(),
+            "Loss/G/loss": loss_Gmain.detach(),
+        }
+
+    def _path_length(
+        self, gen_z: torch.Tensor, gen_c: torch.Tensor, gain: float
+    ) -> dict[str, torch.Tensor]:
+        batch_size = max(gen_z.shape[0] // self.pl_batch_shrink, 1)
+        gen_img, gen_ws = self.run_G(gen_z[:batch_size], gen_c[:batch_size])
+        # Unit-variance noise per image, scaled so the expected length does not depend on resolution.
+        pl_noise = self._randn_like(gen_img) / math.sqrt(gen_img.shape[2] * gen_img.shape[3])
+        (pl_grads,) = torch.autograd.grad((gen_img * pl_noise).sum(), gen_ws, create_graph=True)
+        pl_lengths = pl_grads.square().sum(2).mean(1).sqrt()
+        pl_mean = self.pl_mean.to(pl_lengths.device).lerp(pl_lengths.mean(), self.pl_decay)
+        self.pl_mean = pl_mean.detach()
+        pl_penalty = (pl_lengths - pl_mean).square()
+        loss_Gpl = pl_penalty * self.pl_weight
+        # The zero term gives every synthesis parameter a gradient (some, like the last ToRGB bias,
+        # do not affect the penalty), which DistributedDataParallel waits for.
+        (gen_img[:, 0, 0, 0] * 0 + loss_Gpl).mean().mul(gain).backward()
+        return {"Loss/pl_penalty": pl_penalty.detach(), "Loss/G/reg": loss_Gpl.detach()}
+
+    def _discriminator(
+        self,
+        real_img: torch.Tensor,
+        real_c: torch.Tensor,
+        gen_z: torch.Tensor,
+        gen_c: torch.Tensor,
+        gain: float,
+        do_Dmain: bool,
+        do_Dr1: bool,
+    ) -> dict[str, torch.Tensor]:
+        stats: dict[str, torch.Tensor] = {}
+        loss_Dgen: torch.Tensor | float = 0.0
+        if do_Dmain:
+            with torch.no_grad():
+                gen_img, _ = self.run_G(gen_z, gen_c)
+            gen_logits = self.run_D(gen_img, gen_c)
+            loss_Dgen = F.softplus(gen_logits)  # -log(1 - sigmoid(D(G(z))))
+            loss_Dgen.mean().mul(gain).backward()
+            stats["Loss/scores/fake"] = gen_logits.detach()
+            stats["Loss/signs/fake"] = gen_logits.detach().sign()
+
+        real_img = real_img.detach().requires_grad_(do_Dr1)
+        real_logits = self.run_D(real_img, real_c)
+        stats["real_logits"] = real_logits.detach()
+        stats["Loss/scores/real"] = real_logits.detach()
+        stats["Loss/signs/real"] = real_logits.detach().sign()
+        # As in _path_length, the zero term keeps all of D's parameters in the graph.
+        total = real_logits.flatten() * 0
+        if do_Dmain:
+            loss_Dreal = F.softplus(-real_logits)  # -log(sigmoid(D(x)))
+            total = total + loss_Dreal.flatten()
+            stats["Loss/D/loss"] = (loss_Dgen + loss_Dreal).detach()
+        if do_Dr1:
+            (r1_grads,) = torch.autograd.grad(real_logits.sum(), real_img, create_graph=True)
+            r1_penalty = r1_grads.square().sum([1, 2, 3])
+            loss_Dr1 = r1_penalty * (self.r1_gamma / 2)
+            total = total + loss_Dr1
+            stats["Loss/r1_penalty"] = r1_penalty.detach()
+            stats["Loss/D/reg"] = loss_Dr1.detach()
+        total.mean().mul(gain).backward()
+        return stats
+
+    def _uniform(self, device: torch.device) -> float:
+        return float(torch.rand([], device=device, generator=self.generator))
+
+    def _randn_like(self, t: torch.Tensor) -> torch.Tensor:
+        return torch.randn(t.shape, dtype=t.dtype, device=t.device, generator=self.generator)

@@ -18,6 +18,7 @@ _CLASSES: dict[str, tuple[str, str]] = {
     "stylegan2.Discriminator": ("ganforge.models.stylegan2", "Discriminator"),
     "stylegan2.MappingNetwork": ("ganforge.models.stylegan2", "MappingNetwork"),
     "stylegan2.SynthesisNetwork": ("ganforge.models.stylegan2", "SynthesisNetwork"),
+    "augment.AugmentPipe": ("ganforge.augment.pipeline", "AugmentPipe"),
 }
 """Registry name -> (module, class name)."""
 

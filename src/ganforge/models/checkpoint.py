@@ -4,7 +4,8 @@ A checkpoint is a `torch.save` archive of plain data only::
 
     {"format": "ganforge-checkpoint", "version": 1,
      "networks": {key: {"class": registry name, "kwargs": init_kwargs, "state": state_dict}},
-     "extra": JSON-able data}
+     "extra": JSON-able data,
+     "training_state": tensors and plain data (optional; training snapshots only)}
 
 so it is read back with `torch.load(weights_only=True)` and every network is rebuilt from the
 registry. Users read checkpoints (and official pickles) with `ganforge.compat.load_network`.
@@ -32,12 +33,17 @@ ZIP_MAGIC = b"PK\x03\x04"
 
 
 def save_network_checkpoint(
-    path: str | os.PathLike[str], networks: Mapping[str, nn.Module], extra: Mapping[str, Any] | None = None
+    path: str | os.PathLike[str],
+    networks: Mapping[str, nn.Module],
+    extra: Mapping[str, Any] | None = None,
+    training_state: Mapping[str, Any] | None = None,
 ) -> None:
     """Write `networks` (key -> registered network) and JSON-able `extra` to `path` atomically.
 
     `load_network` returns the networks and the `extra` items side by side in one dict, so their
-    keys must differ.
+    keys must differ. `training_state` (optimiser states, counters: tensors and plain data only) is
+    stored beside them for resuming training; `load_network` ignores it, `read_training_state`
+    returns it.
     """
     if not networks:
         raise ValueError("save_network_checkpoint needs at least one network")
@@ -55,7 +61,10 @@ def save_network_checkpoint(
         _check_json(kwargs, f"{key}.init_kwargs")
         state = {name: tensor.cpu() for name, tensor in network.state_dict().items()}
         entries[key] = {"class": class_name, "kwargs": kwargs, "state": state}
-    payload = {"format": FORMAT, "version": VERSION, "networks": entries, "extra": extra}
+    payload: dict[str, Any] = {"format": FORMAT, "version": VERSION, "networks": entries, "extra": extra}
+    if training_state is not None:
+        _check_plain(training_state, "training_state")
+        payload["training_state"] = _to_cpu(training_state)
     with atomic_path(path) as tmp:
         torch.save(payload, tmp)
 
@@ -96,6 +105,16 @@ def read_checkpoint(f: BinaryIO, name: str) -> dict[str, Any]:
     return result
 
 
+def read_training_state(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The `training_state` stored in the checkpoint at `path` (`NetworkFileError` if it has none)."""
+    with open(path, "rb") as f:
+        data = torch.load(f, map_location="cpu", weights_only=True)
+    state = data.get("training_state") if isinstance(data, dict) and data.get("format") == FORMAT else None
+    if not isinstance(state, dict):
+        raise NetworkFileError(f"{path} holds no training state; resume needs a snapshot written by training")
+    return state
+
+
 def _rebuild(key: str, entry: Any, name: str) -> nn.Module:
     """One network of a checkpoint, constructed from its registry name and kwargs, weights loaded."""
     if not isinstance(entry, dict) or not {"class", "kwargs", "state"} <= entry.keys():
@@ -120,6 +139,33 @@ def _check_json(value: Any, what: str) -> None:
         json.dumps(value, allow_nan=True)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"{what} must hold JSON-able data only: {exc}") from exc
+
+
+def _check_plain(value: Any, what: str) -> None:
+    """Refuse anything but tensors, numbers, strings, None and lists/tuples/dicts of them."""
+    if isinstance(value, torch.Tensor | int | float | str | bool | None):
+        return
+    if isinstance(value, list | tuple):
+        for i, item in enumerate(value):
+            _check_plain(item, f"{what}[{i}]")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str | int):
+                raise ValueError(f"{what} has a {type(key).__name__} key; only str and int keys are allowed")
+            _check_plain(item, f"{what}[{key!r}]")
+    else:
+        raise ValueError(f"{what} is a {type(value).__name__}; only tensors and plain data can be stored")
+
+
+def _to_cpu(value: Any) -> Any:
+    """`value` with every tensor moved to the CPU (containers rebuilt as plain dicts and lists)."""
+    if isinstance(value, torch.Tensor):
+        return value.detach().cpu()
+    if isinstance(value, dict):
+        return {key: _to_cpu(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(_to_cpu(item) for item in value)
+    return value
 
 
 def _weights_only_reason(message: str) -> str:

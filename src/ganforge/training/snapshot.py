@@ -1,0 +1,74 @@
+"""Training snapshots: the networks plus everything needed to continue training bit for bit.
+
+A snapshot is a ganforge checkpoint (`ganforge.models.checkpoint`): the networks G, D, G_ema and
+the augment pipe (when there is one) are stored as usual, so `ganforge.compat.load_network` and
+`ganforge generate` open it like any network file; the training state (counters, optimiser
+states, loss and ADA state) rides along as the checkpoint's `training_state`. Randomness needs no
+stored state: the loop derives every random draw from (seed, rank, step).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from torch import nn
+
+from ganforge.compat import load_network
+from ganforge.errors import NetworkFileError
+from ganforge.models.checkpoint import read_training_state, save_network_checkpoint
+
+NETWORK_KEYS = ("G", "D", "G_ema", "augment_pipe")
+
+
+@dataclass
+class TrainingState:
+    """Where training stands: counters and the state dicts of the objects that learn."""
+
+    cur_nimg: int
+    cur_tick: int
+    batch_idx: int
+    G_opt: dict[str, Any]
+    D_opt: dict[str, Any]
+    loss: dict[str, Any]
+    ada: dict[str, Any] | None
+
+
+def save_snapshot(
+    path: str | os.PathLike[str],
+    networks: dict[str, nn.Module | None],
+    state: TrainingState,
+    extra: dict[str, Any],
+) -> None:
+    """Write networks (keys of `NETWORK_KEYS`; None entries skipped), `state` and JSON-able `extra`."""
+    unknown = set(networks) - set(NETWORK_KEYS)
+    if unknown:
+        raise ValueError(f"unexpected snapshot networks {sorted(unknown)}")
+    present = {key: module for key, module in networks.items() if module is not None}
+    save_network_checkpoint(path, present, extra=extra, training_state=asdict(state))
+
+
+def load_snapshot(
+    path: str | os.PathLike[str], networks: dict[str, nn.Module | None]
+) -> TrainingState:
+    """Load a snapshot's weights into `networks` (strictly, same keys present) and return its state."""
+    stored = load_network(os.fspath(path))
+    for key, module in networks.items():
+        if (module is None) != (key not in stored):
+            have = "has" if key in stored else "lacks"
+            raise NetworkFileError(
+                f"{path} {have} '{key}' but this run's options say otherwise; resume with the options "
+                "the run was started with"
+            )
+        if module is not None:
+            try:
+                module.load_state_dict(stored[key].state_dict(), strict=True)
+            except RuntimeError as exc:
+                problem = " ".join(str(exc).split())
+                raise NetworkFileError(f"{path}: '{key}' does not fit this run's network: {problem}") from exc
+    raw = read_training_state(path)
+    try:
+        return TrainingState(**raw)
+    except TypeError as exc:
+        raise NetworkFileError(f"{path}: malformed training state ({exc})") from exc

@@ -1,0 +1,133 @@
+"""Training snapshots (networks + training state in one checkpoint), run folders and statistics."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from tests.training.tiny import tiny_config
+
+from ganforge.augment import build_augment_pipe
+from ganforge.compat import load_network
+from ganforge.errors import NetworkFileError, OptionError
+from ganforge.models.checkpoint import save_network_checkpoint
+from ganforge.training.distributed import DistEnv
+from ganforge.training.presets import build_networks
+from ganforge.training.rundir import latest_snapshot, new_run_dir, run_description, snapshot_name
+from ganforge.training.snapshot import TrainingState, load_snapshot, save_snapshot
+from ganforge.training.stats import StatsWriter, TickStats
+
+SINGLE = DistEnv(rank=0, world_size=1, device=torch.device("cpu"))
+
+
+def _networks(seed: int) -> dict[str, torch.nn.Module]:
+    torch.manual_seed(seed)
+    G, D = build_networks(tiny_config(), 16, 3, 0)
+    pipe = build_augment_pipe("bgc")
+    pipe.p.fill_(0.25)
+    return {"G": G, "D": D, "G_ema": build_networks(tiny_config(), 16, 3, 0)[0], "augment_pipe": pipe}
+
+
+def _state(G: torch.nn.Module) -> TrainingState:
+    opt = torch.optim.Adam(G.parameters(), lr=0.01, betas=(0.0, 0.99), eps=1e-8)
+    G(torch.randn(2, G.z_dim), None).square().mean().backward()
+    opt.step()
+    return TrainingState(
+        cur_nimg=1234, cur_tick=7, batch_idx=99, G_opt=opt.state_dict(), D_opt=opt.state_dict(),
+        loss={"pl_mean": torch.tensor(0.5)}, ada={"rt": 0.75, "signs": 3.0, "count": 4.0},
+    )
+
+
+def test_snapshot_round_trip_and_generate_compatibility(tmp_path: Path) -> None:
+    saved = _networks(1)
+    state = _state(saved["G"])
+    path = tmp_path / "network-snapshot-000001.pt"
+    save_snapshot(path, saved, state, {"training_set_kwargs": {"path": "x.zip"}})
+
+    raw = torch.load(path, weights_only=True)  # plain data only
+    assert raw["training_state"]["cur_nimg"] == 1234
+    loaded = load_network(path)  # what `ganforge generate` uses
+    assert loaded["training_set_kwargs"] == {"path": "x.zip"}
+    assert "training_state" not in loaded
+    assert float(loaded["augment_pipe"].p) == 0.25
+
+    fresh = _networks(2)
+    assert not torch.equal(fresh["G"].mapping.fc0.weight, saved["G"].mapping.fc0.weight)
+    restored = load_snapshot(path, fresh)
+    for key in saved:
+        after = fresh[key].state_dict()
+        for name, tensor in saved[key].state_dict().items():
+            assert torch.equal(tensor, after[name]), f"{key}.{name}"
+    assert (restored.cur_nimg, restored.cur_tick, restored.batch_idx) == (1234, 7, 99)
+    assert restored.ada == state.ada and torch.equal(restored.loss["pl_mean"], torch.tensor(0.5))
+    opt = torch.optim.Adam(fresh["G"].parameters())
+    opt.load_state_dict(restored.G_opt)
+    assert opt.param_groups[0]["betas"] == (0.0, 0.99)
+
+
+def test_snapshot_refuses_mismatched_networks_and_missing_state(tmp_path: Path) -> None:
+    saved = _networks(1)
+    path = tmp_path / "snap.pt"
+    save_snapshot(path, saved, _state(saved["G"]), {})
+    with pytest.raises(NetworkFileError, match="augment_pipe"):
+        load_snapshot(path, {**_networks(2), "augment_pipe": None})
+    plain = tmp_path / "plain.pt"
+    save_network_checkpoint(plain, {"G": saved["G"]})
+    with pytest.raises(NetworkFileError, match="no training state"):
+        load_snapshot(plain, {"G": saved["G"]})
+
+
+def test_training_state_must_be_plain_data(tmp_path: Path) -> None:
+    G = _networks(1)["G"]
+    with pytest.raises(ValueError, match="only tensors and plain data"):
+        save_network_checkpoint(tmp_path / "bad.pt", {"G": G}, training_state={"opt": object()})
+    assert not (tmp_path / "bad.pt").exists()
+
+
+def test_run_dirs_and_latest_snapshot(tmp_path: Path) -> None:
+    with pytest.raises(OptionError, match="no run folder"):
+        latest_snapshot(tmp_path)
+    first = new_run_dir(tmp_path, "digits-auto1")
+    second = new_run_dir(tmp_path, "digits-auto1")
+    assert (first.name, second.name) == ("00000-digits-auto1", "00001-digits-auto1")
+    for kimg in (8, 4):
+        (first / snapshot_name(kimg * 1000)).write_bytes(b"")
+    assert latest_snapshot(tmp_path) == first / "network-snapshot-000008.pt"  # the newer run has none yet
+    (second / "network-snapshot-000000.pt").write_bytes(b"")
+    (second / "network-snapshot-000009.pt.tmp").write_bytes(b"")  # an unfinished write
+    assert latest_snapshot(tmp_path) == second / "network-snapshot-000000.pt"
+    (tmp_path / "00007-notes.txt").write_text("not a run")
+    assert new_run_dir(tmp_path, "x").name == "00002-x"
+
+
+def test_run_description_follows_official_order() -> None:
+    assert run_description("ffhq", "auto", 1) == "ffhq-auto1"
+    desc = run_description(
+        "digits", "paper256", 2, cond=True, mirror=True, gamma=0.5, kimg=1000, batch=64, aug="fixed",
+        p=0.2, augpipe="bg", transfer=True, freezed=4,
+    )
+    assert desc == "digits-cond-mirror-paper256-gamma0.5-kimg1000-batch64-fixed-p0.2-bg-resumecustom-freezed4"
+    assert run_description("d", "stylegan2", target=0.7, aug="ada") == "d-stylegan2-ada-target0.7"
+
+
+def test_tick_stats_moments_and_jsonl(tmp_path: Path) -> None:
+    stats = TickStats(torch.device("cpu"))
+    stats.report("Loss/G/loss", torch.tensor([1.0, 2.0, 3.0]))
+    stats.report("Loss/G/loss", torch.tensor([4.0, float("nan")]))
+    stats.report("Progress/tick", 5)
+    collected = stats.collect(SINGLE)
+    assert collected["Loss/G/loss"].num == 4
+    assert collected["Loss/G/loss"].mean == pytest.approx(2.5)
+    expected_std = torch.tensor([1.0, 2, 3, 4]).std(unbiased=False).item()
+    assert collected["Loss/G/loss"].std == pytest.approx(expected_std)
+    assert stats.collect(SINGLE) == {}  # moments restart each tick
+
+    writer = StatsWriter(tmp_path)
+    writer.write(collected, nimg=64, timestamp=123.0, walltime=1.0)
+    writer.close()
+    line = json.loads((tmp_path / "stats.jsonl").read_text().splitlines()[0])
+    assert line["timestamp"] == 123.0
+    assert line["Progress/tick"] == {"num": 1, "mean": 5.0, "std": 0.0}
+    assert list(tmp_path.glob("events.out.tfevents.*"))

@@ -1,0 +1,40 @@
+"""Tiny datasets and configs shared by the training tests (16 x 16 images, 16-channel networks)."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import PIL.Image
+
+from ganforge.training.presets import TrainingConfig
+
+
+def make_dataset(path: Path, count: int = 32, resolution: int = 16, classes: int = 0) -> Path:
+    """Write a dataset zip of `count` random RGB images (with int labels when `classes` > 0)."""
+    rnd = np.random.RandomState(123)
+    with zipfile.ZipFile(path, "w") as zf:
+        for i in range(count):
+            pixels = (rnd.rand(resolution, resolution, 3) * 255).astype(np.uint8)
+            buf = io.BytesIO()
+            PIL.Image.fromarray(pixels).save(buf, format="PNG")
+            zf.writestr(f"00000/img{i:08d}.png", buf.getvalue())
+        if classes:
+            labels = [[f"00000/img{i:08d}.png", i % classes] for i in range(count)]
+            zf.writestr("dataset.json", json.dumps({"labels": labels}))
+    return path
+
+
+def tiny_config(**changes: Any) -> TrainingConfig:
+    """A config small enough for a step to take milliseconds on one CPU core."""
+    base = TrainingConfig(
+        cfg="tiny", kimg=0.032, batch=8, batch_gpu=4, mbstd_group=4, cbase=256, cmax=16, map=2, z_dim=16,
+        w_dim=16, fp32=True, gamma=1.0, ema_kimg=0.01, ema_rampup=None, aug="noaug", kimg_per_tick=0.016,
+        snap=2, workers=0,
+    )
+    return dataclasses.replace(base, **changes)

@@ -295,3 +295,11 @@ def test_official_augment_pipe_loads_strictly() -> None:
     x = images(n=4, size=32)
     assert run(pipe, x).shape == x.shape
     assert math.isfinite(float(run(pipe, x).abs().max()))
+
+
+def test_non_square_single_channel_and_empty_batches() -> None:
+    pipe = build_augment_pipe("bgcfnc")
+    for shape in ([4, 3, 16, 24], [4, 1, 8, 8], [0, 3, 16, 16]):
+        x = torch.rand(shape) * 2 - 1
+        y = run(pipe, x)
+        assert y.shape == x.shape and torch.isfinite(y).all()

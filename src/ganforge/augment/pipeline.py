@@ -349,22 +349,20 @@ class AugmentPipe(nn.Module):
         points = torch.stack([xs.flatten(), ys.flatten(), torch.ones_like(xs.flatten())])  # [3, P]
         source = inv[:, :2] @ points  # [N, 2, P] in centred input coordinates
 
-        # Reflect-pad enough to cover the sampled area plus the filter support (at most one image).
+        # Reflect-pad enough to cover the sampled area plus the filter support, by at most the image
+        # size per side (beyond that grid_sample reads zeros, as in the official pipeline).
         corners = torch.stack([gx[[0, -1, -1, 0]], gy[[0, 0, -1, -1]], torch.ones_like(gx[:4])])
         reach = inv[:, :2] @ corners  # [N, 2, 4]
+        half = torch.tensor([(width - 1) / 2, (height - 1) / 2], dtype=x.dtype, device=x.device)
+        limit = torch.tensor([width - 1, height - 1], dtype=x.dtype, device=x.device)
         support = taps / 4 + 1
-        lo = -reach.amin(dim=(0, 2)) - torch.tensor([(width - 1) / 2, (height - 1) / 2], device=x.device)
-        hi = reach.amax(dim=(0, 2)) - torch.tensor([(width - 1) / 2, (height - 1) / 2], device=x.device)
-        limit = torch.tensor([width - 1, height - 1], device=x.device, dtype=x.dtype)
-        (mx0, my0), (mx1, my1) = (
-            torch.minimum((lo + support).ceil().clamp(min=0), limit).long().tolist(),
-            torch.minimum((hi + support).ceil().clamp(min=0), limit).long().tolist(),
-        )
+        margins = torch.stack([-reach.amin(dim=(0, 2)), reach.amax(dim=(0, 2))]) - half + support
+        (mx0, my0), (mx1, my1) = torch.minimum(margins.ceil().clamp(min=0), limit).long().tolist()
         x = _reflect_pad(x, mx0, mx1, my0, my1)
         pad_w, pad_h = width + mx0 + mx1, height + my0 + my1
         n, channels = x.shape[:2]
-        # As one-channel images the FIR passes run as plain (not grouped) convolutions: faster on CPU.
 
+        # The FIR passes run on one-channel images: plain convolutions are faster than grouped ones.
         up_pad = taps // 2
         x = upfirdn2d(
             x.reshape(n * channels, 1, pad_h, pad_w), f, up=2, padding=[up_pad, taps - 1 - up_pad] * 2, gain=4

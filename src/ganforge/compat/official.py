@@ -39,6 +39,7 @@ OFFICIAL_CLASSES: dict[str, str] = {
     "Discriminator": "stylegan2.Discriminator",
     "MappingNetwork": "stylegan2.MappingNetwork",
     "SynthesisNetwork": "stylegan2.SynthesisNetwork",
+    "AugmentPipe": "augment.AugmentPipe",
 }
 """Official class name -> ganforge registry name."""
 
@@ -103,9 +104,9 @@ def load_network_pkl(source: NetworkSource) -> dict[str, Any]:
 
     Returns the pickled dict with 'G', 'D', 'G_ema' (and any other value that is an official
     network) as ganforge modules in eval mode with `requires_grad` off, like the official loader.
-    Other values stay plain data: `training_set_kwargs` a dict, `augment_pipe` its `OfficialObject`
-    record (or None). A pickle holding one bare network returns it as {'G_ema': G} for a Generator,
-    {'D': D} for a Discriminator, else under its official class name.
+    `augment_pipe` becomes a ganforge `AugmentPipe` (with its `p`); other values stay plain data
+    (`training_set_kwargs` a dict). A pickle holding one bare network returns it as {'G_ema': G}
+    for a Generator, {'D': D} for a Discriminator, else under its official class name.
     """
     with open_source(source) as (f, name):
         return read_network_pkl(f, name)

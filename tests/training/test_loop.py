@@ -1,0 +1,182 @@
+"""The training loop on tiny networks: outputs, bit-exact resume, SIGINT, divergence, transfer."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import PIL.Image
+import pytest
+import torch
+from tests.training.tiny import make_dataset, tiny_config
+
+from ganforge.compat import load_network
+from ganforge.errors import GanforgeError, OptionError
+from ganforge.models.checkpoint import read_training_state, save_network_checkpoint
+from ganforge.training.loop import LoopOptions, copy_matching, training_loop
+from ganforge.training.presets import build_networks
+from ganforge.training.rundir import latest_snapshot, new_run_dir
+
+REPO = Path(__file__).resolve().parents[2]
+OPTIONS = LoopOptions(device="cpu", grid=(4, 2), progress=False)
+
+
+@pytest.fixture(autouse=True)
+def one_thread() -> Iterator[None]:
+    """Tiny networks run fastest on one thread (and do not fight other test processes)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_run_writes_logs_grids_stats_and_snapshots(tmp_path: Path) -> None:
+    data = make_dataset(tmp_path / "ds.zip", classes=3)
+    config = tiny_config(cond=True, aug="ada", augpipe="bgc", snap=2)
+    run_dir = new_run_dir(tmp_path / "runs", "ds-cond-tiny")
+    result = training_loop(config, data, run_dir, options=OPTIONS)
+
+    assert result.cur_nimg == 32 and not result.interrupted
+    # ticks: tick 0 is one step (8 images), then 16 images per tick -> ticks at 8, 24, 32 images
+    lines = [json.loads(line) for line in (run_dir / "stats.jsonl").read_text().splitlines()]
+    assert [line["Progress/tick"]["mean"] for line in lines] == [0, 1, 2]
+    assert [line["Progress/kimg"]["mean"] for line in lines] == [0.008, 0.024, 0.032]
+    expected = {"Loss/G/loss", "Loss/D/loss", "Loss/r1_penalty", "Progress/augment", "timestamp"}
+    assert expected <= lines[0].keys()
+    assert lines[1]["Loss/G/loss"]["num"] == 16 and lines[1]["Loss/G/loss"]["std"] >= 0
+    log = (run_dir / "log.txt").read_text()
+    assert "tick 0 " in log and "tick 2 " in log and "augment 0.000" in log and "sec/kimg" in log
+    assert list(run_dir.glob("events.out.tfevents.*"))
+    for name in ("reals.png", "fakes_init.png", "fakes000000.png"):
+        assert PIL.Image.open(run_dir / name).size == (4 * 16, 2 * 16)
+    options = json.loads((run_dir / "training_options.json").read_text())
+    assert options["data"] == str(data) and options["config"]["cond"] is True
+
+    snapshot = latest_snapshot(tmp_path / "runs")
+    assert snapshot == result.snapshot == run_dir / "network-snapshot-000000.pt"
+    networks = load_network(snapshot)
+    assert {"G", "D", "G_ema", "augment_pipe"} <= networks.keys()
+    assert networks["training_set_kwargs"]["use_labels"] is True
+    image = networks["G_ema"](torch.randn(2, 16), torch.eye(3)[:2], noise_mode="const")
+    assert image.shape == (2, 3, 16, 16) and torch.isfinite(image).all()
+    assert read_training_state(snapshot)["cur_nimg"] == 32
+
+
+def _trained_state(run_dir: Path) -> dict[str, torch.Tensor]:
+    networks = load_network(latest_snapshot(run_dir.parent))
+    state = {f"{key}.{name}": t for key in ("G", "D", "G_ema", "augment_pipe")
+             for name, t in networks[key].state_dict().items()}
+    training = read_training_state(latest_snapshot(run_dir.parent))
+    for key in ("G_opt", "D_opt"):
+        for index, moments in training[key]["state"].items():
+            state.update({f"{key}.{index}.{name}": t for name, t in moments.items()})
+    state["pl_mean"] = training["loss"]["pl_mean"]
+    return state
+
+
+def test_resume_continues_bit_for_bit(tmp_path: Path) -> None:
+    data = make_dataset(tmp_path / "ds.zip")
+    # Lazy regularisation, pending ADA signs and style mixing all straddle the stop at step 5.
+    config = tiny_config(
+        kimg=0.072, aug="ada", augpipe="bgc", target=0.1, ada_kimg=0.05, ada_interval=3, G_reg_interval=2,
+        D_reg_interval=3, ema_rampup=0.05, snap=1,
+    )
+    straight = new_run_dir(tmp_path / "straight", "x")
+    training_loop(config, data, straight, options=OPTIONS)
+
+    first = new_run_dir(tmp_path / "resumed", "x")
+    training_loop(tiny_config(**{**config.__dict__, "kimg": 0.040}), data, first, options=OPTIONS)
+    snapshot = latest_snapshot(tmp_path / "resumed")
+    assert read_training_state(snapshot)["cur_nimg"] == 40
+    result = training_loop(config, data, first, resume_from=snapshot, options=OPTIONS)
+    assert result.cur_nimg == 72 and result.run_dir == first
+
+    expected, actual = _trained_state(straight), _trained_state(first)
+    assert expected.keys() == actual.keys()
+    assert float(expected["augment_pipe.p"]) > 0  # ADA did move p
+    for name, tensor in expected.items():
+        assert torch.equal(tensor, actual[name]), name
+    log = (first / "log.txt").read_text()
+    assert log.count("Loading training set") == 2 and "Resuming from snapshot" in log
+
+    with pytest.raises(OptionError, match="already at 0.072 kimg"):
+        training_loop(config, data, first, resume_from=latest_snapshot(tmp_path / "resumed"), options=OPTIONS)
+
+
+_SIGINT_SCRIPT = """
+import sys, torch
+from pathlib import Path
+sys.path.insert(0, {repo!r})
+from tests.training.tiny import tiny_config
+from ganforge.training.loop import LoopOptions, training_loop
+torch.set_num_threads(1)
+result = training_loop(tiny_config(kimg=1000.0, snap=1000), {data!r}, Path({run_dir!r}),
+                       options=LoopOptions(device="cpu", grid=(2, 2), progress=False))
+print("RESULT", result.interrupted, result.cur_nimg, flush=True)
+"""
+
+
+def test_sigint_finishes_the_step_writes_a_snapshot_and_exits_cleanly(tmp_path: Path) -> None:
+    data = make_dataset(tmp_path / "ds.zip")
+    run_dir = new_run_dir(tmp_path / "runs", "x")
+    script = _SIGINT_SCRIPT.format(repo=str(REPO), data=str(data), run_dir=str(run_dir))
+    proc = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(script)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    output = []
+    deadline = time.time() + 120
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        output.append(line)
+        if line.startswith("tick 1 "):
+            proc.send_signal(signal.SIGINT)
+            break
+        assert time.time() < deadline, "".join(output)
+    rest, _ = proc.communicate(timeout=120)
+    output.append(rest)
+    text = "".join(output)
+    assert proc.returncode == 0, text
+    assert "Received SIGINT" in text and "Exiting" in text
+    interrupted, nimg = text.split("RESULT ")[1].split()
+    assert interrupted == "True" and int(nimg) > 24  # stopped after tick 1, not at 1000 kimg
+    snapshot = latest_snapshot(tmp_path / "runs")
+    assert read_training_state(snapshot)["cur_nimg"] == int(nimg)
+    assert "G_ema" in load_network(snapshot)
+
+
+def test_diverged_training_stops_with_a_clear_error(tmp_path: Path) -> None:
+    data = make_dataset(tmp_path / "ds.zip")
+    G, D = build_networks(tiny_config(), 16, 3, 0)
+    with torch.no_grad():
+        D.b4.out.weight.fill_(float("nan"))
+    source = tmp_path / "poisoned.pt"
+    save_network_checkpoint(source, {"G": G, "D": D, "G_ema": G})
+    run_dir = new_run_dir(tmp_path / "runs", "x")
+    with pytest.raises(GanforgeError, match=r"10 D optimiser steps in a row.*last good snapshot: none"):
+        training_loop(tiny_config(kimg=1.0, resume=str(source)), data, run_dir, options=OPTIONS)
+    log = (run_dir / "log.txt").read_text()
+    assert "Dmain: non-finite gradients, optimiser step skipped (1 in a row for D)" in log
+    total = len(G.state_dict())
+    assert f"G: copied {total} of {total}" in log
+
+
+def test_copy_matching_copies_only_same_names_and_shapes() -> None:
+    torch.manual_seed(0)
+    source, _ = build_networks(tiny_config(map=3, cbase=512, cmax=32), 16, 3, 0)  # 32 channels at 8, 16
+    target, _ = build_networks(tiny_config(map=2), 16, 3, 0)
+    before = {name: t.clone() for name, t in target.state_dict().items()}
+    copied, total = copy_matching(source, target)
+    assert 0 < copied < total == len(before)
+    after, src = target.state_dict(), source.state_dict()
+    changed = {name for name in before if not torch.equal(before[name], after[name])}
+    assert "mapping.fc1.weight" in changed and "synthesis.b16.conv1.weight" not in changed
+    for name in changed:
+        assert torch.equal(after[name], src[name])

@@ -93,12 +93,13 @@ def all_reduce_sum_(tensor: torch.Tensor, env: DistEnv) -> torch.Tensor:
 def reduce_gradients_(params: Iterable[nn.Parameter], env: DistEnv) -> list[torch.Tensor]:
     """Sum the gradients of `params` over ranks in place and return them.
 
-    A single process returns the gradients that exist (an optimiser skips parameters without
-    one). With several ranks every rank must pass the same parameters in the same order, and
-    missing gradients become zeros so that the flattened layouts agree.
+    Only gradients that exist count (an optimiser skips parameters without one; a phase with
+    nothing to learn, e.g. path length with weight 0, has none anywhere). With several ranks every
+    rank must pass the same parameters in the same order, and a missing gradient becomes zeros
+    when others exist, so that the flattened layouts agree.
     """
     params = list(params)
-    if not env.distributed:
+    if not env.distributed or all(param.grad is None for param in params):
         return [param.grad for param in params if param.grad is not None]
     for param in params:
         if param.grad is None:

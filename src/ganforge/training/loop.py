@@ -6,11 +6,12 @@ images whose gradients are accumulated, reduced over ranks and applied by one Ad
 (`kimg_per_tick` thousand images; the first tick is one step) ends with the status line, the
 statistics and, every `snap` ticks, an image grid and a network snapshot.
 
-Reproducibility: every random draw of a step comes from seeds derived from (seed, step, rank) - the
-latents and their labels from a generator shared by all ranks, everything else (noise inputs,
-style mixing, augmentation) from torch's global generator reseeded per rank - and the data order
-from the sampler position. A snapshot therefore needs no RNG state, resuming continues bit for bit,
-and the rounds of a step hold the same images and latents whatever the number of ranks.
+Reproducibility: every random draw comes from seeds derived from (seed, step, ...) - the latents
+and their labels from a generator shared by all ranks, everything else (noise inputs, style mixing,
+augmentation) from torch's global generator, reseeded for each phase and round by the round's
+global index - and the data order from the sampler position. A snapshot therefore needs no RNG
+state, resuming continues bit for bit, and a round sees the same images, latents and random draws
+whatever the number of ranks.
 """
 
 from __future__ import annotations
@@ -336,7 +337,6 @@ class _Trainer:
         real_img = _rounds(images.to(torch.float32) / 127.5 - 1, num_rounds)
         real_c = _rounds(labels, num_rounds)
         gen_z, gen_c = self._latents(num_rounds)
-        torch.manual_seed(_derive_seed(config.seed, self.batch_idx, 1, env.rank))
 
         for phase_idx, phase in enumerate(self.phases):
             if self.batch_idx % phase.interval != 0:
@@ -344,6 +344,8 @@ class _Trainer:
             phase.opt.zero_grad(set_to_none=True)
             phase.module.requires_grad_(True)
             for j in range(num_rounds):
+                global_round = env.rank + env.world_size * j  # see _rounds
+                torch.manual_seed(_derive_seed(config.seed, self.batch_idx, 1, phase_idx, global_round))
                 gain = phase.interval * real_img[j].shape[0] / config.batch
                 values = self.loss.accumulate_gradients(
                     phase.name, real_img[j], real_c[j], gen_z[phase_idx][j], gen_c[phase_idx][j], gain

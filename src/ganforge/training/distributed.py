@@ -77,9 +77,9 @@ def init_distributed(device: str = "auto") -> DistEnv:
     return DistEnv(rank=rank, world_size=world_size, device=resolved)
 
 
-def shutdown(env: DistEnv) -> None:
-    """Leave the process group joined by `init_distributed` (no-op for a single process)."""
-    if env.distributed and dist.is_initialized():
+def shutdown() -> None:
+    """Leave the process group joined by `init_distributed` (no-op when there is none)."""
+    if dist.is_available() and dist.is_initialized():
         dist.destroy_process_group()
 
 

@@ -52,8 +52,8 @@ from ganforge.training.distributed import (
     init_distributed,
     reduce_gradients_,
 )
-from ganforge.training.presets import TrainingConfig, build_networks
-from ganforge.training.rundir import run_log, snapshot_name
+from ganforge.training.presets import TrainingConfig, build_networks, resolve_config
+from ganforge.training.rundir import latest_snapshot, new_run_dir, run_description, run_log, snapshot_name
 from ganforge.training.snapshot import TrainingState, load_snapshot, save_snapshot
 from ganforge.training.stats import Stat, StatsWriter, TickStats
 
@@ -618,3 +618,50 @@ def _stop_requests() -> Iterator[threading.Event]:
     finally:
         for sig, old in previous.items():
             signal.signal(sig, old)
+
+
+RESUME_LATEST_OPTIONS = frozenset({"kimg", "snap", "kimg_per_tick", "workers"})
+"""Config fields that may change when a run continues with ``--resume latest``."""
+
+
+def launch(
+    data: str | None,
+    outdir: str | os.PathLike[str],
+    cfg: str = "auto",
+    overrides: dict[str, Any] | None = None,
+    resume: str | None = None,
+    options: LoopOptions = LoopOptions(),
+) -> TrainingResult:
+    """Start a run in a new folder of `outdir`, or continue the newest one with ``resume='latest'``.
+
+    `overrides` are the TrainingConfig fields the user set. Any other `resume` value names a
+    network file to start from (transfer learning, in a new run folder).
+    """
+    overrides = dict(overrides or {})
+    env = init_distributed(options.device)
+    if resume == "latest":
+        fixed = sorted(set(overrides) - RESUME_LATEST_OPTIONS)
+        if fixed:
+            raise OptionError(
+                f"--resume latest continues a run with its recorded options; only --kimg, --snap, --tick "
+                f"and --workers may change (got {', '.join(fixed)})"
+            )
+        snapshot = latest_snapshot(outdir)
+        config, recorded_data = read_training_options(snapshot.parent)
+        config = dataclasses.replace(config, **overrides)
+        run_dir = snapshot.parent
+        return training_loop(config, data or recorded_data, run_dir, resume_from=snapshot, options=options)
+    if data is None:
+        raise OptionError("--data is required (a dataset zip or folder) unless you --resume latest")
+    dataset = ImageDataset(data)
+    if resume is not None:
+        overrides["resume"] = resume
+    config = resolve_config(cfg, dataset.resolution, env.world_size, overrides)
+    desc = run_description(
+        dataset.name, cfg, env.world_size, cond=config.cond, mirror=config.mirror,
+        gamma=overrides.get("gamma"), kimg=overrides.get("kimg"), batch=overrides.get("batch"),
+        aug=overrides.get("aug"), p=overrides.get("p"), target=overrides.get("target"),
+        augpipe=overrides.get("augpipe"), transfer=resume is not None, freezed=overrides.get("freezed"),
+    )
+    run_dir = new_run_dir(outdir, desc) if env.is_main else None
+    return training_loop(config, data, run_dir, options=options)

@@ -1,0 +1,67 @@
+"""`ganforge train`: train a StyleGAN2-ADA model (options named and defaulted like the official train.py).
+
+Options left unset take their values from --cfg; `resolve_config` checks every value and raises
+`OptionError` naming the option.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from ganforge.augment import AUGMENT_PRESETS
+from ganforge.training.distributed import shutdown
+from ganforge.training.loop import LoopOptions, launch
+from ganforge.training.presets import AUG_MODES, PRESETS
+
+CFG = "  [default: from --cfg]"
+
+
+@click.command("train")
+@click.option("--data", metavar="PATH",
+              help="Training data: a dataset zip or folder (not needed with --resume latest).")
+@click.option("--outdir", required=True, metavar="DIR", help="Where to put the run folders.")
+@click.option("--cfg", type=click.Choice(list(PRESETS)), default="auto", show_default=True,
+              help="Base configuration.")
+@click.option("--kimg", type=int, help="Training length in thousands of real images." + CFG)
+@click.option("--snap", type=int, help="Snapshot (network and image grid) interval in ticks." + CFG)
+@click.option("--resume", metavar="PKL|latest",
+              help="'latest' continues the newest run in --outdir; a network file starts a new run from it.")
+@click.option("--cond", is_flag=True, default=None, help="Condition on the dataset labels.")
+@click.option("--mirror", is_flag=True, default=None, help="Add x-flipped copies of the dataset.")
+@click.option("--gamma", type=float, help="R1 regularisation weight." + CFG)
+@click.option("--batch", type=int, help="Total batch size over all GPUs." + CFG)
+@click.option("--batch-gpu", type=int, help="Images per GPU per round  [default: batch / GPUs].")
+@click.option("--glr", type=float, help="Generator learning rate." + CFG)
+@click.option("--dlr", type=float, help="Discriminator learning rate." + CFG)
+@click.option("--map", type=int, help="Mapping network depth." + CFG)
+@click.option("--cbase", type=int, help="Channel base: the width of the networks." + CFG)
+@click.option("--cmax", type=int, help="Maximum channels per layer." + CFG)
+@click.option("--mbstd-group", type=int, help="Minibatch standard deviation group size." + CFG)
+@click.option("--seed", type=int, help="Random seed  [default: 0].")
+@click.option("--aug", type=click.Choice(AUG_MODES), help="Augmentation mode  [default: ada].")
+@click.option("--p", type=float, help="Augmentation probability (required with --aug fixed).")
+@click.option("--target", type=float, help="ADA target for the sign of D's real scores  [default: 0.6].")
+@click.option("--augpipe", type=click.Choice(list(AUGMENT_PRESETS)),
+              help="Augmentation pipeline  [default: bgc].")
+@click.option("--freezed", type=int, help="Freeze-D: number of frozen discriminator layers  [default: 0].")
+@click.option("--workers", type=int, help="Data loader processes." + CFG)
+@click.option("--tick", "kimg_per_tick", type=float,
+              help="Progress interval in kimg (fractions allowed)." + CFG)
+@click.option("--device", default="auto", show_default=True, help="cpu, cuda, cuda:N or auto.")
+@click.option("--compile", "compile_", is_flag=True, help="torch.compile G and D for the main phases.")
+def train_command(
+    data: str | None, outdir: str, cfg: str, resume: str | None, device: str, compile_: bool, **settings: Any
+) -> None:
+    """Train a GAN with the techniques of "Training Generative Adversarial Networks with Limited Data".
+
+    Each run gets a folder OUTDIR/NNNNN-DESC with log.txt, stats.jsonl, TensorBoard events, image
+    grids and network-snapshot-KKKKKK.pt files; Ctrl-C finishes the step, writes a snapshot and
+    exits. For several GPUs start it with `torchrun --nproc_per_node N -m ganforge.cli.main train`.
+    """
+    overrides = {name: value for name, value in settings.items() if value is not None}
+    try:
+        launch(data, outdir, cfg, overrides, resume, LoopOptions(device=device, compile=compile_))
+    finally:
+        shutdown()

@@ -70,7 +70,7 @@ class LoopOptions:
     """How to run training; none of these change what is learned."""
 
     device: str = "auto"  # 'auto', 'cpu', 'cuda', 'cuda:N'
-    compile: bool = False  # torch.compile G and D for the main phases
+    compile: bool = False  # torch.compile G and D for the main phases (regularisers run eagerly)
     progress: bool | None = None  # per-tick progress bar; None = when stderr is a terminal
     grid: tuple[int, int] | None = None  # (cols, rows) of the image grids; None = official size
 
@@ -129,7 +129,7 @@ def training_loop(
     if config.num_gpus != env.world_size:
         raise OptionError(
             f"the config is for {config.num_gpus} GPU(s) but {env.world_size} process(es) run; "
-            "set --gpus to the number of processes torchrun starts"
+            "resolve it with num_gpus equal to torchrun's WORLD_SIZE"
         )
     if env.is_main and run_dir is None:
         raise ValueError("rank 0 needs a run_dir")
@@ -186,13 +186,13 @@ class _Trainer:
             if module is not None:
                 broadcast_module_(module, env)
 
-        G_mapping, G_synthesis, D_run = self.G.mapping, self.G.synthesis, self.D
+        self.loss = StyleGAN2Loss(self.G, self.D, self.augment_pipe, **config.loss_kwargs())
+        self.main_loss = self.loss  # compiled graphs cannot double-backward: regularisers stay eager
         if options.compile:
-            G_mapping, G_synthesis, D_run = (torch.compile(m) for m in (G_mapping, G_synthesis, D_run))
-        self.loss = StyleGAN2Loss(
-            self.G, D_run, self.augment_pipe, **config.loss_kwargs(),
-            G_mapping=G_mapping, G_synthesis=G_synthesis,
-        )
+            self.main_loss = StyleGAN2Loss(
+                self.G, torch.compile(self.D), self.augment_pipe, **config.loss_kwargs(),
+                G_mapping=torch.compile(self.G.mapping), G_synthesis=torch.compile(self.G.synthesis),
+            )
         self.phases = self._setup_phases()
         self.labels = torch.from_numpy(
             np.stack([self.dataset.get_label(i) for i in range(len(self.dataset))]).astype(np.float32)
@@ -347,7 +347,8 @@ class _Trainer:
                 global_round = env.rank + env.world_size * j  # see _rounds
                 torch.manual_seed(_derive_seed(config.seed, self.batch_idx, 1, phase_idx, global_round))
                 gain = phase.interval * real_img[j].shape[0] / config.batch
-                values = self.loss.accumulate_gradients(
+                loss = self.main_loss if phase.name.endswith("main") else self.loss
+                values = loss.accumulate_gradients(
                     phase.name, real_img[j], real_c[j], gen_z[phase_idx][j], gen_c[phase_idx][j], gain
                 )
                 real_logits = values.pop("real_logits", None)

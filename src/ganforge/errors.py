@@ -18,3 +18,7 @@ class NetworkFileError(GanforgeError):
 
 class OptionError(GanforgeError):
     """A command-line option or argument has an invalid value."""
+
+
+class MetricError(GanforgeError):
+    """A metric cannot be computed: unknown name, or detector weights that cannot be found."""

@@ -1,0 +1,1 @@
+"""Evaluation metrics (FID, KID, precision/recall, IS, PPL and the digits metrics) and their detectors."""

@@ -90,6 +90,7 @@ def test_grayscale_and_other_formats(tmp_path: Path) -> None:
     assert len(ds) == 3 and ds.image_shape == [1, 8, 8]
     for i in range(3):  # sorted: a.bmp, b/c.PNG, c.png
         np.testing.assert_array_equal(ds[i][0], chw(images[i]))
+        assert ds[i][0].flags.writeable  # torch warns on (and cannot safely wrap) read-only arrays
 
 
 def test_int_labels_are_one_hot(tmp_path: Path) -> None:

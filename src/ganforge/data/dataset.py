@@ -238,7 +238,7 @@ class ImageDataset(torch.utils.data.Dataset):
         try:
             with PIL.Image.open(io.BytesIO(data)) as image:
                 mode = image.mode
-                array = np.asarray(image) if mode in _CHANNELS_BY_MODE else None
+                array = np.array(image) if mode in _CHANNELS_BY_MODE else None
         except Exception as exc:  # PIL raises many types for corrupt files
             raise DatasetError(f"{self._where(name)} is not a readable image ({exc}); {_HINT}.") from exc
         if array is None:

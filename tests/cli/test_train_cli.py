@@ -6,6 +6,7 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
+import PIL.Image
 import pytest
 import torch
 from click.testing import CliRunner
@@ -39,9 +40,11 @@ def test_new_run_resume_latest_and_transfer(tmp_path: Path) -> None:
     data = make_dataset(tmp_path / "digits.zip", classes=2)
     outdir = tmp_path / "runs"
     result = _train("--data", str(data), "--outdir", str(outdir), *TINY, "--cond", "--mirror",
-                    "--gamma", "0.5")
+                    "--gamma", "0.5", "--grid", "4x2")
     assert result.exit_code == 0, result.output
     run_dir = outdir / "00000-digits-cond-mirror-cpu-gamma0.5-kimg1-batch16"
+    with PIL.Image.open(run_dir / "reals.png") as reals, PIL.Image.open(run_dir / "fakes_init.png") as fakes:
+        assert reals.size == fakes.size == (4 * 16, 2 * 16)
     assert "tick 0 " in result.output and (run_dir / "network-snapshot-000001.pt").is_file()
     options = json.loads((run_dir / "training_options.json").read_text())["config"]
     assert (options["cbase"], options["gamma"], options["cond"], options["mirror"]) == (256, 0.5, True, True)
@@ -81,6 +84,11 @@ def test_option_errors_name_the_option(tmp_path: Path, args: list[str], message:
     assert message in str(result.exception)
 
 
+def test_bad_grid_is_a_usage_error(tmp_path: Path) -> None:
+    result = CliRunner().invoke(train_command, ["--outdir", str(tmp_path), "--grid", "8by8"])
+    assert result.exit_code == 2 and "--grid" in result.output
+
+
 def test_data_is_required_for_a_new_run(tmp_path: Path) -> None:
     result = _train("--outdir", str(tmp_path))
     assert isinstance(result.exception, OptionError) and "--data is required" in str(result.exception)
@@ -91,5 +99,5 @@ def test_help_lists_every_option() -> None:
     for option in ("--data", "--outdir", "--cfg", "--kimg", "--snap", "--resume", "--cond", "--mirror",
                    "--gamma", "--batch", "--batch-gpu", "--glr", "--dlr", "--map", "--cbase", "--cmax",
                    "--mbstd-group", "--seed", "--aug", "--p", "--target", "--augpipe", "--freezed",
-                   "--workers", "--tick", "--device", "--compile"):
+                   "--workers", "--tick", "--device", "--compile", "--grid"):
         assert option in result.output

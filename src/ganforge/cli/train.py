@@ -51,8 +51,17 @@ CFG = "  [default: from --cfg]"
               help="Progress interval in kimg (fractions allowed)." + CFG)
 @click.option("--device", default="auto", show_default=True, help="cpu, cuda, cuda:N or auto.")
 @click.option("--compile", "compile_", is_flag=True, help="torch.compile G and D for the main phases.")
+@click.option("--grid", metavar="COLSxROWS", callback=lambda _ctx, _param, value: _parse_grid(value),
+              help="Size of the reals/fakes preview grids, e.g. 8x8  [default: as official, up to 32x32].")
 def train_command(
-    data: str | None, outdir: str, cfg: str, resume: str | None, device: str, compile_: bool, **settings: Any
+    data: str | None,
+    outdir: str,
+    cfg: str,
+    resume: str | None,
+    device: str,
+    compile_: bool,
+    grid: tuple[int, int] | None,
+    **settings: Any,
 ) -> None:
     """Train a GAN with the techniques of "Training Generative Adversarial Networks with Limited Data".
 
@@ -62,6 +71,16 @@ def train_command(
     """
     overrides = {name: value for name, value in settings.items() if value is not None}
     try:
-        launch(data, outdir, cfg, overrides, resume, LoopOptions(device=device, compile=compile_))
+        launch(data, outdir, cfg, overrides, resume, LoopOptions(device=device, compile=compile_, grid=grid))
     finally:
         shutdown()
+
+
+def _parse_grid(value: str | None) -> tuple[int, int] | None:
+    """'8x4' -> (8, 4); None stays None (the official grid size)."""
+    if value is None:
+        return None
+    cols, sep, rows = value.lower().partition("x")
+    if not sep or not cols.isdigit() or not rows.isdigit() or int(cols) < 1 or int(rows) < 1:
+        raise click.BadParameter(f"expected COLSxROWS such as 8x8, got {value!r}", param_hint="--grid")
+    return int(cols), int(rows)

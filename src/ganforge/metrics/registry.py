@@ -1,0 +1,123 @@
+"""The metrics by name, with StyleGAN2-ADA's sample counts and constants.
+
+`_full` metrics use every real image (mirrored ones too when the run used --mirror); "50k" is the
+number of generated images. The digits metrics run on the bundled digits-v1 detector with all
+real images and DIGITS_NUM_GEN generated ones, so they work offline and fast on a CPU.
+`MetricOptions.num_gen` overrides a metric's generated sample count (quick checks; such figures
+are not comparable with published ones).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ganforge.errors import MetricError
+from ganforge.metrics.features import MetricOptions, dataset_features, generator_features
+from ganforge.metrics.fid import frechet_distance
+from ganforge.metrics.inception_score import inception_score
+from ganforge.metrics.kid import kernel_distance
+from ganforge.metrics.ppl import compute_ppl
+from ganforge.metrics.precision_recall import precision_recall
+
+DIGITS_NUM_GEN = 2000
+KID_MAX_REAL = 1_000_000
+PR_MAX_REAL = 200_000
+
+MetricFn = Callable[[MetricOptions], dict[str, float]]
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A metric: its name, the detectors it loads, whether it reads the real data, and how to compute it."""
+
+    name: str
+    detectors: tuple[str, ...]
+    needs_data: bool
+    fn: MetricFn
+
+
+def _num_gen(opts: MetricOptions, default: int) -> int:
+    return default if opts.num_gen is None else opts.num_gen
+
+
+def fid(opts: MetricOptions, detector: str, num_gen: int) -> float:
+    """FID between all real images and `num_gen` generated ones."""
+    real = dataset_features(opts, detector, capture_mean_cov=True)
+    fake = generator_features(opts, detector, _num_gen(opts, num_gen), capture_mean_cov=True)
+    return frechet_distance(*fake.mean_cov(), *real.mean_cov())
+
+
+def kid(opts: MetricOptions, detector: str, num_gen: int) -> float:
+    """KID (100 subsets of at most 1000) between the real images and `num_gen` generated ones."""
+    real = dataset_features(opts, detector, capture_all=True, max_items=KID_MAX_REAL)
+    fake = generator_features(opts, detector, _num_gen(opts, num_gen), capture_all=True)
+    return kernel_distance(fake.all(), real.all(), num_subsets=100, max_subset_size=1000, seed=opts.seed)
+
+
+def pr(opts: MetricOptions, num_gen: int, k: int) -> tuple[float, float]:
+    """Improved precision and recall on VGG16 features."""
+    real = dataset_features(opts, "vgg16", capture_all=True, max_items=PR_MAX_REAL)
+    fake = generator_features(opts, "vgg16", _num_gen(opts, num_gen), capture_all=True)
+    return precision_recall(
+        torch.from_numpy(real.all()).to(opts.device), torch.from_numpy(fake.all()).to(opts.device), k=k
+    )
+
+
+def inception_score_metric(opts: MetricOptions, num_gen: int) -> tuple[float, float]:
+    """Inception score (10 splits) of `num_gen` generated images."""
+    logits = generator_features(opts, "inception", _num_gen(opts, num_gen), output="logits", capture_all=True)
+    return inception_score(logits.all(), num_splits=10)
+
+
+def class_accuracy(opts: MetricOptions, num_gen: int) -> float:
+    """Share of class-balanced samples of a conditional G that digits-v1 classifies as the class asked for."""
+    G = opts.generator()
+    if G.c_dim == 0:
+        raise MetricError("class_acc needs a conditional generator (trained with --cond); this one is not.")
+    num = _num_gen(opts, num_gen)
+    classes = torch.arange(num) % G.c_dim
+    labels = torch.nn.functional.one_hot(classes, G.c_dim).float()
+    logits = generator_features(opts, "digits", num, output="logits", capture_all=True, labels=labels).all()
+    return float(np.mean(logits.argmax(axis=1) == classes.numpy()))
+
+
+def _register(*metrics: Metric) -> dict[str, Metric]:
+    return {m.name: m for m in metrics}
+
+
+METRICS: dict[str, Metric] = _register(
+    Metric("fid50k_full", ("inception",), True, lambda o: {"fid50k_full": fid(o, "inception", 50000)}),
+    Metric("fid10k_full", ("inception",), True, lambda o: {"fid10k_full": fid(o, "inception", 10000)}),
+    Metric("fid2k_full", ("inception",), True, lambda o: {"fid2k_full": fid(o, "inception", 2000)}),
+    Metric("kid50k_full", ("inception",), True, lambda o: {"kid50k_full": kid(o, "inception", 50000)}),
+    Metric(
+        "pr50k3_full", ("vgg16",), True,
+        lambda o: dict(zip(("pr50k3_full_precision", "pr50k3_full_recall"), pr(o, 50000, 3), strict=True)),
+    ),
+    Metric(
+        "is50k", ("inception",), False,
+        lambda o: dict(zip(("is50k_mean", "is50k_std"), inception_score_metric(o, 50000), strict=True)),
+    ),
+    Metric(
+        "ppl2_wend", ("lpips",), False,
+        lambda o: {"ppl2_wend": compute_ppl(o, _num_gen(o, 50000), epsilon=1e-4, crop=False)},
+    ),
+    Metric(
+        "ppl_wend", ("lpips",), False,
+        lambda o: {"ppl_wend": compute_ppl(o, _num_gen(o, 50000), epsilon=1e-4, crop=True)},
+    ),
+    Metric("fid_digits", ("digits",), True, lambda o: {"fid_digits": fid(o, "digits", DIGITS_NUM_GEN)}),
+    Metric("kid_digits", ("digits",), True, lambda o: {"kid_digits": kid(o, "digits", DIGITS_NUM_GEN)}),
+    Metric("class_acc", ("digits",), False, lambda o: {"class_acc": class_accuracy(o, DIGITS_NUM_GEN)}),
+)
+
+
+def get_metric(name: str) -> Metric:
+    """The metric called `name`, or a MetricError listing the valid names."""
+    if name not in METRICS:
+        raise MetricError(f"Unknown metric {name!r}; choose from {', '.join(METRICS)}.")
+    return METRICS[name]

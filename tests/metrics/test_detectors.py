@@ -26,7 +26,13 @@ from ganforge.metrics.detectors.inception import (
     resize_like_tf1,
 )
 from ganforge.metrics.detectors.lpips import LPIPS, load_lpips, lpips_key_map
-from ganforge.metrics.detectors.vgg16 import VGG16, load_vgg16, torchvision_vgg16_key_map
+from ganforge.metrics.detectors.vgg16 import (
+    VGG16,
+    VGG16Trunk,
+    load_vgg16,
+    torchvision_trunk_key_map,
+    torchvision_vgg16_key_map,
+)
 from ganforge.metrics.detectors.weights import KNOWN_WEIGHTS, WeightsFile, resolve_weights
 
 # torchvision's inception_v3 has 27,161,264 parameters; without AuxLogits (conv 768->128 1x1,
@@ -204,16 +210,26 @@ def test_vgg16_round_trip_and_features(tmp_path: Path) -> None:
     model = VGG16().eval()
     file = save_renamed(model, torchvision_vgg16_key_map(), tmp_path / "vgg16-397923af.pth")
     loaded = load_vgg16(file)
-    x = images(2, 3, 40, seed=1)
+    x = images(1, 3, 40, seed=1)
     with torch.no_grad():
         want, got = model(x), loaded(x)
-    assert got["features"].shape == (2, 4096) and got["logits"].shape == (2, 1000)
+    assert got["features"].shape == (1, 4096) and got["logits"].shape == (1, 1000)
     assert got["features"].min() >= 0  # fc2 after its ReLU
     torch.testing.assert_close(got["features"], want["features"])
     torch.testing.assert_close(got["logits"], want["logits"])
 
 
 # ---------------------------------------------------------------- LPIPS
+
+
+def save_trunk(path: Path) -> Path:
+    """A torchvision VGG16 file holding the trunk; its classifier (which LPIPS ignores) is a stand-in."""
+    trunk = VGG16Trunk()
+    own = trunk.state_dict()
+    state = {k: own[v] for k, v in torchvision_trunk_key_map("").items()}
+    state.update({f"classifier.{i}.weight": torch.zeros(1) for i in (0, 3, 6)})
+    torch.save(state, path)
+    return path
 
 
 def lpips_reference(tv_state: dict, lin_state: dict, x0: torch.Tensor, x1: torch.Tensor) -> torch.Tensor:
@@ -247,8 +263,7 @@ def lpips_reference(tv_state: dict, lin_state: dict, x0: torch.Tensor, x1: torch
 
 def test_lpips_loads_published_layouts_and_matches_direct_computation(tmp_path: Path) -> None:
     gen = torch.Generator().manual_seed(3)
-    vgg = VGG16()
-    tv_file = save_renamed(vgg, torchvision_vgg16_key_map(), tmp_path / "vgg16-397923af.pth")
+    tv_file = save_trunk(tmp_path / "vgg16-397923af.pth")
     lin_state = {k: torch.rand(1, c, 1, 1, generator=gen) for k, c in
                  zip(lpips_key_map(), (64, 128, 256, 512, 512), strict=True)}
     torch.save(lin_state, tmp_path / "vgg.pth")
@@ -269,8 +284,19 @@ def test_lpips_loads_published_layouts_and_matches_direct_computation(tmp_path: 
         torch.testing.assert_close(lpips(gray0, gray1), lpips(rgb0, rgb1))
 
 
+def test_lpips_loads_both_files_from_one_folder(tmp_path: Path) -> None:
+    tv_file = save_trunk(tmp_path / KNOWN_WEIGHTS["vgg16"].file_name)
+    widths = (64, 128, 256, 512, 512)
+    lin_state = {k: torch.ones(1, c, 1, 1) for k, c in zip(lpips_key_map(), widths, strict=True)}
+    torch.save(lin_state, tmp_path / KNOWN_WEIGHTS["lpips"].file_name)
+    lpips = load_detector("lpips", str(tmp_path))
+    conv5_3 = torch.load(tv_file, weights_only=True)["features.28.weight"]
+    assert torch.equal(lpips.trunk.stages[4][2].weight, conv5_3)
+    assert torch.equal(lpips.lins[3].weight, torch.ones(1, 512, 1, 1))
+
+
 def test_lpips_refuses_wrong_linear_file(tmp_path: Path) -> None:
-    tv_file = save_renamed(VGG16(), torchvision_vgg16_key_map(), tmp_path / "vgg16-397923af.pth")
+    tv_file = save_trunk(tmp_path / "vgg16-397923af.pth")
     torch.save({"lin0.model.1.weight": torch.ones(1, 64, 1, 1)}, tmp_path / "partial.pth")
     with pytest.raises(MetricError, match=r"partial\.pth is not a LPIPS .*missing keys lin1\.model\.1\."):
         load_lpips(tmp_path / "partial.pth", vgg16_path=tv_file)

@@ -8,6 +8,7 @@ averaged over space, and the five results are summed. LPIPS is a distance, not a
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -72,8 +73,10 @@ def load_lpips(path: str | os.PathLike[str] | None = None,
 
     `path` is the lpips package's linear-layer file (`weights/v0.1/vgg.pth`); the VGG16 trunk comes
     from torchvision's `vgg16-397923af.pth` (`vgg16_path`); either is resolved like every detector's
-    weights when not given.
+    weights when not given. A folder as `path` (`--detector DIR`) is searched for both files.
     """
+    if vgg16_path is None and path is not None and Path(path).is_dir():
+        vgg16_path = path
     model = LPIPS()
     vgg_spec, lin_spec = KNOWN_WEIGHTS["vgg16"], KNOWN_WEIGHTS["lpips"]
     vgg_file = resolve_weights("vgg16", vgg16_path)

@@ -17,6 +17,7 @@ def atomic_path(dest: str | os.PathLike[str]) -> Iterator[Path]:
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
     os.close(fd)
+    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the permissions a plain open() would
     tmp_path = Path(tmp)
     try:
         yield tmp_path
@@ -34,3 +35,10 @@ def atomic_open(dest: str | os.PathLike[str], mode: str = "wb") -> Iterator[IO]:
         yield f
         f.flush()
         os.fsync(f.fileno())
+
+
+def _umask() -> int:
+    """The process umask (read by setting and restoring it; there is no getter)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask

@@ -15,15 +15,18 @@ $(STAMP): $(PY) pyproject.toml
 	$(PY) -m pip install -q -e ".[test]"
 	touch $(STAMP)
 
-# The main job on bundled data: build the demo dataset, describe it, render its real samples and
-# generate images from an official-layout StyleGAN2-ADA snapshot pickle.
+# The main job on bundled data: build the demo dataset, train StyleGAN2 (`cpu` preset) on it for
+# DEMO_KIMG thousand images, then generate a grid of digits from the last snapshot.
+DEMO_KIMG ?= 20
 demo: $(STAMP)
 	rm -rf demo-out
 	$(VENV)/bin/ganforge dataset create --source demo:digits --dest demo-out/digits32.zip
 	$(VENV)/bin/ganforge dataset info demo-out/digits32.zip --grid demo-out/reals.png
-	$(VENV)/bin/ganforge generate --network tests/data/parity/g32_skip_rgb-snapshot.pkl --seeds 0-7 --grid \
-		--outdir demo-out/generated
-	@echo "Demo outputs are in demo-out/"
+	$(VENV)/bin/ganforge train --data demo-out/digits32.zip --outdir demo-out/runs --cfg cpu \
+		--kimg $(DEMO_KIMG) --snap 5 --grid 8x8
+	$(VENV)/bin/ganforge generate --network "$$(ls demo-out/runs/*/network-snapshot-*.pt | tail -n 1)" \
+		--seeds 0-63 --grid --outdir demo-out/generated
+	@echo "Demo run: $$(ls -d demo-out/runs/*/); generated digits: demo-out/generated/grid.png"
 
 test: $(STAMP)
 	$(VENV)/bin/ruff check .

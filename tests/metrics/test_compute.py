@@ -166,6 +166,10 @@ def test_dataset_statistics_are_cached(data: Path, cache_dir: Path) -> None:
     assert detector.calls == 5 + 2
     assert len(list(cache_dir.glob("*.npz"))) == 2
 
+    detector.calls = 0
+    run(["fid_digits", "kid_digits"], G, data, detector, num_gen=32)  # kid: all rows, another entry
+    assert detector.calls == 3 + 2  # the generated features are shared by fid and kid
+
     os.utime(data, (1_000_000_000, 1_000_000_000))  # the dataset changed: not served from the cache
     detector.calls = 0
     run(["fid_digits"], G, data, detector, num_gen=32)

@@ -1,5 +1,9 @@
 """Compute metrics by name and report them: a table for people, metric-<name>.jsonl for tools.
 
+`evaluate_network` is what `ganforge metrics` runs: it reads a network file, takes the dataset
+and mirroring recorded in it (a snapshot's `training_set_kwargs`) unless told otherwise, computes
+the metrics of its G_ema and appends them to the run folder the file is in.
+
 A result is a dict like StyleGAN2-ADA's: {"results": {key: value}, "metric": name,
 "total_time": seconds, "total_time_str": "1m 05s", "num_gpus": n}; `report` adds "snapshot_pkl"
 (relative to the run folder) and "timestamp" and appends it as one JSON line to
@@ -17,11 +21,15 @@ from typing import Any
 
 from torch import nn
 
-from ganforge.errors import OptionError
+from ganforge.compat import load_network
+from ganforge.errors import NetworkFileError, OptionError
 from ganforge.metrics.features import MetricOptions
 from ganforge.metrics.registry import get_metric
+from ganforge.tools.runner import pick_device
 
 WEIGHTED_DETECTORS = ("inception", "vgg16", "lpips")
+RUN_DIR_MARKER = "training_options.json"
+"""A folder holding this file (written by the training loop) is a run folder."""
 
 
 def format_time(seconds: float) -> str:
@@ -100,3 +108,46 @@ def format_table(results: Sequence[dict[str, Any]]) -> str:
              for row in rows]
     lines.insert(1, "  ".join("-" * width for width in widths))
     return "\n".join(lines)
+
+
+def default_run_dir(network: str | os.PathLike[str]) -> Path | None:
+    """The folder of `network` when it is a training run folder, else None."""
+    folder = Path(network).resolve().parent
+    return folder if (folder / RUN_DIR_MARKER).is_file() else None
+
+
+def evaluate_network(
+    network: str | os.PathLike[str],
+    metrics: Sequence[str],
+    *,
+    data: str | os.PathLike[str] | None = None,
+    mirror: bool | None = None,
+    run_dir: str | os.PathLike[str] | None = None,
+    device: str | None = None,
+    **settings: Any,
+) -> tuple[list[dict[str, Any]], Path | None]:
+    """Compute `metrics` of the network file's generator (G_ema, else G) and report them.
+
+    `data` and `mirror` default to the dataset path and xflip recorded in the file; `run_dir`
+    to the file's folder when it is a run folder. Returns the results and the run folder they
+    were appended to (None: not written). `settings` are further `MetricOptions` fields.
+    """
+    for name in metrics:
+        get_metric(name)
+    nets = load_network(network)
+    G = nets.get("G_ema")
+    if G is None:
+        G = nets.get("G")
+    if G is None:
+        raise NetworkFileError(f"{network}: the file holds no generator (neither 'G_ema' nor 'G')")
+    recorded = nets.get("training_set_kwargs") or {}
+    data = data if data is not None else recorded.get("path")
+    mirror = bool(recorded.get("xflip", False)) if mirror is None else mirror
+    run_dir = Path(run_dir) if run_dir is not None else default_run_dir(network)
+    if run_dir is not None:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    where = pick_device(device)
+    results = compute_metrics(metrics, G.to(where), data, xflip=mirror, device=where, **settings)
+    for result in results:
+        report(result, run_dir=run_dir, snapshot_pkl=os.fspath(network))
+    return results, run_dir

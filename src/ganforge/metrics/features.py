@@ -133,6 +133,7 @@ class MetricOptions:
     num_gpus: int = 1
     progress: bool | None = None
     _detectors: dict[str, nn.Module] = field(default_factory=dict, repr=False)
+    _generated: dict[tuple[str, int, str], FeatureStats] = field(default_factory=dict, repr=False)
 
     def detector(self, name: str) -> nn.Module:
         """Detector `name` on the metric device, loaded once per options object."""
@@ -243,20 +244,32 @@ def generator_features(
     num_gen: int,
     *,
     output: str = "features",
-    capture_all: bool = False,
-    capture_mean_cov: bool = False,
     labels: torch.Tensor | None = None,
 ) -> FeatureStats:
     """Detector outputs over `num_gen` images of G (truncation 1, random noise, as the official metrics).
 
     Latents are drawn from a generator seeded with `opts.seed`; labels are `labels` [num_gen, c_dim]
-    when given, else sampled from the real data. Each batch's noise is seeded by its index.
+    when given, else sampled from the real data. Each batch's noise is seeded by its index. The
+    statistics hold every row and the mean/cov sums; with labels sampled from the data they are
+    kept in `opts`, so metrics sharing a detector and sample count (fid + kid) generate once.
     """
+    key = (detector_name, num_gen, output)
+    if labels is None and key in opts._generated:
+        return opts._generated[key]
+    stats = _generate(opts, detector_name, num_gen, output, labels)
+    if labels is None:
+        opts._generated[key] = stats
+    return stats
+
+
+def _generate(
+    opts: MetricOptions, detector_name: str, num_gen: int, output: str, labels: torch.Tensor | None
+) -> FeatureStats:
     G = opts.generator()
     z = torch.randn([num_gen, G.z_dim], generator=torch.Generator().manual_seed(opts.seed))
     c = sample_labels(opts, G, num_gen) if labels is None else labels
     detector = opts.detector(detector_name)
-    stats = FeatureStats(capture_all, capture_mean_cov)
+    stats = FeatureStats(capture_all=True, capture_mean_cov=True)
     starts = list(range(0, num_gen, opts.batch_size))[opts.rank :: opts.num_gpus]
     devices = [opts.device] if opts.device.type == "cuda" else []
     for start in progress_bar(starts, total=len(starts), desc="generator features", enabled=opts.progress):

@@ -47,21 +47,21 @@ def _num_gen(opts: MetricOptions, default: int) -> int:
 def fid(opts: MetricOptions, detector: str, num_gen: int) -> float:
     """FID between all real images and `num_gen` generated ones."""
     real = dataset_features(opts, detector, capture_mean_cov=True)
-    fake = generator_features(opts, detector, _num_gen(opts, num_gen), capture_mean_cov=True)
+    fake = generator_features(opts, detector, _num_gen(opts, num_gen))
     return frechet_distance(*fake.mean_cov(), *real.mean_cov())
 
 
 def kid(opts: MetricOptions, detector: str, num_gen: int) -> float:
     """KID (100 subsets of at most 1000) between the real images and `num_gen` generated ones."""
     real = dataset_features(opts, detector, capture_all=True, max_items=KID_MAX_REAL)
-    fake = generator_features(opts, detector, _num_gen(opts, num_gen), capture_all=True)
+    fake = generator_features(opts, detector, _num_gen(opts, num_gen))
     return kernel_distance(fake.all(), real.all(), num_subsets=100, max_subset_size=1000, seed=opts.seed)
 
 
 def pr(opts: MetricOptions, num_gen: int, k: int) -> tuple[float, float]:
     """Improved precision and recall on VGG16 features."""
     real = dataset_features(opts, "vgg16", capture_all=True, max_items=PR_MAX_REAL)
-    fake = generator_features(opts, "vgg16", _num_gen(opts, num_gen), capture_all=True)
+    fake = generator_features(opts, "vgg16", _num_gen(opts, num_gen))
     return precision_recall(
         torch.from_numpy(real.all()).to(opts.device), torch.from_numpy(fake.all()).to(opts.device), k=k
     )
@@ -69,7 +69,7 @@ def pr(opts: MetricOptions, num_gen: int, k: int) -> tuple[float, float]:
 
 def inception_score_metric(opts: MetricOptions, num_gen: int) -> tuple[float, float]:
     """Inception score (10 splits) of `num_gen` generated images."""
-    logits = generator_features(opts, "inception", _num_gen(opts, num_gen), output="logits", capture_all=True)
+    logits = generator_features(opts, "inception", _num_gen(opts, num_gen), output="logits")
     return inception_score(logits.all(), num_splits=10)
 
 
@@ -81,7 +81,7 @@ def class_accuracy(opts: MetricOptions, num_gen: int) -> float:
     num = _num_gen(opts, num_gen)
     classes = torch.arange(num) % G.c_dim
     labels = torch.nn.functional.one_hot(classes, G.c_dim).float()
-    logits = generator_features(opts, "digits", num, output="logits", capture_all=True, labels=labels).all()
+    logits = generator_features(opts, "digits", num, output="logits", labels=labels).all()
     return float(np.mean(logits.argmax(axis=1) == classes.numpy()))
 
 

@@ -1,0 +1,67 @@
+"""`ganforge metrics`: evaluate a network file (FID, KID, precision/recall, IS, PPL, digits metrics)."""
+
+from __future__ import annotations
+
+import click
+
+from ganforge.metrics.compute import evaluate_network, format_table
+from ganforge.metrics.registry import METRICS
+
+
+def _metric_list(_ctx: click.Context, _param: click.Parameter, value: str) -> list[str]:
+    names = [name.strip() for name in value.split(",") if name.strip()]
+    unknown = [name for name in names if name not in METRICS]
+    if not names or unknown:
+        raise click.BadParameter(
+            f"{', '.join(unknown) or 'no metric given'}; choose from {', '.join(METRICS)}"
+        )
+    return names
+
+
+@click.command("metrics")
+@click.option("--network", "network_path", required=True, metavar="PATH",
+              help="Network file: a ganforge checkpoint/snapshot or an official StyleGAN2-ADA pickle.")
+@click.option("--metrics", "metric_names", default="fid50k_full", show_default=True, callback=_metric_list,
+              help=f"Comma-separated metrics: {', '.join(METRICS)}.")
+@click.option("--data", metavar="PATH",
+              help="Dataset zip or folder to compare with  [default: the one recorded in the network file].")
+@click.option("--mirror/--no-mirror", default=None,
+              help="Count x-flipped copies of the dataset  [default: as recorded in the network file].")
+@click.option("--detector", "detector_path", metavar="PATH",
+              help="Weights file for the Inception/VGG16/LPIPS detector  [default: $GANFORGE_DETECTOR_DIR, "
+                   "~/.cache/ganforge/detectors, else download].")
+@click.option("--run-dir", metavar="DIR",
+              help="Append results to DIR/metric-<name>.jsonl  [default: the network's run folder, if any].")
+@click.option("--batch", "batch_size", type=click.IntRange(min=1), default=64, show_default=True,
+              help="Images per detector batch.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the generated samples.")
+@click.option("--num-gen", type=click.IntRange(min=2), default=None,
+              help="Generated samples per metric, for quick checks (the figures are then not comparable "
+                   "with published ones)  [default: the metric's own, e.g. 50000 for fid50k_full].")
+@click.option("--device", default=None, help="cpu, cuda, cuda:N or mps  [default: cuda, else mps, else cpu].")
+def metrics_command(
+    network_path: str,
+    metric_names: list[str],
+    data: str | None,
+    mirror: bool | None,
+    detector_path: str | None,
+    run_dir: str | None,
+    batch_size: int,
+    seed: int,
+    num_gen: int | None,
+    device: str | None,
+) -> None:
+    """Compute quality metrics of a generator (its G_ema) against a dataset.
+
+    The standard metrics (fid50k_full, kid50k_full, pr50k3_full, is50k, ppl2_wend) follow the
+    StyleGAN2-ADA definitions and need the Inception, VGG16 or LPIPS weights; fid_digits, kid_digits
+    and class_acc use the bundled digits detector and work offline. Dataset statistics are cached
+    in $GANFORGE_CACHE_DIR (default ~/.cache/ganforge/metrics).
+    """
+    results, written_to = evaluate_network(
+        network_path, metric_names, data=data, mirror=mirror, run_dir=run_dir, device=device,
+        detector_path=detector_path, batch_size=batch_size, seed=seed, num_gen=num_gen,
+    )
+    click.echo(format_table(results))
+    if written_to is not None:
+        click.echo(f"Appended to {written_to}/metric-<name>.jsonl")

@@ -10,6 +10,7 @@ import click
 from ganforge import __version__
 from ganforge.cli.dataset import dataset
 from ganforge.cli.generate import generate_command
+from ganforge.cli.metrics import metrics_command
 from ganforge.cli.style_mix import style_mix_command
 from ganforge.cli.train import train_command
 from ganforge.errors import GanforgeError
@@ -25,6 +26,7 @@ def cli(verbose: bool) -> None:
 
 cli.add_command(dataset)
 cli.add_command(generate_command)
+cli.add_command(metrics_command)
 cli.add_command(style_mix_command)
 cli.add_command(train_command)
 

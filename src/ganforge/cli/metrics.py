@@ -8,20 +8,23 @@ from ganforge.metrics.compute import evaluate_network, format_table
 from ganforge.metrics.registry import METRICS
 
 
-def _metric_list(_ctx: click.Context, _param: click.Parameter, value: str) -> list[str]:
-    names = [name.strip() for name in value.split(",") if name.strip()]
+def parse_metric_names(value: str | None, allow_none: bool = False) -> tuple[str, ...]:
+    """'fid_digits,kid_digits' -> the names, checked; 'none' (where allowed) or nothing -> ()."""
+    if allow_none and (value is None or value.strip().lower() == "none"):
+        return ()
+    names = tuple(name.strip() for name in (value or "").split(",") if name.strip())
     unknown = [name for name in names if name not in METRICS]
     if not names or unknown:
-        raise click.BadParameter(
-            f"{', '.join(unknown) or 'no metric given'}; choose from {', '.join(METRICS)}"
-        )
+        what = ", ".join(unknown) or "no metric given"
+        raise click.BadParameter(f"{what}; choose from {', '.join(METRICS)}")
     return names
 
 
 @click.command("metrics")
 @click.option("--network", "network_path", required=True, metavar="PATH",
               help="Network file: a ganforge checkpoint/snapshot or an official StyleGAN2-ADA pickle.")
-@click.option("--metrics", "metric_names", default="fid50k_full", show_default=True, callback=_metric_list,
+@click.option("--metrics", "metric_names", default="fid50k_full", show_default=True,
+              callback=lambda _ctx, _param, value: parse_metric_names(value),
               help=f"Comma-separated metrics: {', '.join(METRICS)}.")
 @click.option("--data", metavar="PATH",
               help="Dataset zip or folder to compare with  [default: the one recorded in the network file].")
@@ -41,7 +44,7 @@ def _metric_list(_ctx: click.Context, _param: click.Parameter, value: str) -> li
 @click.option("--device", default=None, help="cpu, cuda, cuda:N or mps  [default: cuda, else mps, else cpu].")
 def metrics_command(
     network_path: str,
-    metric_names: list[str],
+    metric_names: tuple[str, ...],
     data: str | None,
     mirror: bool | None,
     detector_path: str | None,

@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from ganforge.augment import AUGMENT_PRESETS
+from ganforge.cli.metrics import parse_metric_names
 from ganforge.training.distributed import shutdown
 from ganforge.training.loop import LoopOptions, launch
 from ganforge.training.presets import AUG_MODES, PRESETS
@@ -53,6 +54,9 @@ CFG = "  [default: from --cfg]"
 @click.option("--compile", "compile_", is_flag=True, help="torch.compile G and D for the main phases.")
 @click.option("--grid", metavar="COLSxROWS", callback=lambda _ctx, _param, value: _parse_grid(value),
               help="Size of the reals/fakes preview grids, e.g. 8x8  [default: as official, up to 32x32].")
+@click.option("--metrics", "metric_names", metavar="LIST", default="none", show_default=True,
+              callback=lambda _ctx, _param, value: parse_metric_names(value, allow_none=True),
+              help="Metrics at every snapshot, comma-separated (e.g. fid50k_full, fid_digits), or none.")
 def train_command(
     data: str | None,
     outdir: str,
@@ -61,6 +65,7 @@ def train_command(
     device: str,
     compile_: bool,
     grid: tuple[int, int] | None,
+    metric_names: tuple[str, ...],
     **settings: Any,
 ) -> None:
     """Train a GAN with the techniques of "Training Generative Adversarial Networks with Limited Data".
@@ -71,7 +76,8 @@ def train_command(
     """
     overrides = {name: value for name, value in settings.items() if value is not None}
     try:
-        launch(data, outdir, cfg, overrides, resume, LoopOptions(device=device, compile=compile_, grid=grid))
+        options = LoopOptions(device=device, compile=compile_, grid=grid, metrics=metric_names)
+        launch(data, outdir, cfg, overrides, resume, options)
     finally:
         shutdown()
 

@@ -22,7 +22,7 @@ from typing import Any
 from torch import nn
 
 from ganforge.compat import load_network
-from ganforge.errors import NetworkFileError, OptionError
+from ganforge.errors import MetricError, NetworkFileError, OptionError
 from ganforge.metrics.features import MetricOptions
 from ganforge.metrics.registry import get_metric
 from ganforge.tools.runner import pick_device
@@ -42,9 +42,15 @@ def format_time(seconds: float) -> str:
     return f"{s // 3600}h {s // 60 % 60:02d}m"
 
 
-def check_metrics(names: Sequence[str], options: MetricOptions) -> None:
-    """Fail fast, before any work: unknown names, missing data, an ambiguous --detector path."""
+def check_metrics(names: Sequence[str], options: MetricOptions, load_detectors: bool = False) -> None:
+    """Fail fast, before any work: unknown names, missing data, an ambiguous --detector path, an
+    unconditional generator for a class metric; with `load_detectors`, also missing detector weights.
+    """
     metrics = [get_metric(name) for name in names]
+    G = options.G
+    unfit = [m.name for m in metrics if m.conditional_only and G is not None and G.c_dim == 0]
+    if unfit:
+        raise MetricError(f"{', '.join(unfit)} need a conditional generator (trained with --cond).")
     if options.data is None and any(m.needs_data for m in metrics):
         needing = ", ".join(m.name for m in metrics if m.needs_data)
         raise OptionError(f"--data: {needing} compare with the real images; pass the dataset zip or folder.")
@@ -54,6 +60,9 @@ def check_metrics(names: Sequence[str], options: MetricOptions) -> None:
             f"--detector: these metrics use several detectors ({', '.join(weighted)}), so one file is "
             "ambiguous; put the weights files in $GANFORGE_DETECTOR_DIR instead."
         )
+    if load_detectors:
+        for detector in dict.fromkeys(d for m in metrics for d in m.detectors):
+            options.detector(detector)
 
 
 def compute_metric(name: str, options: MetricOptions) -> dict[str, Any]:
@@ -79,7 +88,11 @@ def compute_metrics(
     `settings` are further `MetricOptions` fields (xflip, detector_path, device, batch_size, seed,
     num_gen, cache, rank, num_gpus, progress, detector_loader).
     """
-    options = MetricOptions(G=G, data=data, **settings)
+    return run_metrics(names, MetricOptions(G=G, data=data, **settings))
+
+
+def run_metrics(names: Sequence[str], options: MetricOptions) -> list[dict[str, Any]]:
+    """Check, then compute the metrics `names` with `options`."""
     check_metrics(names, options)
     return [compute_metric(name, options) for name in names]
 
@@ -95,6 +108,11 @@ def report(
         with open(Path(run_dir) / f"metric-{result['metric']}.jsonl", "a", encoding="utf-8") as f:
             f.write(line + "\n")
     return line
+
+
+def format_results(result: dict[str, Any]) -> str:
+    """One result's values on one line, e.g. 'fid_digits 12.3456'."""
+    return "  ".join(f"{key} {value:.6g}" for key, value in result["results"].items())
 
 
 def format_table(results: Sequence[dict[str, Any]]) -> str:

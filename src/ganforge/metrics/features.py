@@ -9,6 +9,7 @@ seeded per batch, so the results do not depend on the number of ranks.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -143,6 +144,10 @@ class MetricOptions:
             self._detectors[name] = detector.to(self.device)
         return self._detectors[name]
 
+    def for_new_weights(self) -> MetricOptions:
+        """A copy for the same generator with changed weights: detectors kept, generated features not."""
+        return dataclasses.replace(self, _generated={})
+
     def dataset(self, use_labels: bool = False) -> ImageDataset:
         """The real data (mirrored when `xflip`)."""
         if self.data is None:
@@ -207,7 +212,10 @@ def dataset_features(
 
     num_items = len(dataset) if max_items is None else min(len(dataset), max_items)
     items = list(range(opts.rank, num_items, opts.num_gpus))
-    loader = torch.utils.data.DataLoader(dataset, batch_size=opts.batch_size, sampler=items)
+    # An own generator: the loader must not draw from the global RNG (training resumes bit-exactly).
+    loader = torch.utils.data.DataLoader(
+        dataset, batch_size=opts.batch_size, sampler=items, generator=torch.Generator()
+    )
     stats = FeatureStats(capture_all, capture_mean_cov)
     batches = progress_bar(loader, total=len(loader), desc="dataset features", enabled=opts.progress)
     for images, _labels in batches:
@@ -271,7 +279,9 @@ def _generate(
     detector = opts.detector(detector_name)
     stats = FeatureStats(capture_all=True, capture_mean_cov=True)
     starts = list(range(0, num_gen, opts.batch_size))[opts.rank :: opts.num_gpus]
-    devices = [opts.device] if opts.device.type == "cuda" else []
+    devices = []
+    if opts.device.type == "cuda":
+        devices = [torch.cuda.current_device() if opts.device.index is None else opts.device.index]
     for start in progress_bar(starts, total=len(starts), desc="generator features", enabled=opts.progress):
         end = start + opts.batch_size
         with torch.random.fork_rng(devices=devices):

@@ -38,6 +38,7 @@ class Metric:
     detectors: tuple[str, ...]
     needs_data: bool
     fn: MetricFn
+    conditional_only: bool = False
 
 
 def _num_gen(opts: MetricOptions, default: int) -> int:
@@ -112,7 +113,7 @@ METRICS: dict[str, Metric] = _register(
     ),
     Metric("fid_digits", ("digits",), True, lambda o: {"fid_digits": fid(o, "digits", DIGITS_NUM_GEN)}),
     Metric("kid_digits", ("digits",), True, lambda o: {"kid_digits": kid(o, "digits", DIGITS_NUM_GEN)}),
-    Metric("class_acc", ("digits",), False, lambda o: {"class_acc": class_accuracy(o, DIGITS_NUM_GEN)}),
+    Metric("class_acc", ("digits",), False, lambda o: {"class_acc": class_accuracy(o, DIGITS_NUM_GEN)}, True),
 )
 
 

@@ -44,6 +44,8 @@ from ganforge.data.loader import make_loader
 from ganforge.errors import GanforgeError, OptionError
 from ganforge.fileio import atomic_open
 from ganforge.losses import StyleGAN2Loss
+from ganforge.metrics.compute import check_metrics, format_results, report, run_metrics
+from ganforge.metrics.features import MetricOptions
 from ganforge.progress import progress
 from ganforge.training.distributed import (
     DistEnv,
@@ -73,6 +75,8 @@ class LoopOptions:
     compile: bool = False  # torch.compile G and D for the main phases (regularisers run eagerly)
     progress: bool | None = None  # per-tick progress bar; None = when stderr is a terminal
     grid: tuple[int, int] | None = None  # (cols, rows) of the image grids; None = official size
+    metrics: tuple[str, ...] = ()  # metrics computed at every snapshot (ganforge.metrics.registry names)
+    metrics_num_gen: int | None = None  # their generated sample count; None = each metric's own
 
 
 @dataclass(frozen=True)
@@ -207,6 +211,7 @@ class _Trainer:
         self.resumed = resume_from is not None
         if resume_from is not None:
             self._resume(resume_from)
+        self.metric_options = self._setup_metrics()
 
     # ---- setup ---------------------------------------------------------------------------------
 
@@ -458,6 +463,7 @@ class _Trainer:
             if grid is not None and self.run_dir is not None:
                 grid.save_fakes(self.G_ema, self.run_dir / f"fakes{self.cur_nimg // 1000:06d}.png")
             self._snapshot()
+            own.update(self._evaluate_metrics())
         if writer is not None:
             stats.update({name: Stat(1, float(value), 0.0) for name, value in own.items()})
             writer.write(stats, self.cur_nimg, timestamp=time.time(), walltime=time.time() - self.start_time)
@@ -476,6 +482,33 @@ class _Trainer:
         if not any(self.nonfinite_steps.values()):
             self.last_good_snapshot = path
         logger.info("Saved %s", path.name)
+
+    def _setup_metrics(self) -> MetricOptions | None:
+        """Options for the snapshot metrics; checks the names and loads the detectors up front."""
+        if not self.options.metrics:
+            return None
+        metric_options = MetricOptions(
+            G=self.G_ema, data=self.data, xflip=self.config.mirror, device=self.device,
+            rank=self.env.rank, num_gpus=self.env.world_size, num_gen=self.options.metrics_num_gen,
+            progress=False,
+        )
+        check_metrics(self.options.metrics, metric_options, load_detectors=True)
+        return metric_options
+
+    def _evaluate_metrics(self) -> dict[str, float]:
+        """Compute the snapshot metrics of G_ema on all ranks (sharded); rank 0 reports them.
+
+        Returns the values as `Metrics/<key>` statistics for stats.jsonl and TensorBoard.
+        """
+        if self.metric_options is None:
+            return {}
+        values = {}
+        for result in run_metrics(self.options.metrics, self.metric_options.for_new_weights()):
+            if self.run_dir is not None:
+                report(result, run_dir=self.run_dir, snapshot_pkl=os.fspath(self.last_snapshot))
+            logger.info("%s in %s", format_results(result), result["total_time_str"])
+            values.update({f"Metrics/{key}": value for key, value in result["results"].items()})
+        return values
 
     def _setup_grid(self, write_init: bool) -> _Grid | None:
         """The fixed grid of reals and latents; on a new run also write reals.png and fakes_init.png."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import socket
 import zipfile
 from pathlib import Path
 
@@ -17,6 +18,7 @@ import numpy as np
 import PIL.Image
 import pytest
 import torch
+import torch.multiprocessing as mp
 
 from ganforge.errors import MetricError, OptionError
 from ganforge.metrics.compute import compute_metrics, format_table, report
@@ -258,3 +260,32 @@ def test_report_appends_json_lines(tmp_path: Path, data: Path) -> None:
     table = format_table(results).splitlines()
     assert table[0].split() == ["metric", "value", "time"]
     assert table[2].startswith("fid_digits") and table[3].startswith("kid_digits")
+
+
+SHARDED = ["fid_digits", "kid_digits", "pr50k3_full"]
+
+
+def _sharded_worker(rank: int, port: int, data: str, out: str) -> None:
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    torch.set_num_threads(1)
+    torch.distributed.init_process_group("gloo", rank=rank, world_size=2)
+    try:
+        results = run(SHARDED, tiny_generator(), Path(data), ProjectionDetector(), num_gen=40,
+                      rank=rank, num_gpus=2)
+        Path(out, f"rank{rank}.json").write_text(json.dumps(results))
+    finally:
+        torch.distributed.destroy_process_group()
+
+
+def test_two_ranks_give_the_single_process_results(tmp_path: Path) -> None:
+    data = write_zip(tmp_path / "data48.zip", count=48)  # 3 real and 3 generated batches of 16
+    single = run(SHARDED, tiny_generator(), data, ProjectionDetector(), num_gen=40, cache=False)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    mp.spawn(_sharded_worker, args=(port, str(data), str(tmp_path)), nprocs=2, join=True)
+    for rank in range(2):
+        sharded = json.loads((tmp_path / f"rank{rank}.json").read_text())
+        assert sharded.keys() == single.keys()
+        for key, value in single.items():
+            assert sharded[key] == pytest.approx(value, rel=1e-6), key

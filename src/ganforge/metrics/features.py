@@ -2,9 +2,9 @@
 
 Dataset statistics are cached on disk (one .npz per dataset file state, options and detector) in
 `$GANFORGE_CACHE_DIR` or ~/.cache/ganforge/metrics, so the second evaluation against the same
-data skips the detector. Under torchrun each rank takes every `num_gpus`-th item (dataset) or
-batch (generator) and the partial statistics are merged on every rank; generated samples are
-seeded per batch, so the results do not depend on the number of ranks.
+data skips the detector. Under torchrun each rank takes every `num_gpus`-th batch and the partial
+statistics are merged on every rank in single-process order; generated samples are seeded per
+batch, so the results do not depend on the number of ranks.
 """
 
 from __future__ import annotations
@@ -161,8 +161,18 @@ class MetricOptions:
         return self.G
 
 
+def _my_batches(num_items: int, opts: MetricOptions) -> list[range]:
+    """This rank's share of the item batches: batch j goes to rank j % num_gpus."""
+    starts = range(0, num_items, opts.batch_size)[opts.rank :: opts.num_gpus]
+    return [range(start, min(start + opts.batch_size, num_items)) for start in starts]
+
+
 def _gather(stats: FeatureStats, opts: MetricOptions) -> FeatureStats:
-    """Merge the statistics of all ranks (in rank order) on every rank."""
+    """Merge the statistics of all ranks on every rank, rows back in single-process order.
+
+    Each rank appended one row block per batch of `_my_batches`, so global batch j is block
+    j // num_gpus of rank j % num_gpus.
+    """
     if opts.num_gpus == 1:
         return stats
     parts: list[FeatureStats | None] = [None] * opts.num_gpus
@@ -170,6 +180,8 @@ def _gather(stats: FeatureStats, opts: MetricOptions) -> FeatureStats:
     merged = FeatureStats(stats.capture_all, stats.capture_mean_cov)
     for part in parts:
         merged.merge(part)
+    num_blocks = sum(len(part.rows) for part in parts)
+    merged.rows = [parts[j % opts.num_gpus].rows[j // opts.num_gpus] for j in range(num_blocks)]
     return merged
 
 
@@ -211,10 +223,9 @@ def dataset_features(
         return FeatureStats.load(cache_file)
 
     num_items = len(dataset) if max_items is None else min(len(dataset), max_items)
-    items = list(range(opts.rank, num_items, opts.num_gpus))
     # An own generator: the loader must not draw from the global RNG (training resumes bit-exactly).
     loader = torch.utils.data.DataLoader(
-        dataset, batch_size=opts.batch_size, sampler=items, generator=torch.Generator()
+        dataset, batch_sampler=_my_batches(num_items, opts), generator=torch.Generator()
     )
     stats = FeatureStats(capture_all, capture_mean_cov)
     batches = progress_bar(loader, total=len(loader), desc="dataset features", enabled=opts.progress)
@@ -278,7 +289,7 @@ def _generate(
     c = sample_labels(opts, G, num_gen) if labels is None else labels
     detector = opts.detector(detector_name)
     stats = FeatureStats(capture_all=True, capture_mean_cov=True)
-    starts = list(range(0, num_gen, opts.batch_size))[opts.rank :: opts.num_gpus]
+    starts = [batch.start for batch in _my_batches(num_gen, opts)]
     devices = []
     if opts.device.type == "cuda":
         devices = [torch.cuda.current_device() if opts.device.index is None else opts.device.index]

@@ -222,6 +222,19 @@ def test_ppl_runs_and_filters_outliers() -> None:
     assert filtered_mean(d) == pytest.approx(np.arange(1.0, 199.0).mean())
 
 
+def test_ppl_with_the_lpips_module() -> None:
+    """The real LPIPS class (untrained weights: only its interface matters here) takes PPL's images."""
+    from ganforge.metrics.detectors.lpips import LPIPS
+
+    torch.manual_seed(0)
+    lpips = LPIPS()
+    with torch.no_grad():
+        for lin in lpips.lins:
+            lin.weight.abs_()  # trained LPIPS weights are non-negative
+    value = run(["ppl2_wend"], tiny_generator(), None, lpips, num_gen=4)["ppl2_wend"]
+    assert np.isfinite(value) and value > 0
+
+
 def test_ppl_image_preparation() -> None:
     img = torch.rand(2, 1, 512, 512) * 2 - 1
     out = prepare_for_lpips(img, crop=False)

@@ -13,6 +13,7 @@ from ganforge.cli.generate import generate_command
 from ganforge.cli.metrics import metrics_command
 from ganforge.cli.style_mix import style_mix_command
 from ganforge.cli.train import train_command
+from ganforge.cli.video import video_command
 from ganforge.errors import GanforgeError
 
 
@@ -29,6 +30,7 @@ cli.add_command(generate_command)
 cli.add_command(metrics_command)
 cli.add_command(style_mix_command)
 cli.add_command(train_command)
+cli.add_command(video_command)
 
 
 def main(argv: list[str] | None = None) -> None:

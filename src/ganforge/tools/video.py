@@ -1,0 +1,190 @@
+"""Looping latent-interpolation videos: each grid cell walks its own seeds and returns to the first.
+
+Keyframes are the latents of the seeds (z, or w after mapping and truncation); between them the
+path is a closed uniform Catmull-Rom spline, which passes through every keyframe with a continuous
+velocity, so the loop has no visible seam. Cell i of a `cols x rows` grid (row-major) walks seeds
+`seeds[i*K:(i+1)*K]`, K = len(seeds) / (cols*rows), as the official video tool lays them out.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ganforge.errors import OptionError
+from ganforge.fileio import atomic_path
+from ganforge.progress import progress as progress_bar
+from ganforge.tools.generate import load_generator
+from ganforge.tools.runner import class_labels, run_mapping, run_synthesis, seed_latents
+
+logger = logging.getLogger(__name__)
+
+LATENT_KINDS = ("z", "w")
+
+
+def parse_grid(text: str, option: str = "--grid") -> tuple[int, int]:
+    """Parse "COLSxROWS" (e.g. "4x2") into (cols, rows), both at least 1."""
+    parts = str(text).lower().split("x")
+    if len(parts) != 2 or not all(p.strip().isdigit() for p in parts):
+        raise OptionError(f"{option}: {text!r} is not COLSxROWS, e.g. '4x2'")
+    cols, rows = (int(p) for p in parts)
+    if cols < 1 or rows < 1:
+        raise OptionError(f"{option}: {text!r} needs at least one column and one row")
+    return cols, rows
+
+
+def catmull_rom_loop(keys: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """Closed uniform Catmull-Rom spline through `keys` [K, ...] at times `t` [T] (key k at t = k).
+
+    Times wrap modulo K, so the curve returns to keys[0] at t = K with the velocity it left with.
+    """
+    num_keys = len(keys)
+    t = torch.remainder(t.to(torch.float64), num_keys)
+    i = torch.floor(t).long()
+    u = (t - i).to(keys.dtype).reshape(-1, *([1] * (keys.ndim - 1)))
+    p0, p1, p2, p3 = (keys[(i + k) % num_keys] for k in (-1, 0, 1, 2))
+    return 0.5 * (
+        2 * p1 + (p2 - p0) * u + (2 * p0 - 5 * p1 + 4 * p2 - p3) * u**2 + (3 * p1 - p0 - 3 * p2 + p3) * u**3
+    )
+
+
+def tile_grid(images: np.ndarray, cols: int, rows: int) -> np.ndarray:
+    """Lay uint8 NHWC images (N = cols*rows, row-major) out as one [rows*H, cols*W, C] frame."""
+    _, height, width, channels = images.shape
+    return images.reshape(rows, cols, height, width, channels).transpose(0, 2, 1, 3, 4).reshape(
+        rows * height, cols * width, channels
+    )
+
+
+def check_layout(num_seeds: int, grid: tuple[int, int], frames_per_seed: int, kind: str) -> int:
+    """Check the video options against each other; return the number of seeds each cell walks."""
+    cols, rows = grid
+    cells = cols * rows
+    if kind not in LATENT_KINDS:
+        raise OptionError(f"--kind: {kind!r} is not one of {', '.join(LATENT_KINDS)}")
+    if frames_per_seed < 1:
+        raise OptionError(f"--frames-per-seed: must be at least 1, not {frames_per_seed}")
+    if num_seeds < cells:
+        raise OptionError(
+            f"--grid: a {cols}x{rows} grid has {cells} cells but --seeds gives only {num_seeds} seeds; "
+            f"give at least {cells} seeds (a multiple of {cells}) or a smaller grid"
+        )
+    if num_seeds % cells:
+        raise OptionError(
+            f"--seeds: {num_seeds} seeds do not split evenly over the {cells} cells of a {cols}x{rows} grid; "
+            f"give a multiple of {cells} seeds"
+        )
+    return num_seeds // cells
+
+
+def interpolation_frames(
+    G: torch.nn.Module,
+    seeds: Sequence[int],
+    grid: tuple[int, int],
+    frames_per_seed: int,
+    kind: str = "w",
+    truncation_psi: float = 1.0,
+    noise_mode: str = "const",
+    class_idx: int | None = None,
+    batch_size: int = 16,
+) -> Iterator[np.ndarray]:
+    """Yield the uint8 [rows*H, cols*W, C] frames of the looping interpolation video.
+
+    There are len(seeds) / (cols*rows) * frames_per_seed frames; frame j * frames_per_seed shows
+    the j-th seed of every cell exactly. `kind` "z" interpolates latents z and maps each frame,
+    "w" interpolates the mapped (and truncated) w.
+    """
+    cols, rows = grid
+    num_keys = check_layout(len(seeds), grid, frames_per_seed, kind)
+    cells = cols * rows
+    z = seed_latents(list(seeds), G.z_dim)
+    labels = class_labels(G.c_dim, class_idx, len(z))
+    if kind == "w":
+        keys = run_mapping(G, z, labels, truncation_psi=truncation_psi, batch_size=batch_size)[:, 0]
+    else:
+        keys = z
+    keys = keys.reshape(cells, num_keys, -1)
+    cell_labels = labels[:cells]
+    for frame in range(num_keys * frames_per_seed):
+        t = torch.tensor([frame / frames_per_seed])
+        latents = torch.cat([catmull_rom_loop(cell_keys, t) for cell_keys in keys])
+        if kind == "z":
+            ws = run_mapping(G, latents, cell_labels, truncation_psi=truncation_psi, batch_size=batch_size)
+        else:
+            ws = latents[:, None].repeat(1, G.num_ws, 1)
+        images = run_synthesis(G, ws, noise_mode=noise_mode, batch_size=batch_size, progress=False).numpy()
+        yield tile_grid(images, cols, rows)
+
+
+def write_video(
+    frames: Iterable[np.ndarray],
+    path: str | os.PathLike[str],
+    fps: float = 30,
+    total: int | None = None,
+    progress: bool | None = None,
+) -> int:
+    """Encode uint8 [H, W, 1 or 3] frames as an H.264 MP4 at `path`, atomically; return the frame count.
+
+    The temp file beside `path` keeps the .mp4 suffix so that ffmpeg picks the container from it.
+    Grayscale frames are written as RGB; H and W must be even (yuv420p).
+    """
+    import imageio.v2 as imageio  # deferred: only the video commands need ffmpeg
+
+    if fps <= 0:
+        raise OptionError(f"--fps: must be positive, not {fps}")
+    count = 0
+    with atomic_path(path) as tmp:
+        mp4 = tmp.with_name(tmp.name + ".mp4")
+        try:
+            writer = imageio.get_writer(
+                mp4, format="FFMPEG", mode="I", fps=fps, codec="libx264", bitrate="16M", macro_block_size=2
+            )
+            with contextlib.closing(writer):
+                for frame in progress_bar(frames, total=total, desc="video", enabled=progress):
+                    writer.append_data(np.repeat(frame, 3, axis=2) if frame.shape[2] == 1 else frame)
+                    count += 1
+            os.replace(mp4, tmp)  # ffmpeg created `mp4` itself, with the umask's permissions
+        finally:
+            mp4.unlink(missing_ok=True)
+    return count
+
+
+def make_interpolation_video(
+    network_path: str | os.PathLike[str],
+    seeds: Sequence[int],
+    output: str | os.PathLike[str],
+    grid: tuple[int, int] = (1, 1),
+    frames_per_seed: int = 60,
+    kind: str = "w",
+    truncation_psi: float = 1.0,
+    noise_mode: str = "const",
+    class_idx: int | None = None,
+    fps: float = 30,
+    batch_size: int = 16,
+    device: str | None = None,
+    progress: bool | None = None,
+) -> int:
+    """Write the looping interpolation video of `seeds` (see `interpolation_frames`) to `output`.
+
+    Returns the number of frames written.
+    """
+    seeds = list(seeds)
+    num_keys = check_layout(len(seeds), grid, frames_per_seed, kind)
+    output = Path(output)
+    if output.suffix.lower() != ".mp4":
+        raise OptionError(f"--output: {output} must end in .mp4")
+    if num_keys == 1:
+        logger.warning("Each grid cell has one seed only: the video shows still images")
+    G = load_generator(network_path, device)
+    total = num_keys * frames_per_seed
+    logger.info("Writing %d frames of a %dx%d grid to %s", total, *grid, output)
+    frames = interpolation_frames(
+        G, seeds, grid, frames_per_seed, kind, truncation_psi, noise_mode, class_idx, batch_size
+    )
+    return write_video(frames, output, fps=fps, total=total, progress=progress)

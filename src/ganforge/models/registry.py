@@ -18,7 +18,13 @@ _CLASSES: dict[str, tuple[str, str]] = {
     "stylegan2.Discriminator": ("ganforge.models.stylegan2", "Discriminator"),
     "stylegan2.MappingNetwork": ("ganforge.models.stylegan2", "MappingNetwork"),
     "stylegan2.SynthesisNetwork": ("ganforge.models.stylegan2", "SynthesisNetwork"),
+    "stylegan.Generator": ("ganforge.models.stylegan", "Generator"),
+    "stylegan.Discriminator": ("ganforge.models.stylegan", "Discriminator"),
+    "stylegan.MappingNetwork": ("ganforge.models.stylegan", "MappingNetwork"),
+    "stylegan.SynthesisNetwork": ("ganforge.models.stylegan", "SynthesisNetwork"),
     "augment.AugmentPipe": ("ganforge.augment.pipeline", "AugmentPipe"),
+    "dcgan.Generator": ("ganforge.models.dcgan", "Generator"),
+    "dcgan.Discriminator": ("ganforge.models.dcgan", "Discriminator"),
 }
 """Registry name -> (module, class name)."""
 

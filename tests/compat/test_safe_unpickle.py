@@ -17,7 +17,7 @@ import pytest
 import torch
 from tests.compat.official_pickles import OFFICIAL_MODULES, Persistent, dumps, easydicts
 
-from ganforge.compat.safe_unpickle import OfficialObject, TorchModuleRecord, safe_load
+from ganforge.compat.safe_unpickle import OfficialObject, TFNetworkRecord, TorchModuleRecord, safe_load
 from ganforge.errors import NetworkFileError
 
 PARITY = Path(__file__).resolve().parents[1] / "data" / "parity"
@@ -215,11 +215,19 @@ def test_persistent_ids_are_refused() -> None:
         load(buffer.getvalue())
 
 
-def test_tensorflow_pickles_get_a_clear_message() -> None:
-    module, name = b"dnnlib.tflib.network", b"Network"
-    data = b"\x80\x04\x8c%c%s\x8c%c%s\x93)\x81." % (len(module), module, len(name), name)
-    with pytest.raises(NetworkFileError, match="TensorFlow network pickle"):
-        load(data)
+def tf_global_pickle(module: bytes, name: bytes) -> bytes:
+    """A pickle of `module.name()` made empty by NEWOBJ, as TF pickles create their Networks."""
+    return b"\x80\x04\x8c%c%s\x8c%c%s\x93)\x81." % (len(module), module, len(name), name)
+
+
+def test_tensorflow_networks_become_inert_records() -> None:
+    record = load(tf_global_pickle(b"dnnlib.tflib.network", b"Network"))
+    assert isinstance(record, TFNetworkRecord) and record.state == {}
+
+
+def test_other_tensorflow_globals_get_a_clear_message() -> None:
+    with pytest.raises(NetworkFileError, match="references dnnlib.tflib.tfutil.run; of TensorFlow network"):
+        load(tf_global_pickle(b"dnnlib.tflib.tfutil", b"run"))
 
 
 def test_malformed_persistent_meta_is_refused() -> None:

@@ -25,6 +25,7 @@ import torch
 from torch import nn
 
 from ganforge.compat.safe_unpickle import OfficialObject, TorchModuleRecord, safe_load
+from ganforge.compat.tf_legacy import convert_tf_pickle, is_tf_pickle
 from ganforge.errors import NetworkFileError
 from ganforge.fileio import atomic_path
 from ganforge.models import registry
@@ -106,7 +107,9 @@ def load_network_pkl(source: NetworkSource) -> dict[str, Any]:
     network) as ganforge modules in eval mode with `requires_grad` off, like the official loader.
     `augment_pipe` becomes a ganforge `AugmentPipe` (with its `p`); other values stay plain data
     (`training_set_kwargs` a dict). A pickle holding one bare network returns it as {'G_ema': G}
-    for a Generator, {'D': D} for a Discriminator, else under its official class name.
+    for a Generator, {'D': D} for a Discriminator, else under its official class name. A legacy
+    TensorFlow StyleGAN2 pickle (G, D, Gs) is converted (`ganforge.compat.tf_legacy`) to
+    {'G', 'D', 'G_ema'}.
     """
     with open_source(source) as (f, name):
         return read_network_pkl(f, name)
@@ -115,6 +118,8 @@ def load_network_pkl(source: NetworkSource) -> dict[str, Any]:
 def read_network_pkl(f: BinaryIO, name: str) -> dict[str, Any]:
     """`load_network_pkl` on an open binary file; `name` identifies it in error messages."""
     data = safe_load(f, name)
+    if is_tf_pickle(data):
+        return convert_tf_pickle(data, name)
     if isinstance(data, OfficialObject):
         data = {_SINGLE_NETWORK_KEYS.get(data.class_name, data.class_name): data}
     if not isinstance(data, dict):

@@ -6,7 +6,8 @@ the network module and the object's `__dict__`. Loading such a file with `pickle
 execute that source (and any other callable the file names). This reader instead serves an explicit
 allow-list of globals: the persistence call turns into an inert `OfficialObject` record, tensors and
 numpy arrays are rebuilt through checked wrappers, and every other global is refused with a
-`NetworkFileError` naming it.
+`NetworkFileError` naming it. Legacy TensorFlow pickles hold `dnnlib.tflib.network.Network` objects,
+which become inert `TFNetworkRecord`s (their build-module source is kept as text, never run).
 """
 
 from __future__ import annotations
@@ -79,6 +80,32 @@ class TorchModuleRecord:
 
     def __repr__(self) -> str:
         return f"TorchModuleRecord({self.class_name})"
+
+
+class TFNetworkRecord:
+    """A TensorFlow `dnnlib.tflib.network.Network` from a legacy pickle, as plain data.
+
+    Pickle creates it empty (NEWOBJ) and hands it the dict `Network.__getstate__` wrote (BUILD):
+    version, name, static_kwargs, components, build_func_name, build_module_src, variables.
+    `ganforge.compat.tf_legacy` checks and converts it.
+    """
+
+    state: dict[str, Any]
+
+    def __new__(cls, *args: Any) -> TFNetworkRecord:
+        if args:
+            raise NetworkFileError("a TensorFlow Network is pickled with constructor arguments")
+        record = super().__new__(cls)
+        record.state = {}
+        return record
+
+    def __setstate__(self, state: Any) -> None:
+        if not isinstance(state, dict):
+            raise NetworkFileError(f"a TensorFlow Network has a malformed state ({type(state).__name__})")
+        self.state = state
+
+    def __repr__(self) -> str:
+        return f"TFNetworkRecord({self.state.get('name')!r}, {self.state.get('build_func_name')!r})"
 
 
 def _reconstruct_persistent(meta: Any) -> OfficialObject:
@@ -190,6 +217,7 @@ ALLOWED_GLOBALS: dict[tuple[str, str], Callable[..., Any] | type] = {
     ("numpy.core.numeric", "_frombuffer"): _np_frombuffer_checked,
     ("numpy._core.numeric", "_frombuffer"): _np_frombuffer_checked,
     ("_codecs", "encode"): _codecs_encode_checked,
+    ("dnnlib.tflib.network", "Network"): TFNetworkRecord,
 }
 """Every global a network file may reference, mapped to what it is allowed to become."""
 
@@ -213,8 +241,8 @@ class SafeUnpickler(pickle.Unpickler):
             return self._module_record_type(f"{module}.{name}")
         if module.startswith("dnnlib.tflib"):
             raise NetworkFileError(
-                f"refusing to load {self.source}: it is a TensorFlow network pickle (it references "
-                f"{module}.{name}); ganforge reads the PyTorch StyleGAN2-ADA format only"
+                f"refusing to load {self.source}: it references {module}.{name}; of TensorFlow network "
+                "pickles ganforge reads only the dnnlib.tflib.network.Network records"
             )
         raise NetworkFileError(
             f"refusing to load {self.source}: it references {module}.{name}, which is not a network "

@@ -1,0 +1,356 @@
+"""Legacy TF StyleGAN2 pickles: converted networks match a direct numpy run of the TF graph.
+
+The reference below follows NVlabs/stylegan2's networks_stylegan2.py and upfirdn_2d.py op by op on
+the pickled numpy arrays, in float64: TF layouts (HWIO kernels, [in, out] dense weights), the runtime
+weight scaling, conv2d_transpose of the flipped kernel for up-sampling, FIR filtering by explicit taps.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from tests.compat.tf_pickles import (
+    TF_MODULES,
+    TFNetwork,
+    TinyConfig,
+    build_module_src,
+    discriminator_network,
+    discriminator_variables,
+    dumps,
+    generator_network,
+    generator_variables,
+    write_tf_pickle,
+)
+
+from ganforge.compat import load_network, load_network_pkl
+from ganforge.errors import NetworkFileError
+from ganforge.models.stylegan2 import Discriminator, Generator
+
+V = dict[str, np.ndarray]
+SQRT2 = np.sqrt(2.0)
+FIR = np.outer([1.0, 3.0, 3.0, 1.0], [1.0, 3.0, 3.0, 1.0]) / 64.0  # TF _setup_kernel([1, 3, 3, 1])
+
+
+# --- TF ops in numpy ------------------------------------------------------------------------------
+
+
+def lrelu(x: np.ndarray) -> np.ndarray:
+    """fused_bias_act's 'lrelu': alpha 0.2, default gain sqrt(2)."""
+    return np.where(x >= 0, x, 0.2 * x) * SQRT2
+
+
+def dense(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, lrmul: float = 1.0) -> np.ndarray:
+    """dense_layer + bias: weight [in, out] scaled at run time by lrmul / sqrt(fan_in), bias by lrmul."""
+    y = x @ (w.astype(np.float64) * (lrmul / np.sqrt(w.shape[0])))
+    return y if b is None else y + b * lrmul
+
+
+def conv_valid(x: np.ndarray, w: np.ndarray, stride: int = 1) -> np.ndarray:
+    """tf.nn.conv2d(padding='VALID') of NCHW `x` with an HWIO kernel: correlation, tap by tap."""
+    k = w.shape[0]
+    ho, wo = (x.shape[2] - k) // stride + 1, (x.shape[3] - k) // stride + 1
+    out = np.zeros((x.shape[0], w.shape[3], ho, wo))
+    for a in range(k):
+        for b in range(k):
+            patch = x[:, :, a:a + stride * (ho - 1) + 1:stride, b:b + stride * (wo - 1) + 1:stride]
+            out += np.einsum("nchw,co->nohw", patch, w[a, b])
+    return out
+
+
+def pad(x: np.ndarray, p0: int, p1: int) -> np.ndarray:
+    return np.pad(x, ((0, 0), (0, 0), (p0, p1), (p0, p1)))
+
+
+def conv_same(x: np.ndarray, w: np.ndarray) -> np.ndarray:
+    return conv_valid(pad(x, w.shape[0] // 2, w.shape[0] // 2), w)
+
+
+def upfirdn(x: np.ndarray, k: np.ndarray, up: int = 1, down: int = 1, p0: int = 0, p1: int = 0) -> np.ndarray:
+    """upfirdn_2d (ref): insert zeros, pad, convolve with k (correlate with k flipped), keep every down-th."""
+    n, c, h, w = x.shape
+    z = np.zeros((n, c, h * up, w * up))
+    z[:, :, ::up, ::up] = x
+    z = pad(z, p0, p1)
+    flipped = k[::-1, ::-1]
+    size = z.shape[2] - k.shape[0] + 1
+    taps = [(a, b) for a in range(k.shape[0]) for b in range(k.shape[1])]
+    out = sum(flipped[a, b] * z[:, :, a:a + size, b:b + size] for a, b in taps)
+    return out[:, :, ::down, ::down]
+
+
+def upsample_conv(x: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """upsample_conv_2d: conv2d_transpose (stride 2, VALID) of the flipped kernel, then the FIR filter."""
+    flipped = w[::-1, ::-1]  # [kh, kw, in, out]; conv2d_transpose's filter is [kh, kw, out, in]
+    k = w.shape[0]
+    n, _, h, wd = x.shape
+    y = np.zeros((n, w.shape[3], (h - 1) * 2 + k, (wd - 1) * 2 + k))
+    for a in range(k):
+        for b in range(k):
+            y[:, :, a:a + 2 * h:2, b:b + 2 * wd:2] += np.einsum("nchw,co->nohw", x, flipped[a, b])
+    p = (FIR.shape[0] - 2) - (k - 1)
+    return upfirdn(y, FIR * 4, p0=(p + 1) // 2 + 1, p1=p // 2 + 1)
+
+
+def conv_downsample(x: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """conv_downsample_2d: FIR filter with the conv's padding folded in, then conv2d stride 2."""
+    p = (FIR.shape[0] - 2) + (w.shape[0] - 1)
+    return conv_valid(upfirdn(x, FIR, p0=(p + 1) // 2, p1=p // 2), w, stride=2)
+
+
+def upsample(x: np.ndarray) -> np.ndarray:
+    p = FIR.shape[0] - 2
+    return upfirdn(x, FIR * 4, up=2, p0=(p + 1) // 2 + 1, p1=p // 2)
+
+
+def downsample(x: np.ndarray) -> np.ndarray:
+    p = FIR.shape[0] - 2
+    return upfirdn(x, FIR, down=2, p0=(p + 1) // 2, p1=p // 2)
+
+
+def he(w: np.ndarray) -> np.ndarray:
+    """get_weight's runtime coefficient (gain 1, use_wscale): w / sqrt(fan_in)."""
+    return w.astype(np.float64) / np.sqrt(np.prod(w.shape[:-1]))
+
+
+# --- the TF networks ------------------------------------------------------------------------------
+
+
+def modulated_conv(x: np.ndarray, dlatent: np.ndarray, v: V, scope: str, demodulate: bool = True,
+                   up: bool = False) -> np.ndarray:
+    """modulated_conv2d_layer, one sample at a time (the fused form's per-sample kernels), float32 eps."""
+    w = he(v[f"{scope}/weight"])
+    s = dense(dlatent, v[f"{scope}/mod_weight"], v[f"{scope}/mod_bias"]) + 1  # [N, in]
+    out = []
+    for i in range(x.shape[0]):
+        ww = w * s[i][None, None, :, None]
+        if demodulate:
+            ww = ww / np.sqrt(np.square(ww).sum(axis=(0, 1, 2)) + 1e-8)
+        out.append(upsample_conv(x[i:i + 1], ww) if up else conv_same(x[i:i + 1], ww))
+    return np.concatenate(out)
+
+
+def mapping(z: np.ndarray, v: V, layers: int) -> np.ndarray:
+    x = z * (1.0 / np.sqrt(np.mean(np.square(z), axis=1, keepdims=True) + 1e-8))
+    for i in range(layers):
+        x = lrelu(dense(x, v[f"mapping/Dense{i}/weight"], v[f"mapping/Dense{i}/bias"], lrmul=0.01))
+    return x
+
+
+def synthesis(dl: np.ndarray, v: V, cfg: TinyConfig) -> np.ndarray:
+    """G_synthesis_stylegan2 with randomize_noise=False (the stored noise inputs)."""
+
+    def layer(x: np.ndarray, idx: int, scope: str, up: bool = False) -> np.ndarray:
+        x = modulated_conv(x, dl[:, idx], v, f"synthesis/{scope}", up=up)
+        x = x + v[f"synthesis/noise{idx}"] * v[f"synthesis/{scope}/noise_strength"]
+        return lrelu(x + v[f"synthesis/{scope}/bias"][None, :, None, None])
+
+    def torgb(x: np.ndarray, y: np.ndarray | None, res: int) -> np.ndarray:
+        scope = f"synthesis/{2**res}x{2**res}/ToRGB"
+        t = modulated_conv(x, dl[:, res * 2 - 3], v, scope, demodulate=False)
+        t = t + v[f"{scope}/bias"][None, :, None, None]
+        return t if y is None else y + t
+
+    arch = cfg.g_architecture
+    x = np.tile(v["synthesis/4x4/Const/const"].astype(np.float64), (dl.shape[0], 1, 1, 1))
+    x = layer(x, 0, "4x4/Conv")
+    y = torgb(x, None, 2) if arch == "skip" else None
+    for res in range(3, cfg.log2 + 1):
+        scope = f"{2**res}x{2**res}"
+        t = x
+        x = layer(x, res * 2 - 5, f"{scope}/Conv0_up", up=True)
+        x = layer(x, res * 2 - 4, f"{scope}/Conv1")
+        if arch == "resnet":
+            t = upsample_conv(t, he(v[f"synthesis/{scope}/Skip/weight"]))
+            x = (x + t) / SQRT2
+        if arch == "skip":
+            y = upsample(y)
+        if arch == "skip" or res == cfg.log2:
+            y = torgb(x, y, res)
+    return y
+
+
+def minibatch_stddev(x: np.ndarray, group_size: int, features: int) -> np.ndarray:
+    g = min(group_size, x.shape[0])
+    n, c, h, w = x.shape
+    y = x.reshape(g, -1, features, c // features, h, w)
+    y = np.sqrt(np.mean(np.square(y - y.mean(axis=0, keepdims=True)), axis=0) + 1e-8)
+    y = y.mean(axis=(2, 3, 4))  # [M, features]
+    return np.concatenate([x, np.tile(y[:, :, None, None], (g, 1, h, w))], axis=1)
+
+
+def discriminator(img: np.ndarray, v: V, cfg: TinyConfig) -> np.ndarray:
+    """D_stylegan2 (unconditional)."""
+    arch = cfg.d_architecture
+
+    def bias(x: np.ndarray, scope: str) -> np.ndarray:
+        return x + v[f"{scope}/bias"][None, :, None, None]
+
+    def fromrgb(x: np.ndarray | None, y: np.ndarray, scope: str) -> np.ndarray:
+        t = lrelu(bias(conv_same(y, he(v[f"{scope}/FromRGB/weight"])), f"{scope}/FromRGB"))
+        return t if x is None else x + t
+
+    x, y = None, img.astype(np.float64)
+    for res in range(cfg.log2, 2, -1):
+        scope = f"{2**res}x{2**res}"
+        if arch == "skip" or res == cfg.log2:
+            x = fromrgb(x, y, scope)
+        t = x
+        x = lrelu(bias(conv_same(x, he(v[f"{scope}/Conv0/weight"])), f"{scope}/Conv0"))
+        x = lrelu(bias(conv_downsample(x, he(v[f"{scope}/Conv1_down/weight"])), f"{scope}/Conv1_down"))
+        if arch == "resnet":
+            x = (x + conv_downsample(t, he(v[f"{scope}/Skip/weight"]))) / SQRT2
+        if arch == "skip":
+            y = downsample(y)
+    if arch == "skip":
+        x = fromrgb(x, y, "4x4")
+    x = minibatch_stddev(x, cfg.mbstd_group_size, cfg.mbstd_num_features)
+    x = lrelu(bias(conv_same(x, he(v["4x4/Conv/weight"])), "4x4/Conv"))
+    x = lrelu(dense(x.reshape(x.shape[0], -1), v["4x4/Dense0/weight"], v["4x4/Dense0/bias"]))
+    return dense(x, v["Output/weight"], v["Output/bias"])
+
+
+# --- tests ----------------------------------------------------------------------------------------
+
+
+def close(actual: torch.Tensor, expected: np.ndarray, tol: float = 1e-4) -> None:
+    expected_t = torch.from_numpy(expected).to(torch.float32)
+    assert actual.shape == expected_t.shape
+    scale = max(1.0, float(expected_t.abs().max()))
+    torch.testing.assert_close(actual, expected_t, rtol=0, atol=tol * scale)
+
+
+@pytest.fixture(autouse=True)
+def no_dnnlib() -> None:
+    """Loading must never rely on (or find) a dnnlib module."""
+    assert not any(name in sys.modules for name in TF_MODULES)
+
+
+@pytest.mark.parametrize("g_arch,d_arch", [("skip", "resnet"), ("resnet", "skip"), ("orig", "orig")])
+def test_converted_networks_match_the_tf_graph(tmp_path: Path, g_arch: str, d_arch: str) -> None:
+    cfg = TinyConfig(g_architecture=g_arch, d_architecture=d_arch)
+    tf = write_tf_pickle(tmp_path / "tf.pkl", cfg)
+    nets = load_network_pkl(tf.path)
+    assert set(nets) == {"G", "D", "G_ema"}
+    assert isinstance(nets["G"], Generator) and isinstance(nets["G_ema"], Generator)
+    assert isinstance(nets["D"], Discriminator) and not nets["D"].training
+
+    z = np.random.default_rng(5).standard_normal((3, cfg.latent_size))
+    zt = torch.from_numpy(z).float()
+    for key, v in (("G_ema", tf.Gs), ("G", tf.G)):  # G_ema is Gs, not G
+        G = nets[key]
+        w = mapping(z, v, cfg.mapping_layers)
+        ws = G.mapping(zt, None)
+        close(ws[:, 0], w)
+        assert torch.equal(ws[:, 0], ws[:, -1]) and ws.shape[1] == 2 * cfg.log2 - 2
+        dl = np.repeat(w[:, None], ws.shape[1], axis=1)
+        close(G.synthesis(ws, noise_mode="const"), synthesis(dl, v, cfg))
+        close(G(zt, None, noise_mode="const"), synthesis(dl, v, cfg))
+
+    # Truncation pulls towards TF's dlatent_avg.
+    w = mapping(z, tf.Gs, cfg.mapping_layers)
+    avg = tf.Gs["dlatent_avg"].astype(np.float64)
+    close(nets["G_ema"].mapping(zt, None, truncation_psi=0.5)[:, 3], avg + 0.5 * (w - avg))
+
+    img = np.random.default_rng(6).standard_normal((4, cfg.num_channels, 16, 16))
+    close(nets["D"](torch.from_numpy(img).float(), None), discriminator(img, tf.D, cfg))
+
+
+def test_noise_mode_none_drops_only_the_noise(tmp_path: Path) -> None:
+    """With the noise strengths zeroed in the TF variables, 'const' equals 'none' and the reference."""
+    cfg = TinyConfig()
+    v = generator_variables(cfg, 3)
+    for name in v:
+        if name.endswith("noise_strength"):
+            v[name] = np.zeros_like(v[name])
+    path = tmp_path / "gs.pkl"
+    path.write_bytes(dumps(generator_network(cfg, v, name="Gs")))
+    nets = load_network_pkl(path)
+    assert set(nets) == {"G_ema"}
+    ws = torch.randn(2, 6, cfg.dlatent_size)
+    out = nets["G_ema"].synthesis(ws, noise_mode="none")
+    close(out, synthesis(ws.double().numpy(), v, cfg))
+    assert torch.equal(out, nets["G_ema"].synthesis(ws, noise_mode="const"))
+
+
+def test_lone_discriminator_and_protocols(tmp_path: Path) -> None:
+    cfg = TinyConfig()
+    v = discriminator_variables(cfg, 1)
+    for protocol in (2, 4):
+        nets = load_network_pkl(io.BytesIO(dumps(discriminator_network(cfg, v), protocol=protocol)))
+        assert set(nets) == {"D"}
+        img = np.random.default_rng(0).standard_normal((2, 3, 16, 16))
+        close(nets["D"](torch.from_numpy(img).float(), None), discriminator(img, v, cfg))
+
+
+def test_load_network_reads_tf_pickles_and_module_source_never_runs(tmp_path: Path) -> None:
+    marker = tmp_path / "ran.txt"
+    cfg = TinyConfig()
+    net = generator_network(cfg, generator_variables(cfg, 0), src=build_module_src(marker))
+    path = tmp_path / "g.pkl"
+    path.write_bytes(dumps(net))
+    nets = load_network(path)
+    assert isinstance(nets["G_ema"], Generator)
+    assert not marker.exists()
+
+
+def test_malicious_tf_pickle_is_refused_and_runs_nothing(tmp_path: Path) -> None:
+    marker = tmp_path / "pwned"
+
+    class Evil:
+        def __reduce__(self) -> tuple:
+            return os.system, (f"touch {marker}",)
+
+    cfg = TinyConfig()
+    v: dict = generator_variables(cfg, 0)
+    v["dlatent_avg"] = Evil()
+    path = tmp_path / "evil.pkl"
+    path.write_bytes(dumps(generator_network(cfg, v)))
+    refused = r"refusing to load .*evil\.pkl: it references (posix|nt)\.system"
+    with pytest.raises(NetworkFileError, match=refused):
+        load_network_pkl(path)
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("func,message", [
+    ("G_style", "StyleGAN \\(v1\\) TF pickles are not supported yet"),
+    ("G_paint", "built by 'G_paint', which ganforge cannot convert; supported: G_main"),
+])
+def test_unknown_build_functions_get_a_clear_error(tmp_path: Path, func: str, message: str) -> None:
+    net = TFNetwork("G", func, {"resolution": 16}, {"dlatent_avg": np.zeros(8, np.float32)})
+    path = tmp_path / "other.pkl"
+    path.write_bytes(dumps((net, net, net)))
+    with pytest.raises(NetworkFileError, match=f"other.pkl: .*{message}"):
+        load_network_pkl(path)
+
+
+def test_unsupported_tf_generators_are_refused_by_name(tmp_path: Path) -> None:
+    cfg = TinyConfig()
+    v = generator_variables(cfg, 0)
+    net = generator_network(cfg, v)
+    net.state["components"]["synthesis"].state["build_func_name"] = "G_synthesis_stylegan_revised"
+    with pytest.raises(NetworkFileError, match="configs B-D"):
+        load_network_pkl(io.BytesIO(dumps(net)))
+
+    net = generator_network(cfg, v)
+    for component in ("mapping", "synthesis"):
+        net.state["components"][component].state["static_kwargs"]["label_size"] = 4
+    with pytest.raises(NetworkFileError, match="conditional \\(label_size=4\\)"):
+        load_network_pkl(io.BytesIO(dumps(net)))
+
+    extra = dict(v, **{"synthesis/4x4/Extra/weight": np.zeros(3, np.float32)})
+    with pytest.raises(NetworkFileError, match="does not know how to convert: synthesis/4x4/Extra/weight"):
+        load_network_pkl(io.BytesIO(dumps(generator_network(cfg, extra))))
+
+    missing = {k: val for k, val in v.items() if k != "synthesis/8x8/Conv1/mod_bias"}
+    with pytest.raises(NetworkFileError, match="lacks variable 'synthesis/8x8/Conv1/mod_bias'"):
+        load_network_pkl(io.BytesIO(dumps(generator_network(cfg, missing))))
+
+    wrong = dict(v, **{"synthesis/4x4/Conv/bias": np.zeros(5, np.float32)})
+    with pytest.raises(NetworkFileError, match="does not fit its arguments.*b4.conv1.bias"):
+        load_network_pkl(io.BytesIO(dumps(generator_network(cfg, wrong))))

@@ -1,0 +1,223 @@
+"""Legacy TensorFlow StyleGAN2 pickles (G, D, Gs), written by the tests without TensorFlow or dnnlib.
+
+`TFNetwork` pickles exactly as `dnnlib.tflib.network.Network` does (the class global, then its state
+dict through `__setstate__`) while `tf_modules()` registers a stand-in `dnnlib.tflib.network` module in
+`sys.modules`; the stand-in is removed again so that loading cannot rely on it. The variables are
+random numpy arrays with the names and TF layouts of NVlabs/stylegan2's networks_stylegan2.py.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import pickle
+import sys
+import types
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+TF_MODULES = ("dnnlib", "dnnlib.tflib", "dnnlib.tflib.network")
+
+
+def build_module_src(marker: Path | None = None) -> str:
+    """Module source as the TF pickles carry it; running it would write `marker` (it must never run)."""
+    if marker is None:
+        return "raise SystemExit('module source from a network file must never run')\n"
+    return f"open({str(marker)!r}, 'w').write('ran')\n"
+
+
+class TFNetwork:
+    """Pickles as `dnnlib.tflib.network.Network` with the official `__getstate__` layout."""
+
+    def __init__(self, name: str, func: str, static_kwargs: dict[str, Any], variables: dict[str, Any],
+                 components: dict[str, TFNetwork] | None = None, src: str | None = None) -> None:
+        self.state = dict(version=4, name=name, static_kwargs=static_kwargs, components=components or {},
+                          build_module_src=src or build_module_src(), build_func_name=func,
+                          variables=list(variables.items()))
+
+    def __getstate__(self) -> dict[str, Any]:
+        return self.state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        raise AssertionError("the test's Network stand-in is only for writing pickles")
+
+
+TFNetwork.__module__, TFNetwork.__qualname__ = "dnnlib.tflib.network", "Network"
+
+
+@contextlib.contextmanager
+def tf_modules() -> Iterator[None]:
+    """Make `dnnlib.tflib.network.Network` resolvable for pickling, then remove it again."""
+    assert not any(name in sys.modules for name in TF_MODULES)
+    network = types.ModuleType("dnnlib.tflib.network")
+    network.Network = TFNetwork  # type: ignore[attr-defined]
+    modules = {"dnnlib": types.ModuleType("dnnlib"), "dnnlib.tflib": types.ModuleType("dnnlib.tflib"),
+               "dnnlib.tflib.network": network}
+    sys.modules.update(modules)
+    try:
+        yield
+    finally:
+        for name in modules:
+            del sys.modules[name]
+
+
+def dumps(obj: Any, protocol: int = 3) -> bytes:
+    """Pickle `obj` as the TF training code did (`pickle.dump`, Python 3's default protocol 3)."""
+    with tf_modules():
+        buffer = io.BytesIO()
+        pickle.dump(obj, buffer, protocol=protocol)
+    return buffer.getvalue()
+
+
+@dataclass
+class TinyConfig:
+    """A tiny StyleGAN2 configuration in the TF kwargs' terms (config-f shape, few channels)."""
+
+    resolution: int = 16
+    num_channels: int = 3
+    latent_size: int = 8
+    dlatent_size: int = 8
+    mapping_layers: int = 2
+    mapping_fmaps: int = 12
+    fmap_base: int = 32
+    fmap_max: int = 8
+    g_architecture: str = "skip"
+    d_architecture: str = "resnet"
+    mbstd_group_size: int = 2
+    mbstd_num_features: int = 1
+
+    @property
+    def log2(self) -> int:
+        return int(np.log2(self.resolution))
+
+    def nf(self, stage: int) -> int:
+        """TF's channel count of a stage: fmap_base / 2**stage clipped to fmap_max."""
+        return min(int(self.fmap_base / 2.0**stage), self.fmap_max)
+
+    def common_kwargs(self) -> dict[str, Any]:
+        return dict(num_channels=self.num_channels, resolution=self.resolution, label_size=0,
+                    fmap_base=self.fmap_base, fmap_max=self.fmap_max, resample_kernel=[1, 3, 3, 1])
+
+    def g_kwargs(self) -> dict[str, Any]:
+        return dict(**self.common_kwargs(), latent_size=self.latent_size, dlatent_size=self.dlatent_size,
+                    mapping_layers=self.mapping_layers, mapping_fmaps=self.mapping_fmaps,
+                    architecture=self.g_architecture, dtype="float32")
+
+    def d_kwargs(self) -> dict[str, Any]:
+        return dict(**self.common_kwargs(), architecture=self.d_architecture,
+                    mbstd_group_size=self.mbstd_group_size, mbstd_num_features=self.mbstd_num_features)
+
+
+def _normal(rng: np.random.Generator, *shape: int, scale: float = 1.0) -> np.ndarray:
+    return (rng.standard_normal(shape) * scale).astype(np.float32)
+
+
+def _modulated(rng: np.random.Generator, v: dict[str, np.ndarray], scope: str, k: int, fin: int, fout: int,
+               w_dim: int) -> None:
+    v[f"{scope}/weight"] = _normal(rng, k, k, fin, fout)
+    v[f"{scope}/mod_weight"] = _normal(rng, w_dim, fin)
+    v[f"{scope}/mod_bias"] = _normal(rng, fin, scale=0.3)
+    v[f"{scope}/bias"] = _normal(rng, fout, scale=0.2)
+
+
+def generator_variables(cfg: TinyConfig, seed: int) -> dict[str, np.ndarray]:
+    """Every variable of a TF G_main (mapping/..., synthesis/..., own) by full name, in TF layouts."""
+    rng = np.random.default_rng(seed)
+    v: dict[str, np.ndarray] = {"dlatent_avg": _normal(rng, cfg.dlatent_size), "lod": np.float32(0)}
+    features = [cfg.latent_size] + [cfg.mapping_fmaps] * (cfg.mapping_layers - 1) + [cfg.dlatent_size]
+    for i in range(cfg.mapping_layers):
+        v[f"mapping/Dense{i}/weight"] = _normal(rng, features[i], features[i + 1], scale=100.0)  # 1/lrmul
+        v[f"mapping/Dense{i}/bias"] = _normal(rng, features[i + 1], scale=5.0)
+    num_layers = 2 * cfg.log2 - 2
+    for i in range(num_layers - 1):
+        r = 2 ** ((i + 5) // 2)
+        v[f"synthesis/noise{i}"] = _normal(rng, 1, 1, r, r)
+    w, c = cfg.dlatent_size, cfg.num_channels
+    v["synthesis/4x4/Const/const"] = _normal(rng, 1, cfg.nf(1), 4, 4)
+    _modulated(rng, v, "synthesis/4x4/Conv", 3, cfg.nf(1), cfg.nf(1), w)
+    v["synthesis/4x4/Conv/noise_strength"] = _normal(rng, scale=0.5)
+    if cfg.g_architecture == "skip":
+        _modulated(rng, v, "synthesis/4x4/ToRGB", 1, cfg.nf(1), c, w)
+    for res in range(3, cfg.log2 + 1):
+        scope, fin, fout = f"synthesis/{2**res}x{2**res}", cfg.nf(res - 2), cfg.nf(res - 1)
+        _modulated(rng, v, f"{scope}/Conv0_up", 3, fin, fout, w)
+        _modulated(rng, v, f"{scope}/Conv1", 3, fout, fout, w)
+        for name in ("Conv0_up", "Conv1"):
+            v[f"{scope}/{name}/noise_strength"] = _normal(rng, scale=0.5)
+        if cfg.g_architecture == "resnet":
+            v[f"{scope}/Skip/weight"] = _normal(rng, 1, 1, fin, fout)
+        if cfg.g_architecture == "skip" or res == cfg.log2:
+            _modulated(rng, v, f"{scope}/ToRGB", 1, fout, c, w)
+    return v
+
+
+def discriminator_variables(cfg: TinyConfig, seed: int) -> dict[str, np.ndarray]:
+    """Every variable of a TF D_stylegan2 by name, in TF layouts."""
+    rng = np.random.default_rng(seed)
+    v: dict[str, np.ndarray] = {}
+
+    def conv(scope: str, k: int, fin: int, fout: int, bias: bool = True) -> None:
+        v[f"{scope}/weight"] = _normal(rng, k, k, fin, fout)
+        if bias:
+            v[f"{scope}/bias"] = _normal(rng, fout, scale=0.2)
+
+    for res in range(cfg.log2, 2, -1):
+        scope = f"{2**res}x{2**res}"
+        if cfg.d_architecture == "skip" or res == cfg.log2:
+            conv(f"{scope}/FromRGB", 1, cfg.num_channels, cfg.nf(res - 1))
+        conv(f"{scope}/Conv0", 3, cfg.nf(res - 1), cfg.nf(res - 1))
+        conv(f"{scope}/Conv1_down", 3, cfg.nf(res - 1), cfg.nf(res - 2))
+        if cfg.d_architecture == "resnet":
+            conv(f"{scope}/Skip", 1, cfg.nf(res - 1), cfg.nf(res - 2), bias=False)
+    if cfg.d_architecture == "skip":
+        conv("4x4/FromRGB", 1, cfg.num_channels, cfg.nf(1))
+    extra = cfg.mbstd_num_features if cfg.mbstd_group_size > 1 else 0
+    conv("4x4/Conv", 3, cfg.nf(1) + extra, cfg.nf(1))
+    v["4x4/Dense0/weight"] = _normal(rng, cfg.nf(1) * 16, cfg.nf(0))
+    v["4x4/Dense0/bias"] = _normal(rng, cfg.nf(0), scale=0.2)
+    v["Output/weight"] = _normal(rng, cfg.nf(0), 1)
+    v["Output/bias"] = _normal(rng, 1, scale=0.2)
+    return v
+
+
+def generator_network(cfg: TinyConfig, variables: dict[str, np.ndarray], name: str = "G",
+                      src: str | None = None) -> TFNetwork:
+    """The TF G_main Network (with mapping and synthesis components) holding `variables`."""
+    own = {k: val for k, val in variables.items() if "/" not in k}
+    part = {p: {k.split("/", 1)[1]: val for k, val in variables.items() if k.startswith(p + "/")}
+            for p in ("mapping", "synthesis")}
+    kwargs = cfg.g_kwargs()
+    mapping = TFNetwork("G_mapping", "G_mapping", {**kwargs, "dlatent_broadcast": 2 * cfg.log2 - 2},
+                        part["mapping"], src=src)
+    synthesis = TFNetwork("G_synthesis", "G_synthesis_stylegan2", kwargs, part["synthesis"], src=src)
+    return TFNetwork(name, "G_main", {**kwargs, "truncation_psi": 0.5}, own,
+                     components={"synthesis": synthesis, "mapping": mapping}, src=src)
+
+
+def discriminator_network(cfg: TinyConfig, variables: dict[str, np.ndarray]) -> TFNetwork:
+    return TFNetwork("D", "D_stylegan2", cfg.d_kwargs(), variables)
+
+
+@dataclass
+class TFPickle:
+    """A written TF pickle and the variables it holds (for independent reference computations)."""
+
+    path: Path
+    cfg: TinyConfig
+    G: dict[str, np.ndarray]
+    D: dict[str, np.ndarray]
+    Gs: dict[str, np.ndarray]
+
+
+def write_tf_pickle(path: Path, cfg: TinyConfig | None = None, seed: int = 0) -> TFPickle:
+    """Write a (G, D, Gs) TF pickle of `cfg` with random variables (G and Gs differ) to `path`."""
+    cfg = cfg or TinyConfig()
+    G, D, Gs = generator_variables(cfg, seed), discriminator_variables(cfg, seed + 1), generator_variables(
+        cfg, seed + 2)
+    nets = (generator_network(cfg, G), discriminator_network(cfg, D), generator_network(cfg, Gs, name="Gs"))
+    path.write_bytes(dumps(nets))
+    return TFPickle(path, cfg, G, D, Gs)

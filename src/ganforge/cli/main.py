@@ -8,6 +8,7 @@ import sys
 import click
 
 from ganforge import __version__
+from ganforge.cli.convert import convert_command
 from ganforge.cli.dataset import dataset
 from ganforge.cli.generate import generate_command
 from ganforge.cli.metrics import metrics_command
@@ -25,6 +26,7 @@ def cli(verbose: bool) -> None:
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="%(message)s")
 
 
+cli.add_command(convert_command)
 cli.add_command(dataset)
 cli.add_command(generate_command)
 cli.add_command(metrics_command)

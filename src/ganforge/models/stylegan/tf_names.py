@@ -6,7 +6,8 @@ scope, as a pickled network lists them: for the generator 'lod', 'dlatent_avg',
 'G_synthesis/ToRGB_lod0/weight' ...; for the discriminator 'FromRGB_lod0/weight',
 '1024x1024/Conv1_down/bias', '4x4/Dense1/weight' ... The TF generator holds a second 'lod' in
 G_synthesis, assigned from its own 'lod' on every call; both map to ``synthesis.lod``, which is
-listed under the generator's 'lod'.
+listed under the generator's 'lod'. The generator's 'dlatent_avg' lives in the mapping network
+(``mapping.w_avg``), so the mapping network alone lists it too.
 
 Values are the same up to layout: TF dense weights are [in, out] (PyTorch [out, in]) and conv
 weights [kh, kw, in, out] (PyTorch [out, in, kh, kw]); the label embedding is [c_dim, z_dim] in both.
@@ -48,7 +49,7 @@ def tf_variable_names(network: nn.Module) -> dict[str, str]:
                 names[f"G_synthesis/{tf_name}"] = f"synthesis.{key}"
         return names
     if isinstance(network, MappingNetwork):
-        return _mapping_names(network)
+        return {"dlatent_avg": "w_avg", **_mapping_names(network)}  # w_avg: the generator's variable
     if isinstance(network, SynthesisNetwork):
         return _synthesis_names(network)
     if isinstance(network, Discriminator):

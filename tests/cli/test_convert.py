@@ -64,9 +64,9 @@ def test_convert_failures_print_the_error_and_keep_out(
 ) -> None:
     source = tmp_path / "in.pkl"
     if kind == "unknown-func":
-        net = TFNetwork("G", "G_style", {}, {"lod": np.float32(0)})
+        net = TFNetwork("G", "G_paint", {}, {"lod": np.float32(0)})
         source.write_bytes(dumps((net, net, net)))
-        expected = "StyleGAN (v1) TF pickles are not supported yet"
+        expected = "built by 'G_paint', which ganforge cannot convert"
     else:
         source.write_bytes(b"not a pickle")
         expected = "truncated or is not a network pickle"

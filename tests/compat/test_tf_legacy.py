@@ -1,8 +1,9 @@
-"""Legacy TF StyleGAN2 pickles: converted networks match a direct numpy run of the TF graph.
+"""Legacy TF StyleGAN2 and StyleGAN pickles: converted networks match a direct numpy run of the TF graph.
 
-The reference below follows NVlabs/stylegan2's networks_stylegan2.py and upfirdn_2d.py op by op on
-the pickled numpy arrays, in float64: TF layouts (HWIO kernels, [in, out] dense weights), the runtime
-weight scaling, conv2d_transpose of the flipped kernel for up-sampling, FIR filtering by explicit taps.
+The reference below follows NVlabs/stylegan2's networks_stylegan2.py and upfirdn_2d.py (and
+NVlabs/stylegan's networks_stylegan.py) op by op on the pickled numpy arrays, in float64: TF layouts
+(HWIO kernels, [in, out] dense weights), the runtime weight scaling, conv2d_transpose of the flipped
+kernel for up-sampling, FIR filtering by explicit taps.
 """
 
 from __future__ import annotations
@@ -19,17 +20,22 @@ from tests.compat.tf_pickles import (
     TF_MODULES,
     TFNetwork,
     TinyConfig,
+    TinyV1Config,
     build_module_src,
     discriminator_network,
     discriminator_variables,
     dumps,
     generator_network,
     generator_variables,
+    v1_discriminator_variables,
+    v1_generator_variables,
+    v1_networks,
     write_tf_pickle,
 )
 
 from ganforge.compat import load_network, load_network_pkl
 from ganforge.errors import NetworkFileError
+from ganforge.models import stylegan
 from ganforge.models.stylegan2 import Discriminator, Generator
 
 V = dict[str, np.ndarray]
@@ -215,6 +221,75 @@ def discriminator(img: np.ndarray, v: V, cfg: TinyConfig) -> np.ndarray:
     return dense(x, v["Output/weight"], v["Output/bias"])
 
 
+def v1_dense(x: np.ndarray, w: np.ndarray, b: np.ndarray, gain: float, lrmul: float = 1.0) -> np.ndarray:
+    """StyleGAN's dense + apply_bias: weight scaled by gain * lrmul / sqrt(fan_in), bias by lrmul."""
+    return x @ (w.astype(np.float64) * (gain * lrmul / np.sqrt(w.shape[0]))) + b * lrmul
+
+
+def v1_conv(x: np.ndarray, w: np.ndarray, gain: float = SQRT2) -> np.ndarray:
+    return conv_same(x, he(w) * gain)
+
+
+def leaky(x: np.ndarray) -> np.ndarray:
+    """StyleGAN's leaky_relu: max(x, 0.2 x), no gain (that sits in the weights)."""
+    return np.maximum(x, 0.2 * x)
+
+
+def blur(x: np.ndarray) -> np.ndarray:
+    """blur2d([1, 2, 1]): normalised depthwise 3x3 filter, SAME padding."""
+    k = np.outer([1.0, 2.0, 1.0], [1.0, 2.0, 1.0]) / 16
+    xp, h = pad(x, 1, 1), x.shape[2]
+    return sum(k[a, b] * xp[:, :, a:a + h, b:b + h] for a in range(3) for b in range(3))
+
+
+def v1_mapping(z: np.ndarray, c: np.ndarray, v: V, cfg: TinyV1Config) -> np.ndarray:
+    x = np.concatenate([z, c @ v["G_mapping/LabelConcat/weight"]], axis=1)
+    x = x / np.sqrt(np.mean(np.square(x), axis=1, keepdims=True) + 1e-8)
+    for i in range(cfg.mapping_layers):
+        x = leaky(v1_dense(x, v[f"G_mapping/Dense{i}/weight"], v[f"G_mapping/Dense{i}/bias"], SQRT2, 0.01))
+    return x
+
+
+def v1_synthesis(dl: np.ndarray, v: V) -> np.ndarray:
+    """G_synthesis at 8x8, lod 0, stored noise: const, conv, up-conv + blur, conv, ToRGB_lod0."""
+    s = "G_synthesis"
+
+    def epilogue(x: np.ndarray, idx: int, scope: str) -> np.ndarray:
+        x = x + v[f"{s}/noise{idx}"] * v[f"{s}/{scope}/Noise/weight"][None, :, None, None]
+        x = leaky(x + v[f"{s}/{scope}/bias"][None, :, None, None])
+        x = x - x.mean(axis=(2, 3), keepdims=True)
+        x = x / np.sqrt(np.mean(np.square(x), axis=(2, 3), keepdims=True) + 1e-8)
+        style = v1_dense(dl[:, idx], v[f"{s}/{scope}/StyleMod/weight"], v[f"{s}/{scope}/StyleMod/bias"], 1.0)
+        style = style.reshape(x.shape[0], 2, x.shape[1], 1, 1)
+        return x * (style[:, 0] + 1) + style[:, 1]
+
+    const = np.tile(v[f"{s}/4x4/Const/const"].astype(np.float64), (dl.shape[0], 1, 1, 1))
+    x = epilogue(const, 0, "4x4/Const")
+    x = epilogue(v1_conv(x, v[f"{s}/4x4/Conv/weight"]), 1, "4x4/Conv")
+    x = epilogue(blur(v1_conv(x.repeat(2, axis=2).repeat(2, axis=3), v[f"{s}/8x8/Conv0_up/weight"])), 2,
+                 "8x8/Conv0_up")
+    x = epilogue(v1_conv(x, v[f"{s}/8x8/Conv1/weight"]), 3, "8x8/Conv1")
+    return v1_conv(x, v[f"{s}/ToRGB_lod0/weight"], gain=1.0) + v[f"{s}/ToRGB_lod0/bias"][None, :, None, None]
+
+
+def v1_discriminator(img: np.ndarray, c: np.ndarray, v: V, cfg: TinyV1Config) -> np.ndarray:
+    """D_basic at 8x8, lod 0, with label projection."""
+
+    def act_bias(x: np.ndarray, scope: str) -> np.ndarray:
+        return leaky(x + v[f"{scope}/bias"][None, :, None, None])
+
+    x = act_bias(v1_conv(img, v["FromRGB_lod0/weight"]), "FromRGB_lod0")
+    x = act_bias(v1_conv(x, v["8x8/Conv0/weight"]), "8x8/Conv0")
+    x = v1_conv(blur(x), v["8x8/Conv1_down/weight"])
+    x = act_bias(0.25 * (x[:, :, ::2, ::2] + x[:, :, 1::2, ::2] + x[:, :, ::2, 1::2] + x[:, :, 1::2, 1::2]),
+                 "8x8/Conv1_down")
+    x = minibatch_stddev(x, cfg.mbstd_group_size, 1)
+    x = act_bias(v1_conv(x, v["4x4/Conv/weight"]), "4x4/Conv")
+    x = leaky(v1_dense(x.reshape(x.shape[0], -1), v["4x4/Dense0/weight"], v["4x4/Dense0/bias"], SQRT2))
+    x = v1_dense(x, v["4x4/Dense1/weight"], v["4x4/Dense1/bias"], 1.0)
+    return np.sum(x * c, axis=1, keepdims=True)
+
+
 # --- tests ----------------------------------------------------------------------------------------
 
 
@@ -317,15 +392,12 @@ def test_malicious_tf_pickle_is_refused_and_runs_nothing(tmp_path: Path) -> None
     assert not marker.exists()
 
 
-@pytest.mark.parametrize("func,message", [
-    ("G_style", "StyleGAN \\(v1\\) TF pickles are not supported yet"),
-    ("G_paint", "built by 'G_paint', which ganforge cannot convert; supported: G_main"),
-])
-def test_unknown_build_functions_get_a_clear_error(tmp_path: Path, func: str, message: str) -> None:
-    net = TFNetwork("G", func, {"resolution": 16}, {"dlatent_avg": np.zeros(8, np.float32)})
+def test_unknown_build_functions_get_a_clear_error(tmp_path: Path) -> None:
+    net = TFNetwork("G", "G_paint", {"resolution": 16}, {"dlatent_avg": np.zeros(8, np.float32)})
     path = tmp_path / "other.pkl"
     path.write_bytes(dumps((net, net, net)))
-    with pytest.raises(NetworkFileError, match=f"other.pkl: .*{message}"):
+    message = "other.pkl: TF network 'G' is built by 'G_paint', which ganforge cannot convert; supported: "
+    with pytest.raises(NetworkFileError, match=message + "StyleGAN2's G_main"):
         load_network_pkl(path)
 
 
@@ -354,3 +426,29 @@ def test_unsupported_tf_generators_are_refused_by_name(tmp_path: Path) -> None:
     wrong = dict(v, **{"synthesis/4x4/Conv/bias": np.zeros(5, np.float32)})
     with pytest.raises(NetworkFileError, match="does not fit its arguments.*b4.conv1.bias"):
         load_network_pkl(io.BytesIO(dumps(generator_network(cfg, wrong))))
+
+
+def test_stylegan_v1_pickles_match_the_tf_graph(tmp_path: Path) -> None:
+    cfg = TinyV1Config()
+    g, d = v1_generator_variables(cfg, 0), v1_discriminator_variables(cfg, 1)
+    path = tmp_path / "karras2019-tiny.pkl"
+    path.write_bytes(dumps(v1_networks(cfg, g, d)))
+    nets = load_network_pkl(path)
+    assert set(nets) == {"G", "D", "G_ema"}
+    G, D = nets["G_ema"], nets["D"]
+    assert isinstance(G, stylegan.Generator) and isinstance(D, stylegan.Discriminator)
+    assert G.synthesis.structure == "linear" and float(G.synthesis.lod) == 0
+
+    rng = np.random.default_rng(2)
+    z, c = rng.standard_normal((2, cfg.latent_size)), np.eye(cfg.label_size)[[1, 0]]
+    zt, ct = torch.from_numpy(z).float(), torch.from_numpy(c).float()
+    w = v1_mapping(z, c, g, cfg)
+    ws = G.mapping(zt, ct)
+    close(ws[:, 0], w)
+    dl = np.repeat(w[:, None], 4, axis=1)
+    close(G(zt, ct, noise_mode="const"), v1_synthesis(dl, g))
+
+    img = rng.standard_normal((4, 3, 8, 8))
+    labels = np.eye(cfg.label_size)[[0, 1, 1, 0]]
+    scores = D(torch.from_numpy(img).float(), torch.from_numpy(labels).float())
+    close(scores, v1_discriminator(img, labels, d, cfg))

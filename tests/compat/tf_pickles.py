@@ -221,3 +221,104 @@ def write_tf_pickle(path: Path, cfg: TinyConfig | None = None, seed: int = 0) ->
     nets = (generator_network(cfg, G), discriminator_network(cfg, D), generator_network(cfg, Gs, name="Gs"))
     path.write_bytes(dumps(nets))
     return TFPickle(path, cfg, G, D, Gs)
+
+
+@dataclass
+class TinyV1Config:
+    """A tiny StyleGAN (v1) configuration in the TF kwargs' terms: 8x8, conditional, 8 then 4 channels."""
+
+    resolution: int = 8
+    num_channels: int = 3
+    label_size: int = 2
+    latent_size: int = 8
+    dlatent_size: int = 8
+    mapping_layers: int = 2
+    mapping_fmaps: int = 12
+    fmap_base: int = 16
+    fmap_max: int = 8
+    mbstd_group_size: int = 2
+
+    @property
+    def log2(self) -> int:
+        return int(np.log2(self.resolution))
+
+    def nf(self, stage: int) -> int:
+        return min(int(self.fmap_base / 2.0**stage), self.fmap_max)
+
+    def kwargs(self) -> dict[str, Any]:
+        return dict(num_channels=self.num_channels, resolution=self.resolution, label_size=self.label_size,
+                    fmap_base=self.fmap_base, fmap_max=self.fmap_max, latent_size=self.latent_size,
+                    dlatent_size=self.dlatent_size, mapping_layers=self.mapping_layers,
+                    mapping_fmaps=self.mapping_fmaps, mbstd_group_size=self.mbstd_group_size)
+
+
+def v1_generator_variables(cfg: TinyV1Config, seed: int) -> dict[str, np.ndarray]:
+    """Every variable of a TF G_style as TF's `Network.vars` names them ('G_synthesis/4x4/Conv/weight')."""
+    rng = np.random.default_rng(seed)
+    v: dict[str, np.ndarray] = {"lod": np.float32(0), "dlatent_avg": _normal(rng, cfg.dlatent_size)}
+    if cfg.label_size:
+        v["G_mapping/LabelConcat/weight"] = _normal(rng, cfg.label_size, cfg.latent_size)
+    features = [cfg.latent_size * (2 if cfg.label_size else 1)] + [cfg.mapping_fmaps] * (
+        cfg.mapping_layers - 1) + [cfg.dlatent_size]
+    for i in range(cfg.mapping_layers):
+        v[f"G_mapping/Dense{i}/weight"] = _normal(rng, features[i], features[i + 1], scale=100.0)
+        v[f"G_mapping/Dense{i}/bias"] = _normal(rng, features[i + 1], scale=5.0)
+    s = "G_synthesis"
+    v[f"{s}/lod"] = np.float32(0)
+    for i in range(2 * cfg.log2 - 2):
+        r = 2 ** (i // 2 + 2)
+        v[f"{s}/noise{i}"] = _normal(rng, 1, 1, r, r)
+    v[f"{s}/4x4/Const/const"] = _normal(rng, 1, cfg.nf(1), 4, 4)
+    layers = [("4x4/Const", 0, cfg.nf(1)), ("4x4/Conv", cfg.nf(1), cfg.nf(1))]
+    for res in range(3, cfg.log2 + 1):
+        scope = f"{2**res}x{2**res}"
+        layers += [(f"{scope}/Conv0_up", cfg.nf(res - 2), cfg.nf(res - 1)),
+                   (f"{scope}/Conv1", cfg.nf(res - 1), cfg.nf(res - 1))]
+    for scope, fin, fout in layers:
+        if fin:
+            v[f"{s}/{scope}/weight"] = _normal(rng, 3, 3, fin, fout)
+        v[f"{s}/{scope}/Noise/weight"] = _normal(rng, fout, scale=0.5)
+        v[f"{s}/{scope}/bias"] = _normal(rng, fout, scale=0.2)
+        v[f"{s}/{scope}/StyleMod/weight"] = _normal(rng, cfg.dlatent_size, 2 * fout)
+        v[f"{s}/{scope}/StyleMod/bias"] = _normal(rng, 2 * fout, scale=0.2)
+    for res in range(2, cfg.log2 + 1):
+        lod = cfg.log2 - res
+        v[f"{s}/ToRGB_lod{lod}/weight"] = _normal(rng, 1, 1, cfg.nf(res - 1), cfg.num_channels)
+        v[f"{s}/ToRGB_lod{lod}/bias"] = _normal(rng, cfg.num_channels, scale=0.2)
+    return v
+
+
+def v1_discriminator_variables(cfg: TinyV1Config, seed: int) -> dict[str, np.ndarray]:
+    """Every variable of a TF D_basic by name."""
+    rng = np.random.default_rng(seed)
+    v: dict[str, np.ndarray] = {"lod": np.float32(0)}
+    for res in range(2, cfg.log2 + 1):
+        lod = cfg.log2 - res
+        v[f"FromRGB_lod{lod}/weight"] = _normal(rng, 1, 1, cfg.num_channels, cfg.nf(res - 1))
+        v[f"FromRGB_lod{lod}/bias"] = _normal(rng, cfg.nf(res - 1), scale=0.2)
+    shapes = {}
+    for res in range(cfg.log2, 2, -1):
+        scope = f"{2**res}x{2**res}"
+        shapes[f"{scope}/Conv0"] = (3, 3, cfg.nf(res - 1), cfg.nf(res - 1))
+        shapes[f"{scope}/Conv1_down"] = (3, 3, cfg.nf(res - 1), cfg.nf(res - 2))
+    shapes["4x4/Conv"] = (3, 3, cfg.nf(1) + 1, cfg.nf(1))
+    shapes["4x4/Dense0"] = (cfg.nf(1) * 16, cfg.nf(0))
+    shapes["4x4/Dense1"] = (cfg.nf(0), max(cfg.label_size, 1))
+    for scope, shape in shapes.items():
+        v[f"{scope}/weight"] = _normal(rng, *shape)
+        v[f"{scope}/bias"] = _normal(rng, shape[-1], scale=0.2)
+    return v
+
+
+def v1_networks(cfg: TinyV1Config, g: dict[str, np.ndarray], d: dict[str, np.ndarray]) -> tuple:
+    """(G, D, Gs) TF Networks of StyleGAN (v1) holding `g` (as G and Gs) and `d`."""
+    def part(prefix: str) -> dict[str, np.ndarray]:
+        return {k.split("/", 1)[1]: val for k, val in g.items() if k.startswith(prefix + "/")}
+
+    kwargs = cfg.kwargs()
+    mapping = TFNetwork("G_mapping", "G_mapping", {**kwargs, "dlatent_broadcast": 2 * cfg.log2 - 2},
+                        part("G_mapping"))
+    synthesis = TFNetwork("G_synthesis", "G_synthesis", kwargs, part("G_synthesis"))
+    own = {k: val for k, val in g.items() if "/" not in k}
+    G = TFNetwork("G", "G_style", kwargs, own, components={"synthesis": synthesis, "mapping": mapping})
+    return G, TFNetwork("D", "D_basic", kwargs, d), G

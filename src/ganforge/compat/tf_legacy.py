@@ -1,4 +1,5 @@
-"""Legacy TensorFlow StyleGAN2 network pickles (NVlabs/stylegan2) as ganforge StyleGAN2 networks.
+"""Legacy TensorFlow network pickles of StyleGAN2 (NVlabs/stylegan2) and StyleGAN (NVlabs/stylegan)
+as ganforge networks.
 
 Such a pickle is a tuple (G, D, Gs) of `dnnlib.tflib.network.Network` objects, which `SafeUnpickler`
 reads as `TFNetworkRecord`s: the name of the build function, its keyword arguments, sub-networks and
@@ -6,7 +7,8 @@ the variables as (name, numpy array) pairs. The build module's source is never r
 rebuilt from the function name and arguments, and the variables are copied in by name with their
 layouts changed from TensorFlow's to torch's (conv HWIO -> OIHW, dense [in, out] -> [out, in], style
 bias + 1, and up-sampling kernels flipped, since TF runs them as a transposed convolution of the
-flipped kernel where ganforge's transposed convolution takes the kernel as stored).
+flipped kernel where ganforge's transposed convolution takes the kernel as stored). StyleGAN (v1)
+networks are named by `ganforge.models.stylegan.tf_variable_names` and need only the transposes.
 """
 
 from __future__ import annotations
@@ -21,12 +23,14 @@ from torch import nn
 
 from ganforge.compat.safe_unpickle import TFNetworkRecord
 from ganforge.errors import NetworkFileError
+from ganforge.models import stylegan
 from ganforge.models.stylegan2 import Discriminator, Generator
 
-SUPPORTED = "G_main (with G_mapping and G_synthesis_stylegan2) and D_stylegan2"
+SUPPORTED = (
+    "StyleGAN2's G_main (with G_mapping and G_synthesis_stylegan2) and D_stylegan2, "
+    "StyleGAN's G_style (with G_mapping and G_synthesis) and D_basic"
+)
 NOT_YET_SUPPORTED = {
-    "G_style": "StyleGAN (v1) TF pickles are not supported yet",
-    "D_basic": "StyleGAN (v1) TF pickles are not supported yet",
     "G_synthesis_stylegan_revised": "StyleGAN2 configs B-D (progressive growing) are not supported",
 }
 """Build functions ganforge recognises but cannot convert, with the reason given to the user."""
@@ -64,19 +68,22 @@ class TFNetwork:
         subs = {str(key): cls.parse(value, source) for key, value in components.items()}
         return cls(name, func, dict(kwargs), subs, values)
 
-    def all_variables(self, prefix: str = "") -> dict[str, np.ndarray]:
-        """Own and sub-network variables by full name ('synthesis/4x4/Conv/weight')."""
+    def all_variables(self, by_name: bool = False, prefix: str = "") -> dict[str, np.ndarray]:
+        """Own and sub-network variables by full name, a sub-network's prefixed with its key in
+        `components` ('synthesis/4x4/Conv/weight') or, `by_name`, with its name as TF's `Network.vars`
+        does ('G_synthesis/4x4/Conv/weight')."""
         found = {prefix + name: value for name, value in self.variables.items()}
         for key, component in self.components.items():
-            found.update(component.all_variables(f"{prefix}{key}/"))
+            sub = component.name if by_name else key
+            found.update(component.all_variables(by_name, f"{prefix}{sub}/"))
         return found
 
 
 class _Variables:
     """A network's TF variables, taken one by one so that any left unconverted can be reported."""
 
-    def __init__(self, network: TFNetwork, source: str) -> None:
-        self.values = network.all_variables()
+    def __init__(self, network: TFNetwork, source: str, by_name: bool = False) -> None:
+        self.values = network.all_variables(by_name)
         self.unused = set(self.values)
         self.network, self.source = network.name, source
 
@@ -137,6 +144,10 @@ def convert_tf_network(record: TFNetworkRecord, source: str) -> nn.Module:
         return convert_generator(network, source)
     if network.func == "D_stylegan2":
         return convert_discriminator(network, source)
+    if network.func == "G_style":
+        return convert_stylegan_generator(network, source)
+    if network.func == "D_basic":
+        return convert_stylegan_discriminator(network, source)
     raise NetworkFileError(
         f"{source}: TF network {network.name!r} is built by {network.func!r}, which ganforge cannot convert; "
         f"supported: {SUPPORTED}"
@@ -238,6 +249,83 @@ def convert_discriminator(net: TFNetwork, source: str) -> Discriminator:
     state.update(v.dense("b4.fc", "4x4/Dense0"))
     state.update(v.dense("b4.out", "Output"))
     return _load(D, state, v, source)
+
+
+_V1_MAPPING_KWARGS = {
+    "mapping_layers": "num_layers", "mapping_fmaps": "layer_features", "mapping_lrmul": "lr_multiplier",
+    "mapping_nonlinearity": "activation", "normalize_latents": "normalize_latents",
+    "use_wscale": "use_wscale",
+}
+_V1_COMMON_KWARGS = {
+    "fmap_base": "fmap_base", "fmap_decay": "fmap_decay", "fmap_max": "fmap_max",
+    "nonlinearity": "activation", "use_wscale": "use_wscale", "fused_scale": "fused_scale",
+    "blur_filter": "blur_filter",
+}
+_V1_SYNTHESIS_KWARGS = {
+    **_V1_COMMON_KWARGS, "use_noise": "use_noise", "use_pixel_norm": "use_pixel_norm",
+    "use_instance_norm": "use_instance_norm",
+}
+_V1_D_KWARGS = {**_V1_COMMON_KWARGS, "mbstd_group_size": "mbstd_group_size",
+                "mbstd_num_features": "mbstd_num_features"}
+"""StyleGAN (v1) TF kwarg -> ganforge kwarg, where the names differ or the value is passed on as is."""
+
+
+def convert_stylegan_generator(net: TFNetwork, source: str) -> stylegan.Generator:
+    """G_style with G_mapping and G_synthesis -> `stylegan.Generator` (lod and noise buffers included)."""
+    mapping = _component(net, "mapping", "G_mapping", source)
+    synthesis = _component(net, "synthesis", "G_synthesis", source)
+    mk, sk = mapping.kwargs, synthesis.kwargs
+    for flag in ("use_styles", "const_input_layer"):
+        if not sk.get(flag, True):
+            raise NetworkFileError(f"{source}: TF generator {net.name!r}: {flag}=False is unsupported")
+    mixing = net.kwargs.get("style_mixing_prob", 0.9)
+    beta = net.kwargs.get("dlatent_avg_beta", 0.995)
+    kwargs = dict(
+        z_dim=mk.get("latent_size", 512), c_dim=mk.get("label_size", 0), w_dim=mk.get("dlatent_size", 512),
+        img_resolution=sk.get("resolution", 1024), img_channels=sk.get("num_channels", 3),
+        mapping_kwargs={**_pick(mk, _V1_MAPPING_KWARGS), "w_avg_beta": beta},
+        synthesis_kwargs={**_pick(sk, _V1_SYNTHESIS_KWARGS), "structure": _structure(sk)},
+        style_mixing_prob=0.0 if mixing is None else mixing,
+    )
+    G = _construct(stylegan.Generator, kwargs, net.name, source)
+    # G_synthesis/lod is assigned from G's own 'lod' on every call; ganforge keeps one (synthesis.lod).
+    return _load_by_tf_names(G, net, source, ignored=("G_synthesis/lod",))
+
+
+def convert_stylegan_discriminator(net: TFNetwork, source: str) -> stylegan.Discriminator:
+    """D_basic -> `stylegan.Discriminator`."""
+    k = net.kwargs
+    kwargs = dict(
+        c_dim=k.get("label_size", 0), img_resolution=k.get("resolution", 32),
+        img_channels=k.get("num_channels", 1),
+        **_pick(k, _V1_D_KWARGS), structure=_structure(k),
+    )
+    D = _construct(stylegan.Discriminator, kwargs, net.name, source)
+    return _load_by_tf_names(D, net, source)
+
+
+def _pick(kwargs: dict[str, Any], names: dict[str, str]) -> dict[str, Any]:
+    return {ours: kwargs[theirs] for theirs, ours in names.items() if theirs in kwargs}
+
+
+def _structure(kwargs: dict[str, Any]) -> str:
+    """TF 'auto', 'linear' and 'recursive' compute the same function (and hold the same variables)."""
+    return "fixed" if kwargs.get("structure", "auto") == "fixed" else "linear"
+
+
+def _load_by_tf_names(network: nn.Module, net: TFNetwork, source: str, ignored: tuple[str, ...] = ()) -> Any:
+    """Load a StyleGAN (v1) network from TF variables named by `tf_variable_names`, transposing
+    dense ([in, out]) and conv ([kh, kw, in, out]) weights; everything else keeps its layout."""
+    v = _Variables(net, source, by_name=True)
+    for name in ignored:
+        v.take(name)
+    state = {}
+    for tf_name, key in stylegan.tf_variable_names(network).items():
+        value = v.take(tf_name)
+        if key.endswith(".weight") and value.ndim in (2, 4):
+            value = value.T if value.ndim == 2 else value.transpose(3, 2, 0, 1)
+        state[key] = value
+    return _load(network, state, v, source)
 
 
 def _component(net: TFNetwork, key: str, func: str, source: str) -> TFNetwork:

@@ -1,0 +1,147 @@
+"""DCGAN loss: sigmoid cross-entropy on D's logits, non-saturating for G (Radford et al. 2015).
+
+As in carpedm20/DCGAN-tensorflow, with BCE(x, t) the sigmoid cross-entropy of logit x and target t:
+
+    Dmain  d_loss = mean BCE(D(x), 1) + mean BCE(D(G(z)), 0)    D learns to tell reals from fakes
+    Gmain  g_loss = mean BCE(D(G(z)), 1)                         G raises its fakes' scores
+
+D sees reals and fakes in separate calls, so its batch norm normalises each batch on its own.
+The reference trains both networks with Adam (lr 2e-4, beta1 0.5) and runs the G update twice after
+each D update "to make sure that d_loss does not go to zero"; `DCGANConfig` holds these defaults
+and the order of the phases. `DCGANLoss` has the interface of `StyleGAN2Loss`, phases Gmain and
+Dmain only, so the training loop drives both alike.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ganforge.errors import OptionError
+
+PHASES = ("Gmain", "Dmain")
+
+
+@dataclass(frozen=True)
+class DCGANConfig:
+    """DCGAN optimiser settings and phase order (defaults from the paper and the reference code)."""
+
+    lr: float = 2e-4
+    beta1: float = 0.5
+    beta2: float = 0.999
+    g_steps: int = 2  # G updates after each D update (the paper: 1; the reference code: 2)
+
+    def __post_init__(self) -> None:
+        if self.g_steps < 1:
+            raise OptionError(f"g_steps must be at least 1, got {self.g_steps}")
+        if self.lr <= 0:
+            raise OptionError(f"lr must be positive, got {self.lr}")
+
+    def phases(self) -> tuple[str, ...]:
+        """The phases of one training step in order: Dmain, then Gmain `g_steps` times."""
+        return ("Dmain",) + ("Gmain",) * self.g_steps
+
+    def adam_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments of `torch.optim.Adam` for either network."""
+        return {"lr": self.lr, "betas": (self.beta1, self.beta2)}
+
+
+def sigmoid_cross_entropy(logits: torch.Tensor, target: float) -> torch.Tensor:
+    """Elementwise BCE of sigmoid(logits) against the constant label `target` (TF's numerically safe form)."""
+    return F.binary_cross_entropy_with_logits(logits, torch.full_like(logits, target), reduction="none")
+
+
+def dcgan_optimizers(
+    G: nn.Module, D: nn.Module, config: DCGANConfig | None = None
+) -> tuple[torch.optim.Adam, torch.optim.Adam]:
+    """Adam optimisers (G's, D's) with the DCGAN settings of `config` (the defaults when None)."""
+    kwargs = (config or DCGANConfig()).adam_kwargs()
+    return torch.optim.Adam(G.parameters(), **kwargs), torch.optim.Adam(D.parameters(), **kwargs)
+
+
+class DCGANLoss:
+    """The DCGAN loss for generator `G` and discriminator `D`, with `StyleGAN2Loss`'s interface.
+
+    `augment_pipe` (when given) is applied to every image, real or fake, before D sees it. The loss
+    has no state; `state_dict()` and `load_state_dict()` exist for the training loop's snapshots.
+    """
+
+    def __init__(self, G: nn.Module, D: nn.Module, augment_pipe: nn.Module | None = None) -> None:
+        self.G = G
+        self.D = D
+        self.augment_pipe = augment_pipe
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        """The loss state to store in a snapshot: none."""
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Accept the empty state written by `state_dict`."""
+        if state:
+            raise ValueError(f"DCGANLoss has no state, got keys {sorted(state)}")
+
+    def run_D(self, img: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        """D's logits [N, 1] for images, augmented first when there is an augment pipe."""
+        if self.augment_pipe is not None:
+            img = self.augment_pipe(img)
+        return self.D(img, c)
+
+    def accumulate_gradients(
+        self,
+        phase: str,
+        real_img: torch.Tensor,
+        real_c: torch.Tensor,
+        gen_z: torch.Tensor,
+        gen_c: torch.Tensor,
+        gain: float,
+    ) -> dict[str, torch.Tensor]:
+        """Back-propagate ``loss * gain`` of one round of `phase`; return detached per-sample values.
+
+        `real_img` is float NCHW in [-1, 1]; `gen_z` standard-normal latents. Dmain also returns the
+        real logits under "real_logits" for the ADA controller.
+        """
+        if phase not in PHASES:
+            raise ValueError(f"DCGANLoss phase must be one of {PHASES}, got {phase!r}")
+        if phase == "Gmain":
+            return self._generator(gen_z, gen_c, gain)
+        return self._discriminator(real_img, real_c, gen_z, gen_c, gain)
+
+    def _generator(self, gen_z: torch.Tensor, gen_c: torch.Tensor, gain: float) -> dict[str, torch.Tensor]:
+        gen_logits = self.run_D(self.G(gen_z, gen_c), gen_c)
+        loss_G = sigmoid_cross_entropy(gen_logits, 1.0)
+        loss_G.mean().mul(gain).backward()
+        return {
+            "Loss/scores/fake": gen_logits.detach(),
+            "Loss/signs/fake": gen_logits.detach().sign(),
+            "Loss/G/loss": loss_G.detach(),
+        }
+
+    def _discriminator(
+        self,
+        real_img: torch.Tensor,
+        real_c: torch.Tensor,
+        gen_z: torch.Tensor,
+        gen_c: torch.Tensor,
+        gain: float,
+    ) -> dict[str, torch.Tensor]:
+        with torch.no_grad():
+            gen_img = self.G(gen_z, gen_c)
+        gen_logits = self.run_D(gen_img, gen_c)
+        real_logits = self.run_D(real_img.detach(), real_c)
+        loss_fake = sigmoid_cross_entropy(gen_logits, 0.0)
+        loss_real = sigmoid_cross_entropy(real_logits, 1.0)
+        (loss_real.mean() + loss_fake.mean()).mul(gain).backward()
+        return {
+            "real_logits": real_logits.detach(),
+            "Loss/scores/fake": gen_logits.detach(),
+            "Loss/signs/fake": gen_logits.detach().sign(),
+            "Loss/scores/real": real_logits.detach(),
+            "Loss/signs/real": real_logits.detach().sign(),
+            "Loss/D/loss_fake": loss_fake.detach(),
+            "Loss/D/loss_real": loss_real.detach(),
+            "Loss/D/loss": (loss_real + loss_fake).detach(),
+        }

@@ -190,8 +190,8 @@ class Generator(nn.Module):
         """
         if truncation_psi != 1:
             raise OptionError(
-                f"truncation_psi (--trunc) {truncation_psi}: a DCGAN generator has no truncation trick; "
-                "use truncation 1"
+                f"--trunc {truncation_psi}: a DCGAN generator has no truncation trick (no average latent "
+                "to truncate toward); use --trunc 1 (truncation_psi=1)"
             )
         if z.ndim != 2 or z.shape[1] != self.z_dim:
             raise ValueError(f"z must have shape [N, {self.z_dim}], got {list(z.shape)}")

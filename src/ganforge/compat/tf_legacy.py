@@ -215,7 +215,7 @@ def convert_discriminator(net: TFNetwork, source: str) -> Discriminator:
             f"{source}: TF discriminator {net.name!r} has a 4x4 dense layer of {fc_features} features, wider "
             "than its 4x4 convolution; ganforge's discriminator cannot represent that"
         )
-    group_size = k.get("mbstd_group_size", 4)
+    group_size = k.get("mbstd_group_size", 4) or 0
     activation = k.get("nonlinearity", "lrelu")
     kwargs = dict(
         c_dim=0, img_resolution=resolution, img_channels=k.get("num_channels", 3),

@@ -452,3 +452,6 @@ def test_stylegan_v1_pickles_match_the_tf_graph(tmp_path: Path) -> None:
     labels = np.eye(cfg.label_size)[[0, 1, 1, 0]]
     scores = D(torch.from_numpy(img).float(), torch.from_numpy(labels).float())
     close(scores, v1_discriminator(img, labels, d, cfg))
+
+    lone = load_network_pkl(io.BytesIO(dumps(v1_networks(cfg, g, d)[1])))
+    assert set(lone) == {"D"} and isinstance(lone["D"], stylegan.Discriminator)

@@ -13,8 +13,9 @@ from ganforge.compat.convert import convert_network
 def convert_command(source: str, dest: str) -> None:
     """Convert network file IN (path or URL) to the ganforge checkpoint OUT.
 
-    IN may be an official StyleGAN2-ADA-PyTorch pickle, a legacy TensorFlow StyleGAN2 pickle
-    (NVlabs/stylegan2) or a ganforge checkpoint; no code from it is run. OUT is written atomically.
+    IN may be an official StyleGAN2-ADA-PyTorch pickle, a legacy TensorFlow StyleGAN2 or StyleGAN
+    pickle (NVlabs/stylegan2, NVlabs/stylegan) or a ganforge checkpoint; no code from it is run.
+    OUT is written atomically.
 
     \b
     Example:

@@ -108,8 +108,8 @@ def load_network_pkl(source: NetworkSource) -> dict[str, Any]:
     `augment_pipe` becomes a ganforge `AugmentPipe` (with its `p`); other values stay plain data
     (`training_set_kwargs` a dict). A pickle holding one bare network returns it as {'G_ema': G}
     for a Generator, {'D': D} for a Discriminator, else under its official class name. A legacy
-    TensorFlow StyleGAN2 pickle (G, D, Gs) is converted (`ganforge.compat.tf_legacy`) to
-    {'G', 'D', 'G_ema'}.
+    TensorFlow StyleGAN2 or StyleGAN pickle (G, D, Gs) is converted (`ganforge.compat.tf_legacy`)
+    to {'G', 'D', 'G_ema'}.
     """
     with open_source(source) as (f, name):
         return read_network_pkl(f, name)

@@ -124,7 +124,7 @@ def convert_tf_pickle(data: Any, source: str) -> dict[str, nn.Module]:
     """The networks of a TF pickle: (G, D, Gs) -> {'G', 'D', 'G_ema'}; a lone G -> {'G_ema'}, D -> {'D'}."""
     if isinstance(data, TFNetworkRecord):
         network = convert_tf_network(data, source)
-        return {"D" if isinstance(network, Discriminator) else "G_ema": network}
+        return {"D" if isinstance(network, Discriminator | stylegan.Discriminator) else "G_ema": network}
     if isinstance(data, tuple) and len(data) == 3:
         return dict(zip(("G", "D", "G_ema"), (convert_tf_network(net, source) for net in data), strict=True))
     raise NetworkFileError(

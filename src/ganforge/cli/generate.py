@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from ganforge.errors import OptionError
-from ganforge.tools.generate import generate_images
+from ganforge.tools.generate import generate_from_projected_w, generate_images
 from ganforge.tools.runner import DEVICE_NAMES, NOISE_MODES
 from ganforge.tools.seeds import parse_int_list
 
@@ -31,7 +31,9 @@ INT_LIST = IntList()
 @click.command("generate")
 @click.option("--network", "network_path", required=True, metavar="PATH",
               help="Network file: an official StyleGAN2-ADA pickle or a ganforge checkpoint.")
-@click.option("--seeds", type=INT_LIST, required=True, help="Random seeds, e.g. '0-7,42'.")
+@click.option("--seeds", type=INT_LIST, default=None, help="Random seeds, e.g. '0-7,42'.")
+@click.option("--projected-w", type=click.Path(dir_okay=False), default=None, metavar="FILE",
+              help="Render the ws of a projector's projected_w.npz (proj00.png, ...) instead of seeds.")
 @click.option("--trunc", "truncation_psi", type=float, default=1.0, show_default=True,
               help="Truncation psi (1 = none, smaller = closer to the average image).")
 @click.option("--class", "class_idx", type=int, default=None,
@@ -47,7 +49,8 @@ INT_LIST = IntList()
               help="Device to run on  [default: cuda, else mps, else cpu].")
 def generate_command(
     network_path: str,
-    seeds: list[int],
+    seeds: list[int] | None,
+    projected_w: str | None,
     truncation_psi: float,
     class_idx: int | None,
     noise_mode: str,
@@ -62,7 +65,18 @@ def generate_command(
     Examples:
       ganforge generate --network metfaces.pkl --seeds 85,265,297 --outdir out
       ganforge generate --network cifar10.pkl --seeds 0-35 --class 1 --grid --outdir out
+      ganforge generate --network ffhq.pkl --projected-w out/projected_w.npz --outdir out
     """
+    if projected_w is not None:
+        if seeds is not None:
+            raise OptionError("--seeds and --projected-w: give one of them, not both")
+        paths = generate_from_projected_w(
+            network_path, projected_w, outdir, noise_mode=noise_mode, batch_size=batch_size, device=device
+        )
+        click.echo(f"Wrote {len(paths)} images to {outdir}")
+        return
+    if seeds is None:
+        raise OptionError("--seeds: give the seeds to generate, e.g. '0-7', or --projected-w FILE")
     paths = generate_images(
         network_path,
         seeds,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from ganforge.compat import load_network
 from ganforge.data.grid import grid_size, save_image_grid
 from ganforge.errors import NetworkFileError, OptionError
 from ganforge.fileio import atomic_path
-from ganforge.tools.runner import pick_device, run_generator
+from ganforge.tools.runner import pick_device, run_generator, run_synthesis
 
 logger = logging.getLogger(__name__)
 
@@ -91,5 +92,49 @@ def generate_images(
     if grid:
         path = outdir / "grid.png"
         save_image_grid(images.transpose(0, 3, 1, 2), path, grid_size(len(images)))
+        paths.append(path)
+    return paths
+
+
+def load_projected_w(path: str | os.PathLike[str], num_ws: int, w_dim: int) -> torch.Tensor:
+    """ws [N, num_ws, w_dim] from a projector's `projected_w.npz` (key "w"), checked against the network."""
+    try:
+        with np.load(path) as data:
+            if "w" not in data:
+                names = ", ".join(data.files) or "nothing"
+                raise OptionError(f"--projected-w: {path} holds no array 'w' (it has {names})")
+            ws = data["w"]
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
+        raise OptionError(f"--projected-w: cannot read {path} as an .npz file ({e})") from e
+    if ws.ndim != 3 or ws.shape[1:] != (num_ws, w_dim):
+        raise OptionError(
+            f"--projected-w: {path} holds w of shape {list(ws.shape)}; "
+            f"this network needs [N, {num_ws}, {w_dim}]"
+        )
+    return torch.from_numpy(ws.astype(np.float32))
+
+
+def generate_from_projected_w(
+    network_path: str | os.PathLike[str],
+    projected_w: str | os.PathLike[str],
+    outdir: str | os.PathLike[str],
+    noise_mode: str = "const",
+    batch_size: int = 16,
+    device: str | None = None,
+    progress: bool | None = None,
+) -> list[Path]:
+    """Render each w of a `projected_w.npz` as `outdir/proj{idx:02d}.png` (as the official tool does).
+
+    Returns the paths written.
+    """
+    G = load_generator(network_path, device)
+    ws = load_projected_w(projected_w, G.num_ws, G.w_dim)
+    images = run_synthesis(G, ws, noise_mode=noise_mode, batch_size=batch_size, progress=progress).numpy()
+    outdir = Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for idx, image in enumerate(images):
+        path = outdir / f"proj{idx:02d}.png"
+        save_png(image, path)
         paths.append(path)
     return paths

@@ -1,4 +1,5 @@
-"""`ganforge train`: train a StyleGAN2-ADA model (options named and defaulted like the official train.py).
+"""`ganforge train`: train a StyleGAN2-ADA, StyleGAN (2019) or DCGAN model (options named and defaulted
+like the official train.py).
 
 Options left unset take their values from --cfg; `resolve_config` checks every value and raises
 `OptionError` naming the option.
@@ -14,17 +15,21 @@ from ganforge.augment import AUGMENT_PRESETS
 from ganforge.cli.metrics import parse_metric_names
 from ganforge.training.distributed import shutdown
 from ganforge.training.loop import LoopOptions, launch
-from ganforge.training.presets import AUG_MODES, PRESETS
+from ganforge.training.presets import AUG_MODES, MODEL_PRESETS, MODELS, STYLEGAN_LOSSES
 
 CFG = "  [default: from --cfg]"
+CFG_NAMES = list(dict.fromkeys(name for presets in MODEL_PRESETS.values() for name in presets))
 
 
 @click.command("train")
 @click.option("--data", metavar="PATH",
               help="Training data: a dataset zip or folder (not needed with --resume latest).")
 @click.option("--outdir", required=True, metavar="DIR", help="Where to put the run folders.")
-@click.option("--cfg", type=click.Choice(list(PRESETS)), default="auto", show_default=True,
-              help="Base configuration.")
+@click.option("--model", type=click.Choice(MODELS),
+              help="Model family: stylegan2, stylegan (2019, progressive growing) or dcgan"
+                   "  [default: stylegan2].")
+@click.option("--cfg", type=click.Choice(CFG_NAMES), default="auto", show_default=True,
+              help="Base configuration of the model family (stylegan and dcgan: auto or cpu).")
 @click.option("--kimg", type=int, help="Training length in thousands of real images." + CFG)
 @click.option("--snap", type=int, help="Snapshot (network and image grid) interval in ticks." + CFG)
 @click.option("--resume", metavar="PKL|latest",
@@ -48,6 +53,16 @@ CFG = "  [default: from --cfg]"
               help="Augmentation pipeline  [default: bgc].")
 @click.option("--freezed", type=int, help="Freeze-D: number of frozen discriminator layers  [default: 0].")
 @click.option("--workers", type=int, help="Data loader processes." + CFG)
+@click.option("--g-steps", type=int, help="DCGAN: generator updates per discriminator update  [default: 2].")
+@click.option("--gf-dim", type=int, help="DCGAN: generator width." + CFG)
+@click.option("--df-dim", type=int, help="DCGAN: discriminator width." + CFG)
+@click.option("--loss", type=click.Choice(STYLEGAN_LOSSES),
+              help="StyleGAN: logistic-r1 (non-saturating, R1 of --gamma) or wgangp  [default: logistic-r1].")
+@click.option("--lod-initial-resolution", type=int,
+              help="StyleGAN: resolution progressive growing starts from." + CFG)
+@click.option("--lod-training-kimg", type=float,
+              help="StyleGAN: kimg at each resolution before the next." + CFG)
+@click.option("--lod-transition-kimg", type=float, help="StyleGAN: kimg of each fade-in." + CFG)
 @click.option("--tick", "kimg_per_tick", type=float,
               help="Progress interval in kimg (fractions allowed)." + CFG)
 @click.option("--device", default="auto", show_default=True, help="cpu, cuda, cuda:N or auto.")
@@ -68,7 +83,8 @@ def train_command(
     metric_names: tuple[str, ...],
     **settings: Any,
 ) -> None:
-    """Train a GAN with the techniques of "Training Generative Adversarial Networks with Limited Data".
+    """Train a GAN: StyleGAN2-ADA ("Training Generative Adversarial Networks with Limited Data"), StyleGAN
+    (2019, progressive growing) or DCGAN, all through the same loop.
 
     Each run gets a folder OUTDIR/NNNNN-DESC with log.txt, stats.jsonl, TensorBoard events, image
     grids and network-snapshot-KKKKKK.pt files; Ctrl-C finishes the step, writes a snapshot and

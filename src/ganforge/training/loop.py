@@ -1,8 +1,11 @@
-"""The StyleGAN2-ADA training loop: phases with lazy regularisation, G_ema, ADA, ticks and snapshots.
+"""The training loop of every model family: phases, G_ema, ADA, ticks and snapshots.
 
-One step consumes `batch` real images (over all ranks) and runs the phases Gmain, Greg (every
-`G_reg_interval` steps), Dmain, Dreg (every `D_reg_interval` steps), each as rounds of `batch_gpu`
-images whose gradients are accumulated, reduced over ranks and applied by one Adam step. A tick
+One step consumes `batch` real images (over all ranks) and runs the phases of the model family
+(`ganforge.training.families`) - for StyleGAN2 Gmain, Greg (every `G_reg_interval` steps), Dmain,
+Dreg (every `D_reg_interval` steps); for DCGAN Dmain then Gmain `g_steps` times; for StyleGAN Dmain
+then Gmain at the level of detail of its progressive schedule, which also sets the batch - each as
+rounds of `batch_gpu` images whose gradients are accumulated, reduced over ranks and applied by one
+Adam step. A tick
 (`kimg_per_tick` thousand images; the first tick is one step) ends with the status line, the
 statistics and, every `snap` ticks, an image grid and a network snapshot.
 
@@ -43,7 +46,6 @@ from ganforge.data.grid import save_image_grid
 from ganforge.data.loader import make_loader
 from ganforge.errors import GanforgeError, OptionError
 from ganforge.fileio import atomic_open
-from ganforge.losses import StyleGAN2Loss
 from ganforge.metrics.compute import check_metrics, format_results, report, run_metrics
 from ganforge.metrics.features import MetricOptions
 from ganforge.progress import progress
@@ -54,7 +56,8 @@ from ganforge.training.distributed import (
     init_distributed,
     reduce_gradients_,
 )
-from ganforge.training.presets import TrainingConfig, build_networks, resolve_config
+from ganforge.training.families import make_family
+from ganforge.training.presets import TrainingConfig, resolve_config, round_size
 from ganforge.training.rundir import latest_snapshot, new_run_dir, run_description, run_log, snapshot_name
 from ganforge.training.snapshot import TrainingState, load_snapshot, save_snapshot
 from ganforge.training.stats import Stat, StatsWriter, TickStats
@@ -91,7 +94,8 @@ class TrainingResult:
 
 @dataclass
 class _Phase:
-    name: str  # a StyleGAN2Loss phase
+    name: str  # a phase of the family's loss
+    network: str  # 'G' or 'D'
     module: nn.Module
     opt: torch.optim.Optimizer
     interval: int
@@ -177,9 +181,8 @@ class _Trainer:
         logger.info("Label shape: %s", self.dataset.label_shape)
 
         logger.info("Constructing networks...")
-        G, D = build_networks(
-            config, self.dataset.resolution, self.dataset.num_channels, self.dataset.label_dim
-        )
+        self.family = make_family(config, self.dataset.resolution)
+        G, D = self.family.build_networks(self.dataset.num_channels, self.dataset.label_dim)
         self.G = G.train().requires_grad_(False).to(self.device)
         self.D = D.train().requires_grad_(False).to(self.device)
         self.G_ema = copy.deepcopy(self.G).eval()
@@ -190,14 +193,12 @@ class _Trainer:
             if module is not None:
                 broadcast_module_(module, env)
 
-        self.loss = StyleGAN2Loss(self.G, self.D, self.augment_pipe, **config.loss_kwargs())
+        self.loss = self.family.make_loss(self.G, self.D, self.augment_pipe)
         self.main_loss = self.loss  # compiled graphs cannot double-backward: regularisers stay eager
         if options.compile:
-            self.main_loss = StyleGAN2Loss(
-                self.G, torch.compile(self.D), self.augment_pipe, **config.loss_kwargs(),
-                G_mapping=torch.compile(self.G.mapping), G_synthesis=torch.compile(self.G.synthesis),
-            )
+            self.main_loss = self.family.make_compiled_loss(self.G, self.D, self.augment_pipe)
         self.phases = self._setup_phases()
+        self.opts = {phase.network: phase.opt for phase in self.phases}
         self.labels = torch.from_numpy(
             np.stack([self.dataset.get_label(i) for i in range(len(self.dataset))]).astype(np.float32)
         ).to(self.device)
@@ -208,6 +209,8 @@ class _Trainer:
         self.nonfinite_steps = {"G": 0, "D": 0}  # consecutive skipped steps per network
         self.last_snapshot: Path | None = None
         self.last_good_snapshot: Path | None = None
+        self._loader: Iterator[tuple[torch.Tensor, torch.Tensor]] | None = None
+        self._loader_batch = 0
         self.resumed = resume_from is not None
         if resume_from is not None:
             self._resume(resume_from)
@@ -238,28 +241,23 @@ class _Trainer:
         return pipe, AdaController(pipe, config.target, config.ada_kimg, config.ada_interval)
 
     def _setup_phases(self) -> list[_Phase]:
-        phases = []
-        for name, module, interval in (
-            ("G", self.G, self.config.G_reg_interval),
-            ("D", self.D, self.config.D_reg_interval),
-        ):
-            opt = torch.optim.Adam(module.parameters(), **self.config.adam_kwargs(name))
-            if interval is None:
-                phases.append(_Phase(f"{name}both", module, opt, 1))
-            else:
-                phases += [_Phase(f"{name}main", module, opt, 1), _Phase(f"{name}reg", module, opt, interval)]
-        return phases
+        """The family's phases, with one Adam optimiser per network shared by its phases."""
+        modules = {"G": self.G, "D": self.D}
+        opts = {name: torch.optim.Adam(module.parameters(), **self.family.adam_kwargs(name))
+                for name, module in modules.items()}
+        return [_Phase(spec.name, spec.network, modules[spec.network], opts[spec.network], spec.interval)
+                for spec in self.family.phases()]
 
     def _state(self) -> TrainingState:
-        opts = {phase.name[0]: phase.opt for phase in self.phases}
         return TrainingState(
             cur_nimg=self.cur_nimg,
             cur_tick=self.cur_tick,
             batch_idx=self.batch_idx,
-            G_opt=opts["G"].state_dict(),
-            D_opt=opts["D"].state_dict(),
+            G_opt=self.opts["G"].state_dict(),
+            D_opt=self.opts["D"].state_dict(),
             loss=self.loss.state_dict(),
             ada=self.ada.state_dict() if self.ada is not None else None,
+            schedule=self.family.state_dict(),
         )
 
     def _networks(self) -> dict[str, nn.Module | None]:
@@ -268,10 +266,10 @@ class _Trainer:
     def _resume(self, path: Path) -> None:
         logger.info('Resuming from snapshot "%s"', path)
         state = load_snapshot(path, self._networks())
-        opts = {phase.name[0]: phase.opt for phase in self.phases}
-        opts["G"].load_state_dict(state.G_opt)
-        opts["D"].load_state_dict(state.D_opt)
+        self.opts["G"].load_state_dict(state.G_opt)
+        self.opts["D"].load_state_dict(state.D_opt)
         self.loss.load_state_dict(state.loss)
+        self.family.load_state_dict(state.schedule)
         if self.ada is not None and state.ada is not None:
             self.ada.load_state_dict(state.ada)
         self.cur_nimg, self.cur_tick, self.batch_idx = state.cur_nimg, state.cur_tick, state.batch_idx
@@ -291,11 +289,6 @@ class _Trainer:
         if self.run_dir is not None:
             write_training_options(self.run_dir, config, self.data)
         writer = StatsWriter(self.run_dir) if self.run_dir is not None else None
-        batch_local = config.batch // env.world_size
-        loader = make_loader(
-            self.dataset, batch_local, rank=env.rank, num_replicas=env.world_size, seed=config.seed,
-            num_workers=config.workers, device=self.device, start_index=self.cur_nimg,
-        )
         logger.info("Training for %g kimg...\n", config.kimg)
         maintenance_time = time.time() - self.start_time
         interrupted = False
@@ -305,7 +298,7 @@ class _Trainer:
                 steps = self._steps_in_tick(total_nimg)
                 for _ in progress(range(steps), total=steps, desc=f"tick {self.cur_tick}",
                                   enabled=self.options.progress if env.is_main else False):
-                    self._step(next(loader))
+                    self._step(self._next_batch())
                     if any_rank(stop.is_set(), env):
                         interrupted = True
                         break
@@ -324,9 +317,29 @@ class _Trainer:
         logger.info("\nExiting...")
         return TrainingResult(self.run_dir, self.cur_nimg, self.last_snapshot, interrupted)
 
+    def _next_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """This rank's share of the next step's reals, from a loader for the step's batch size.
+
+        The loader is made again when the family's schedule changes the batch; it continues the
+        sampler order at `cur_nimg`.
+        """
+        batch = self.family.batch_at(self.cur_nimg)
+        if self._loader is None or self._loader_batch != batch:
+            env = self.env
+            self._loader = make_loader(
+                self.dataset, batch // env.world_size, rank=env.rank, num_replicas=env.world_size,
+                seed=self.config.seed, num_workers=self.config.workers, device=self.device,
+                start_index=self.cur_nimg,
+            )
+            self._loader_batch = batch
+        return next(self._loader)
+
     def _steps_in_tick(self, total_nimg: int) -> int:
-        """Steps until the tick is over: one for tick 0, else kimg_per_tick, never past the end."""
-        batch = self.config.batch
+        """Steps until the tick is over: one for tick 0, else kimg_per_tick, never past the end.
+
+        The count uses the batch at the start of the tick.
+        """
+        batch = self.family.batch_at(self.cur_nimg)
         remaining = max(math.ceil((total_nimg - self.cur_nimg) / batch), 1)
         if self.cur_tick == 0:
             return 1
@@ -338,10 +351,12 @@ class _Trainer:
         """Run every phase due at this step on one batch, update G_ema, ADA and the counters."""
         config, env = self.config, self.env
         images, labels = batch
-        num_rounds = config.batch // (config.batch_gpu * env.world_size)
-        real_img = _rounds(images.to(torch.float32) / 127.5 - 1, num_rounds)
+        step_batch = images.shape[0] * env.world_size
+        self.family.begin_step(self.cur_nimg, self.G, self.D, self.opts)
+        num_rounds = step_batch // (round_size(config, step_batch) * env.world_size)
+        real_img = _rounds(self.family.process_reals(images.to(torch.float32) / 127.5 - 1), num_rounds)
         real_c = _rounds(labels, num_rounds)
-        gen_z, gen_c = self._latents(num_rounds)
+        gen_z, gen_c = self._latents(step_batch, num_rounds)
 
         for phase_idx, phase in enumerate(self.phases):
             if self.batch_idx % phase.interval != 0:
@@ -351,7 +366,7 @@ class _Trainer:
             for j in range(num_rounds):
                 global_round = env.rank + env.world_size * j  # see _rounds
                 torch.manual_seed(_derive_seed(config.seed, self.batch_idx, 1, phase_idx, global_round))
-                gain = phase.interval * real_img[j].shape[0] / config.batch
+                gain = phase.interval * real_img[j].shape[0] / step_batch
                 loss = self.main_loss if phase.name.endswith("main") else self.loss
                 values = loss.accumulate_gradients(
                     phase.name, real_img[j], real_c[j], gen_z[phase_idx][j], gen_c[phase_idx][j], gain
@@ -364,13 +379,15 @@ class _Trainer:
             phase.module.requires_grad_(False)
             self._apply(phase)
 
-        self._update_ema()
-        self.cur_nimg += config.batch
+        self._update_ema(step_batch)
+        self.cur_nimg += step_batch
         self.batch_idx += 1
         if self.ada is not None and self.batch_idx % self.ada.interval == 0:
-            self.ada.update(config.batch)
+            self.ada.update(step_batch)
 
-    def _latents(self, num_rounds: int) -> tuple[list[list[torch.Tensor]], list[list[torch.Tensor]]]:
+    def _latents(
+        self, batch: int, num_rounds: int
+    ) -> tuple[list[list[torch.Tensor]], list[list[torch.Tensor]]]:
         """Per phase and round, this rank's latents and labels of the step.
 
         All ranks draw the whole step's latents from the same seed and take their share the way
@@ -379,8 +396,8 @@ class _Trainer:
         """
         config, env = self.config, self.env
         gen = torch.Generator().manual_seed(_derive_seed(config.seed, self.batch_idx, 0))
-        z = torch.randn([len(self.phases), config.batch, self.G.z_dim], generator=gen)
-        c_idx = torch.randint(len(self.dataset), [len(self.phases), config.batch], generator=gen)
+        z = torch.randn([len(self.phases), batch, self.G.z_dim], generator=gen)
+        c_idx = torch.randint(len(self.dataset), [len(self.phases), batch], generator=gen)
         z = z[:, env.rank :: env.world_size].to(self.device)
         c = self.labels[c_idx[:, env.rank :: env.world_size].to(self.device)]
         return [_rounds(zi, num_rounds) for zi in z], [_rounds(ci, num_rounds) for ci in c]
@@ -389,7 +406,7 @@ class _Trainer:
         """Reduce the gradients over ranks and step, unless any is non-finite (then skip and count)."""
         grads = reduce_gradients_(phase.module.parameters(), self.env)
         finite = bool(torch.stack([g.isfinite().all() for g in grads]).all()) if grads else True
-        network = phase.name[0]
+        network = phase.network
         if finite:
             phase.opt.step()
             self.nonfinite_steps[network] = 0
@@ -410,12 +427,13 @@ class _Trainer:
             )
 
     @torch.no_grad()
-    def _update_ema(self) -> None:
+    def _update_ema(self, batch: int) -> None:
+        """Move G_ema towards G with half-life ema_kimg (0: G_ema becomes a copy of G); copy buffers."""
         config = self.config
         ema_nimg = config.ema_kimg * 1000
         if config.ema_rampup is not None:
             ema_nimg = min(ema_nimg, self.cur_nimg * config.ema_rampup)
-        beta = 0.5 ** (config.batch / max(ema_nimg, 1e-8))
+        beta = 0.5 ** (batch / max(ema_nimg, 1e-8))
         for p_ema, p in zip(self.G_ema.parameters(), self.G.parameters(), strict=True):
             p_ema.copy_(p.lerp(p_ema, beta))
         for b_ema, b in zip(self.G_ema.buffers(), self.G.buffers(), strict=True):
@@ -451,13 +469,16 @@ class _Trainer:
             "Timing/total_hours": (now - self.start_time) / 3600,
             "Timing/total_days": (now - self.start_time) / 86400,
         }
+        schedule = self.family.status()
+        own.update(schedule)
         if self.device.type == "cuda":
             torch.cuda.reset_peak_memory_stats(self.device)
         logger.info(
             "tick %-5d kimg %-8.3f time %-12s sec/tick %-7.1f sec/kimg %-7.2f maintenance %-6.1f "
-            "cpumem %-6.2f gpumem %-6.2f augment %.3f",
+            "cpumem %-6.2f gpumem %-6.2f augment %.3f%s",
             self.cur_tick, self.cur_nimg / 1e3, _format_time(own["Timing/total_sec"]), tick_sec,
             own["Timing/sec_per_kimg"], maintenance_time, own["Resources/cpu_mem_gb"], gpu_mem, augment_p,
+            "".join(f" {name.split('/')[-1]} {value:.3f}" for name, value in schedule.items()),
         )
         if done or self.cur_tick % self.config.snap == 0:
             if grid is not None and self.run_dir is not None:
@@ -692,7 +713,7 @@ def launch(
         overrides["resume"] = resume
     config = resolve_config(cfg, dataset.resolution, env.world_size, overrides)
     desc = run_description(
-        dataset.name, cfg, env.world_size, cond=config.cond, mirror=config.mirror,
+        dataset.name, cfg, env.world_size, model=config.model, cond=config.cond, mirror=config.mirror,
         gamma=overrides.get("gamma"), kimg=overrides.get("kimg"), batch=overrides.get("batch"),
         aug=overrides.get("aug"), p=overrides.get("p"), target=overrides.get("target"),
         augpipe=overrides.get("augpipe"), transfer=resume is not None, freezed=overrides.get("freezed"),

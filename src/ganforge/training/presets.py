@@ -1,33 +1,43 @@
-"""Training configurations: the StyleGAN2-ADA base configs (plus a small CPU one) as one dataclass.
+"""Training configurations: the base configs of each model family (plus small CPU ones) as one dataclass.
 
-`resolve_config(cfg, resolution, num_gpus, overrides)` starts from a named preset, fills in the
-`auto` heuristics of the StyleGAN2-ADA release (batch, gamma, EMA and width from the resolution
-and GPU count), applies the user's overrides and checks the result, so that a bad value is
-reported by option name before any network is built. `build_networks` turns a config into G and D.
+`resolve_config(cfg, resolution, num_gpus, overrides)` starts from a named preset of the model
+family (`overrides['model']`, default stylegan2), fills in the `auto` heuristics of the StyleGAN2-ADA
+release for StyleGAN2 (batch, gamma, EMA and width from the resolution and GPU count), applies the
+user's overrides and checks the result, so that a bad value is reported by option name before any
+network is built. `build_networks` turns a StyleGAN2 config into G and D; the other families build
+theirs in `ganforge.training.families`.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import typing
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ganforge.augment.pipeline import AUGMENT_PRESETS
 from ganforge.errors import OptionError
+from ganforge.losses.dcgan import DCGANConfig
 from ganforge.models.stylegan2 import Discriminator, Generator
 
 ADAM_BETAS = (0.0, 0.99)
 ADAM_EPS = 1e-8
 AUG_MODES = ("ada", "noaug", "fixed")
 D_ARCHITECTURES = ("orig", "skip", "resnet")
+MODELS = ("stylegan2", "stylegan", "dcgan")
+STYLEGAN_LOSSES = ("logistic-r1", "wgangp")
 
 
 @dataclass
 class TrainingConfig:
-    """Every knob of a StyleGAN2-ADA training run (names follow the official train.py options)."""
+    """Every knob of a training run (names follow the official train.py options).
+
+    Most fields are StyleGAN2-ADA's; `model` picks the family, and the fields marked DCGAN or
+    StyleGAN apply to that family only (`MODEL_UNUSED` lists what each family ignores).
+    """
 
     cfg: str = "auto"  # the preset this config was resolved from
+    model: str = "stylegan2"  # model family: 'stylegan2', 'stylegan' (2019) or 'dcgan'
     num_gpus: int = 1
     kimg: int = 25000  # training length in thousands of real images shown to D
     batch: int = 32  # total batch size over all GPUs
@@ -63,6 +73,22 @@ class TrainingConfig:
     snap: int = 50  # snapshot interval in ticks
     seed: int = 0
     workers: int = 3  # data loader processes
+    g_steps: int = 2  # DCGAN: generator updates after each discriminator update
+    gf_dim: int = 64  # DCGAN: generator width (channels of its last deconvolution)
+    df_dim: int = 64  # DCGAN: discriminator width (channels of its first convolution)
+    gfc_dim: int = 1024  # DCGAN: conditional generator's fully connected width
+    dfc_dim: int = 1024  # DCGAN: conditional discriminator's fully connected width
+    loss: str = "logistic-r1"  # StyleGAN: 'logistic-r1' (non-saturating + R1 of --gamma) or 'wgangp'
+    lod_initial_resolution: int = 8  # StyleGAN: resolution at the start of progressive growing
+    lod_training_kimg: float = 600  # StyleGAN: kimg at each resolution before fading in the next
+    lod_transition_kimg: float = 600  # StyleGAN: kimg of each fade-in
+    batch_dict: dict[int, int] = field(default_factory=dict)  # StyleGAN: batch per resolution
+    lr_dict: dict[int, float] = field(default_factory=dict)  # StyleGAN: G and D learning rate per resolution
+
+    def __post_init__(self) -> None:
+        # JSON (training_options.json) turns the resolution keys into strings.
+        self.batch_dict = {int(res): int(v) for res, v in self.batch_dict.items()}
+        self.lr_dict = {int(res): float(v) for res, v in self.lr_dict.items()}
 
     def loss_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for `ganforge.losses.StyleGAN2Loss`."""
@@ -104,6 +130,56 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
+# DCGAN (Radford et al. 2015 and carpedm20/DCGAN-tensorflow): batch 64, z 100, widths 64, Adam 2e-4 /
+# beta1 0.5 (from DCGANConfig), no EMA (G_ema is a copy of G), no augmentation. `auto` runs about 25
+# epochs of CelebA (202,599 images); `cpu` is narrow enough for 32 x 32 digits on two cores.
+_DCGAN_BASE = dict(batch=64, batch_gpu=64, z_dim=100, glr=DCGANConfig.lr, dlr=DCGANConfig.lr, ema_kimg=0.0,
+                   ema_rampup=None, aug="noaug", g_steps=DCGANConfig.g_steps)
+DCGAN_PRESETS: dict[str, dict[str, Any]] = {
+    "auto": dict(_DCGAN_BASE, kimg=5000, kimg_per_tick=4, snap=50),
+    "cpu": dict(_DCGAN_BASE, kimg=50, gf_dim=32, df_dim=32, gfc_dim=256, dfc_dim=256, kimg_per_tick=1,
+                snap=10, workers=1),
+}
+
+# StyleGAN (2019), the official FFHQ config for one GPU: batch per resolution (4 at 1024), learning
+# rate 0.001 raised from 128 px on, progressive growing from 8 x 8 with 600 + 600 kimg per level,
+# logistic loss with R1 (gamma 10), G_ema half-life 10 kimg, style mixing 0.9, no augmentation.
+_STYLEGAN_BASE = dict(batch=4, batch_gpu=4, mbstd_group=4, z_dim=512, w_dim=512, map=8, cbase=16384, cmax=512,
+                      glr=0.001, dlr=0.001, gamma=10.0, ema_kimg=10.0, ema_rampup=None, style_mixing=0.9,
+                      aug="noaug", loss="logistic-r1", lod_initial_resolution=8, lod_training_kimg=600,
+                      lod_transition_kimg=600)
+STYLEGAN_PRESETS: dict[str, dict[str, Any]] = {
+    "auto": dict(_STYLEGAN_BASE, kimg=25000, batch_dict={4: 128, 8: 128, 16: 128, 32: 64, 64: 32, 128: 16,
+                                                          256: 8, 512: 4},
+                 lr_dict={128: 0.0015, 256: 0.002, 512: 0.003, 1024: 0.003}),
+    # Narrow, 16 images a step and 2 + 2 kimg per level: 32 x 32 digits reach full resolution at 8 kimg.
+    "cpu": dict(_STYLEGAN_BASE, kimg=50, batch=16, batch_gpu=16, cbase=1024, cmax=64, z_dim=128, w_dim=128,
+                map=2, gamma=1.0, ema_kimg=1.0, lod_training_kimg=2, lod_transition_kimg=2, kimg_per_tick=1,
+                snap=10, workers=1),
+}
+
+MODEL_PRESETS: dict[str, dict[str, dict[str, Any]]] = {
+    "stylegan2": PRESETS, "stylegan": STYLEGAN_PRESETS, "dcgan": DCGAN_PRESETS,
+}
+"""The presets of each model family (`--cfg` names)."""
+
+_FAMILY_ONLY = {
+    "dcgan": {"g_steps", "gf_dim", "df_dim", "gfc_dim", "dfc_dim"},
+    "stylegan": {"loss", "lod_initial_resolution", "lod_training_kimg", "lod_transition_kimg", "batch_dict",
+                 "lr_dict"},
+}
+MODEL_UNUSED: dict[str, frozenset[str]] = {
+    "stylegan2": frozenset(_FAMILY_ONLY["dcgan"] | _FAMILY_ONLY["stylegan"]),
+    "stylegan": frozenset(_FAMILY_ONLY["dcgan"] | {"pl_weight", "d_architecture", "G_reg_interval",
+                                                   "D_reg_interval", "fp32", "freezed"}),
+    "dcgan": frozenset(_FAMILY_ONLY["stylegan"] | {
+        "gamma", "pl_weight", "style_mixing", "map", "cbase", "cmax", "w_dim", "mbstd_group", "fp32",
+        "d_architecture", "G_reg_interval", "D_reg_interval", "freezed", "ema_rampup",
+    }),
+}
+"""Config fields each model family ignores; setting one of them is an error."""
+
+
 def auto_values(resolution: int, num_gpus: int) -> dict[str, Any]:
     """The `auto` heuristics: batch, mbstd group, width, learning rate, gamma and EMA."""
     batch = max(min(num_gpus * min(4096 // resolution, 32), 64), num_gpus)
@@ -131,19 +207,29 @@ def resolve_config(
     over the GPUs, and `resume` makes ADA react faster (ada_kimg=100) and turns the EMA ramp-up
     off, as in the official script. Raises `OptionError` naming the offending option.
     """
-    if cfg not in PRESETS:
-        raise OptionError(f"--cfg: unknown config {cfg!r}; choose one of {', '.join(PRESETS)}")
+    overrides = dict(overrides or {})
+    model = overrides.get("model", "stylegan2")
+    if model not in MODELS:
+        raise OptionError(f"--model: unknown model family {model!r}; choose one of {', '.join(MODELS)}")
+    presets = MODEL_PRESETS[model]
+    if cfg not in presets:
+        choices = ", ".join(presets)
+        raise OptionError(f"--cfg: unknown config {cfg!r} for --model {model}; choose one of {choices}")
     if not isinstance(num_gpus, int) or num_gpus < 1 or num_gpus & (num_gpus - 1):
         raise OptionError(f"--gpus must be a power of two, got {num_gpus}")
-    overrides = dict(overrides or {})
     _check_overrides(overrides)
+    unused = sorted(set(overrides) & MODEL_UNUSED[model])
+    if unused:
+        raise OptionError(f"{_option(unused[0])} does not apply to --model {model}; leave it out")
 
     values: dict[str, Any] = {"cfg": cfg, "num_gpus": num_gpus}
-    if cfg == "auto":
+    if cfg == "auto" and model == "stylegan2":
         values.update(auto_values(resolution, num_gpus))
-    values.update(PRESETS[cfg])
+    values.update(presets[cfg])
     if "batch" in overrides and "batch_gpu" not in overrides:
         overrides["batch_gpu"] = overrides["batch"] // num_gpus
+    if "batch" in overrides:
+        values["batch_dict"] = {}  # an explicit batch holds at every resolution
     if overrides.get("resume") is not None:
         values.update(ada_kimg=100, ema_rampup=None)
     values.update(overrides)
@@ -170,6 +256,11 @@ def build_networks(
         epilogue_kwargs={"mbstd_group_size": config.mbstd_group}, **common,
     )
     return G, D
+
+
+def round_size(config: TrainingConfig, batch: int) -> int:
+    """Images per GPU per round for a step of `batch` images: batch_gpu, or less for a smaller batch."""
+    return max(min(config.batch_gpu, batch // config.num_gpus), 1)
 
 
 _FIELD_TYPES = typing.get_type_hints(TrainingConfig)
@@ -223,3 +314,17 @@ def _validate(c: TrainingConfig, overrides: dict[str, Any]) -> None:
     _require(c.augpipe in AUGMENT_PRESETS,
              f"--augpipe must be one of {', '.join(AUGMENT_PRESETS)}, got {c.augpipe!r}")
     _require(c.workers >= 0, "--workers must be non-negative")
+    _require(c.g_steps >= 1, "--g-steps must be at least 1")
+    for name in ("gf_dim", "df_dim", "gfc_dim", "dfc_dim"):
+        _require(getattr(c, name) >= 1, f"{_option(name)} must be at least 1")
+    _require(c.loss in STYLEGAN_LOSSES, f"--loss must be one of {', '.join(STYLEGAN_LOSSES)}, got {c.loss!r}")
+    initial = c.lod_initial_resolution
+    _require(initial >= 4 and initial & (initial - 1) == 0,
+             f"--lod-initial-resolution must be a power of two >= 4, got {initial}")
+    _require(c.lod_training_kimg >= 0 and c.lod_transition_kimg >= 0,
+             "--lod-training-kimg and --lod-transition-kimg must be non-negative")
+    for res, batch in c.batch_dict.items():
+        per_gpu = batch // c.num_gpus
+        _require(batch % c.num_gpus == 0 and per_gpu >= 1 and per_gpu % round_size(c, batch) == 0,
+                 f"the {res} px batch of --cfg {c.cfg} ({batch}) must split into rounds of --batch-gpu on "
+                 "every GPU; give --batch for one batch size at every resolution")

@@ -94,6 +94,7 @@ def run_description(
     cfg: str,
     num_gpus: int = 1,
     *,
+    model: str = "stylegan2",
     cond: bool = False,
     mirror: bool = False,
     gamma: float | None = None,
@@ -106,8 +107,12 @@ def run_description(
     transfer: bool = False,
     freezed: int | None = None,
 ) -> str:
-    """The run folder description in the official order; options left as None were not given."""
+    """The run folder description in the official order; options left as None were not given.
+
+    A model family other than StyleGAN2 comes right after the dataset name.
+    """
     parts = [dataset]
+    parts += [model] if model != "stylegan2" else []
     parts += ["cond"] if cond else []
     parts += ["mirror"] if mirror else []
     parts += [f"{cfg}{num_gpus:d}" if cfg == "auto" else cfg]

@@ -3,14 +3,14 @@
 A snapshot is a ganforge checkpoint (`ganforge.models.checkpoint`): the networks G, D, G_ema and
 the augment pipe (when there is one) are stored as usual, so `ganforge.compat.load_network` and
 `ganforge generate` open it like any network file; the training state (counters, optimiser
-states, loss and ADA state) rides along as the checkpoint's `training_state`. Randomness needs no
+states, loss, ADA and schedule state) rides along as the checkpoint's `training_state`. Randomness needs no
 stored state: the loop derives every random draw from (seed, rank, step).
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from torch import nn
@@ -33,6 +33,7 @@ class TrainingState:
     D_opt: dict[str, Any]
     loss: dict[str, Any]
     ada: dict[str, Any] | None
+    schedule: dict[str, Any] = field(default_factory=dict)  # the model family's schedule state
 
 
 def save_snapshot(

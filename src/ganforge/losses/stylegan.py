@@ -1,0 +1,160 @@
+"""StyleGAN (2019) losses: non-saturating logistic with R1, or WGAN-GP with the epsilon drift term.
+
+The two choices of the original release (Karras et al. 2019, its `training/loss.py`):
+
+    logistic-r1  Gmain  softplus(-D(G(z)))
+                 Dmain  softplus(D(G(z))) + softplus(-D(x)) + r1_gamma / 2 * |grad_x D(x)|^2
+    wgangp       Gmain  -D(G(z))
+                 Dmain  D(G(z)) - D(x) + wgan_lambda / wgan_target^2 * (|grad D(x_mix)| - wgan_target)^2
+                        + wgan_epsilon * D(x)^2,   x_mix = x + u (G(z) - x), u ~ U(0, 1) per image
+
+As in the original, D scores the fakes with the reals' labels and the penalty is applied in the
+same pass as the main loss (no lazy regularisation). Style mixing happens inside the StyleGAN
+generator while it is in training mode. `StyleGANLoss` has the interface of `StyleGAN2Loss`
+(phases Gmain and Dmain), so the training loop drives both alike.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+LOSSES = ("logistic-r1", "wgangp")
+PHASES = ("Gmain", "Dmain")
+
+
+def wgan_gp_penalty(
+    D: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    real_img: torch.Tensor,
+    fake_img: torch.Tensor,
+    c: torch.Tensor,
+    mixing: torch.Tensor,
+    target: float = 1.0,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-image (|grad D(x_mix)| - target)^2 at x_mix = real + mixing * (fake - real), and the norms.
+
+    The graph is kept (create_graph) so the penalty can be back-propagated into D.
+    """
+    mixed = real_img.detach().lerp(fake_img.detach(), mixing).requires_grad_(True)
+    scores = D(mixed, c)
+    (grads,) = torch.autograd.grad(scores.sum(), mixed, create_graph=True)
+    norms = grads.square().sum(dim=[1, 2, 3]).sqrt()
+    return (norms - target).square(), norms
+
+
+class StyleGANLoss:
+    """The StyleGAN loss `loss` ('logistic-r1' or 'wgangp') for generator `G` and discriminator `D`.
+
+    `augment_pipe` (when given) is applied to every image D sees. The loss has no state;
+    `state_dict()` and `load_state_dict()` exist for the training loop's snapshots. Random draws
+    (the WGAN-GP mixing factors, drawn right after the fakes) use torch's global generator.
+    """
+
+    def __init__(
+        self,
+        G: nn.Module,
+        D: nn.Module,
+        augment_pipe: nn.Module | None = None,
+        loss: str = "logistic-r1",
+        r1_gamma: float = 10.0,
+        wgan_lambda: float = 10.0,
+        wgan_epsilon: float = 0.001,
+        wgan_target: float = 1.0,
+    ) -> None:
+        if loss not in LOSSES:
+            raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
+        self.G = G
+        self.D = D
+        self.augment_pipe = augment_pipe
+        self.loss = loss
+        self.r1_gamma = r1_gamma
+        self.wgan_lambda = wgan_lambda
+        self.wgan_epsilon = wgan_epsilon
+        self.wgan_target = wgan_target
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        """The loss state to store in a snapshot: none."""
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Accept the empty state written by `state_dict`."""
+        if state:
+            raise ValueError(f"StyleGANLoss has no state, got keys {sorted(state)}")
+
+    def run_D(self, img: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        """D's scores [N, 1], the images augmented first when there is an augment pipe."""
+        if self.augment_pipe is not None:
+            img = self.augment_pipe(img)
+        return self.D(img, c)
+
+    def accumulate_gradients(
+        self,
+        phase: str,
+        real_img: torch.Tensor,
+        real_c: torch.Tensor,
+        gen_z: torch.Tensor,
+        gen_c: torch.Tensor,
+        gain: float,
+    ) -> dict[str, torch.Tensor]:
+        """Back-propagate ``loss.mean() * gain`` of one round of `phase`; return detached per-sample values.
+
+        Dmain also returns the real scores under "real_logits" for the ADA controller.
+        """
+        if phase not in PHASES:
+            raise ValueError(f"StyleGANLoss phase must be one of {PHASES}, got {phase!r}")
+        if phase == "Gmain":
+            return self._generator(gen_z, gen_c, gain)
+        return self._discriminator(real_img, real_c, gen_z, gain)
+
+    def _generator(self, gen_z: torch.Tensor, gen_c: torch.Tensor, gain: float) -> dict[str, torch.Tensor]:
+        gen_logits = self.run_D(self.G(gen_z, gen_c), gen_c)
+        loss_G = F.softplus(-gen_logits) if self.loss == "logistic-r1" else -gen_logits
+        loss_G.mean().mul(gain).backward()
+        return {
+            "Loss/scores/fake": gen_logits.detach(),
+            "Loss/signs/fake": gen_logits.detach().sign(),
+            "Loss/G/loss": loss_G.detach(),
+        }
+
+    def _discriminator(
+        self, real_img: torch.Tensor, real_c: torch.Tensor, gen_z: torch.Tensor, gain: float
+    ) -> dict[str, torch.Tensor]:
+        with torch.no_grad():
+            gen_img = self.G(gen_z, real_c)
+        r1 = self.loss == "logistic-r1" and self.r1_gamma != 0
+        real_img = real_img.detach().requires_grad_(r1)
+        gen_logits = self.run_D(gen_img, real_c)
+        real_logits = self.run_D(real_img, real_c)
+        stats = {
+            "real_logits": real_logits.detach(),
+            "Loss/scores/fake": gen_logits.detach(),
+            "Loss/signs/fake": gen_logits.detach().sign(),
+            "Loss/scores/real": real_logits.detach(),
+            "Loss/signs/real": real_logits.detach().sign(),
+        }
+        if self.loss == "logistic-r1":
+            loss = F.softplus(gen_logits) + F.softplus(-real_logits)
+            stats["Loss/D/loss"] = loss.detach()
+            if r1:
+                (grads,) = torch.autograd.grad(real_logits.sum(), real_img, create_graph=True)
+                r1_penalty = grads.square().sum(dim=[1, 2, 3])
+                loss = loss + (r1_penalty * (self.r1_gamma / 2))[:, None]
+                stats["Loss/r1_penalty"] = r1_penalty.detach()
+        else:
+            loss = gen_logits - real_logits
+            stats["Loss/D/loss"] = loss.detach()
+            mixing = torch.rand([real_img.shape[0], 1, 1, 1], device=real_img.device, dtype=real_img.dtype)
+            penalty, norms = wgan_gp_penalty(self.run_D, real_img, gen_img, real_c, mixing, self.wgan_target)
+            epsilon_penalty = real_logits.square()
+            loss = loss + (penalty * (self.wgan_lambda / self.wgan_target**2))[:, None]
+            loss = loss + epsilon_penalty * self.wgan_epsilon
+            stats["Loss/gradient_penalty"] = penalty.detach()
+            stats["Loss/mixed_norms"] = norms.detach()
+            stats["Loss/epsilon_penalty"] = epsilon_penalty.detach()
+        stats["Loss/D/total"] = loss.detach()
+        loss.mean().mul(gain).backward()
+        return stats

@@ -1,0 +1,276 @@
+"""Model families for the training loop: what differs between StyleGAN2, StyleGAN (2019) and DCGAN.
+
+The loop (`ganforge.training.loop`) owns data, rounds, seeding, G_ema, ADA, ticks and snapshots; a
+`ModelFamily` supplies the rest for one run: the networks, the loss object, the phases with their
+networks and intervals, the Adam settings, and the per-step schedule (batch size, learning rates,
+level of detail and the matching view of the real images). `make_family(config, resolution)`
+picks the family named by ``config.model``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import torch
+from torch import nn
+from torch.optim import Optimizer
+
+from ganforge.errors import OptionError
+from ganforge.losses import StyleGAN2Loss
+from ganforge.losses.dcgan import DCGANConfig, DCGANLoss
+from ganforge.losses.stylegan import StyleGANLoss
+from ganforge.models import dcgan, stylegan
+from ganforge.models.stylegan.layers import downscale2d, upscale2d
+from ganforge.training.presets import MODELS, TrainingConfig, build_networks
+
+STYLEGAN_ADAM = {"betas": (0.0, 0.99), "eps": 1e-8}
+"""Adam settings of the StyleGAN (2019) release for both networks."""
+
+
+class TrainingLoss(Protocol):
+    """What the loop calls on a loss object (`StyleGAN2Loss`, `StyleGANLoss`, `DCGANLoss`)."""
+
+    def accumulate_gradients(
+        self, phase: str, real_img: torch.Tensor, real_c: torch.Tensor, gen_z: torch.Tensor,
+        gen_c: torch.Tensor, gain: float,
+    ) -> dict[str, torch.Tensor]: ...
+
+    def state_dict(self) -> dict[str, Any]: ...
+
+    def load_state_dict(self, state: dict[str, Any]) -> None: ...
+
+
+@dataclass(frozen=True)
+class PhaseSpec:
+    """One phase of a step: the loss phase name, the network it trains ('G' or 'D') and its interval."""
+
+    name: str
+    network: str
+    interval: int = 1
+
+
+class ModelFamily:
+    """The family-specific parts of training; the defaults are those of a fixed-schedule GAN."""
+
+    def __init__(self, config: TrainingConfig, resolution: int) -> None:
+        self.config = config
+        self.resolution = resolution
+
+    def build_networks(self, channels: int, c_dim: int) -> tuple[nn.Module, nn.Module]:
+        """A fresh generator and discriminator for images of `channels` and labels of width `c_dim`."""
+        raise NotImplementedError
+
+    def make_loss(self, G: nn.Module, D: nn.Module, augment_pipe: nn.Module | None) -> TrainingLoss:
+        """The loss object for these networks."""
+        raise NotImplementedError
+
+    def make_compiled_loss(self, G: nn.Module, D: nn.Module, augment_pipe: nn.Module | None) -> TrainingLoss:
+        """A loss running torch.compile'd networks for the main phases (`--compile`)."""
+        raise OptionError(f"--compile is supported for --model stylegan2 only, not {self.config.model}")
+
+    def phases(self) -> list[PhaseSpec]:
+        """The phases of one step, in order."""
+        raise NotImplementedError
+
+    def adam_kwargs(self, network: str) -> dict[str, Any]:
+        """`torch.optim.Adam` arguments for network 'G' or 'D'."""
+        raise NotImplementedError
+
+    def batch_at(self, cur_nimg: int) -> int:
+        """The total batch of a step that starts after `cur_nimg` images."""
+        return self.config.batch
+
+    def begin_step(self, cur_nimg: int, G: nn.Module, D: nn.Module, opts: dict[str, Optimizer]) -> None:
+        """Set the schedule-dependent state (lod, learning rates) before the step at `cur_nimg`."""
+
+    def process_reals(self, images: torch.Tensor) -> torch.Tensor:
+        """The real images [-1, 1] as this step's discriminator should see them."""
+        return images
+
+    def status(self) -> dict[str, float]:
+        """Schedule values for the tick's status line and statistics (name -> value)."""
+        return {}
+
+    def state_dict(self) -> dict[str, Any]:
+        """Schedule state stored in snapshots."""
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore the state of `state_dict`."""
+
+
+class StyleGAN2Family(ModelFamily):
+    """StyleGAN2-ADA: lazy R1 and path-length regularisation on one Adam optimiser per network."""
+
+    def build_networks(self, channels: int, c_dim: int) -> tuple[nn.Module, nn.Module]:
+        return build_networks(self.config, self.resolution, channels, c_dim)
+
+    def make_loss(self, G: nn.Module, D: nn.Module, augment_pipe: nn.Module | None) -> TrainingLoss:
+        return StyleGAN2Loss(G, D, augment_pipe, **self.config.loss_kwargs())
+
+    def make_compiled_loss(self, G: nn.Module, D: nn.Module, augment_pipe: nn.Module | None) -> TrainingLoss:
+        return StyleGAN2Loss(
+            G, torch.compile(D), augment_pipe, **self.config.loss_kwargs(),
+            G_mapping=torch.compile(G.mapping), G_synthesis=torch.compile(G.synthesis),
+        )
+
+    def phases(self) -> list[PhaseSpec]:
+        phases = []
+        for network, interval in (("G", self.config.G_reg_interval), ("D", self.config.D_reg_interval)):
+            if interval is None:
+                phases.append(PhaseSpec(f"{network}both", network))
+            else:
+                phases += [PhaseSpec(f"{network}main", network),
+                           PhaseSpec(f"{network}reg", network, interval)]
+        return phases
+
+    def adam_kwargs(self, network: str) -> dict[str, Any]:
+        return self.config.adam_kwargs(network)
+
+
+class DCGANFamily(ModelFamily):
+    """DCGAN: sigmoid cross-entropy, Adam(2e-4, 0.5), one D update then `g_steps` G updates per step."""
+
+    def build_networks(self, channels: int, c_dim: int) -> tuple[nn.Module, nn.Module]:
+        c = self.config
+        try:
+            G = dcgan.Generator(c.z_dim, c_dim, self.resolution, channels, c.gf_dim, c.gfc_dim)
+            D = dcgan.Discriminator(c_dim, self.resolution, channels, c.df_dim, c.dfc_dim)
+        except ValueError as exc:
+            raise OptionError(f"--model dcgan cannot train on this dataset: {exc}") from exc
+        return G, D
+
+    def make_loss(self, G: nn.Module, D: nn.Module, augment_pipe: nn.Module | None) -> TrainingLoss:
+        return DCGANLoss(G, D, augment_pipe)
+
+    def phases(self) -> list[PhaseSpec]:
+        return [PhaseSpec(name, name[0]) for name in DCGANConfig(g_steps=self.config.g_steps).phases()]
+
+    def adam_kwargs(self, network: str) -> dict[str, Any]:
+        lr = self.config.glr if network == "G" else self.config.dlr
+        return DCGANConfig(lr=lr).adam_kwargs()
+
+
+def stylegan_lod(
+    cur_nimg: int, resolution_log2: int, initial_resolution: int, training_kimg: float, transition_kimg: float
+) -> float:
+    """The level of detail after `cur_nimg` images of the StyleGAN progressive schedule.
+
+    Training starts at `initial_resolution` (lod = log2(R / initial)); each phase shows
+    `training_kimg` at a fixed lod, then fades the next resolution in linearly over
+    `transition_kimg`, until lod reaches 0 (the original `TrainingSchedule`).
+    """
+    kimg = cur_nimg / 1000.0
+    phase_dur = training_kimg + transition_kimg
+    phase_idx = math.floor(kimg / phase_dur) if phase_dur > 0 else 0
+    phase_kimg = kimg - phase_idx * phase_dur
+    lod = resolution_log2 - math.floor(math.log2(initial_resolution)) - phase_idx
+    if transition_kimg > 0:
+        lod -= max(phase_kimg - training_kimg, 0.0) / transition_kimg
+    return max(lod, 0.0)
+
+
+def images_at_lod(images: torch.Tensor, lod: float) -> torch.Tensor:
+    """Reals [N, C, R, R] as seen at `lod`, kept at size R (the original's FadeLOD and UpscaleLOD).
+
+    The image is box-downscaled floor(lod) times, blended towards its own 2x2 box average by the
+    fractional part of lod, and nearest-upscaled back to R.
+    """
+    level = math.floor(lod)
+    for _ in range(level):
+        images = downscale2d(images)
+    coarse = upscale2d(downscale2d(images))
+    images = images + (coarse - images) * (lod - level)
+    return upscale2d(images, 2**level)
+
+
+class StyleGANFamily(ModelFamily):
+    """StyleGAN (2019): progressive growing with per-resolution batch and learning rate, D then G."""
+
+    def __init__(self, config: TrainingConfig, resolution: int) -> None:
+        super().__init__(config, resolution)
+        self.resolution_log2 = int(math.log2(resolution))
+        self.lod = self.lod_at(0)
+        self.prev_lod: float | None = None  # the lod of the previous step (None before the first)
+
+    def build_networks(self, channels: int, c_dim: int) -> tuple[nn.Module, nn.Module]:
+        c = self.config
+        # fmap_base = cbase / 2 gives a block at resolution r min(cbase / r, cmax) channels, as StyleGAN2.
+        fmaps = {"fmap_base": c.cbase // 2, "fmap_max": c.cmax, "structure": "linear"}
+        try:
+            G = stylegan.Generator(
+                c.z_dim, c_dim, c.w_dim, self.resolution, channels,
+                mapping_kwargs={"num_layers": c.map, "layer_features": c.w_dim}, synthesis_kwargs=fmaps,
+                style_mixing_prob=c.style_mixing,
+            )
+            D = stylegan.Discriminator(
+                c_dim, self.resolution, channels, mbstd_group_size=c.mbstd_group, **fmaps
+            )
+        except ValueError as exc:
+            raise OptionError(f"--model stylegan cannot train on this dataset: {exc}") from exc
+        return G, D
+
+    def make_loss(self, G: nn.Module, D: nn.Module, augment_pipe: nn.Module | None) -> TrainingLoss:
+        return StyleGANLoss(G, D, augment_pipe, loss=self.config.loss, r1_gamma=self.config.gamma)
+
+    def phases(self) -> list[PhaseSpec]:
+        return [PhaseSpec("Dmain", "D"), PhaseSpec("Gmain", "G")]
+
+    def adam_kwargs(self, network: str) -> dict[str, Any]:
+        return {"lr": self.config.glr if network == "G" else self.config.dlr, **STYLEGAN_ADAM}
+
+    def lod_at(self, cur_nimg: int) -> float:
+        """The level of detail of the step at `cur_nimg`."""
+        c = self.config
+        return stylegan_lod(cur_nimg, self.resolution_log2, c.lod_initial_resolution, c.lod_training_kimg,
+                            c.lod_transition_kimg)
+
+    def resolution_at(self, cur_nimg: int) -> int:
+        """The resolution being trained at `cur_nimg` (the one faded in last)."""
+        return 2 ** (self.resolution_log2 - math.floor(self.lod_at(cur_nimg)))
+
+    def batch_at(self, cur_nimg: int) -> int:
+        return self.config.batch_dict.get(self.resolution_at(cur_nimg), self.config.batch)
+
+    def begin_step(self, cur_nimg: int, G: nn.Module, D: nn.Module, opts: dict[str, Optimizer]) -> None:
+        """Set lod on G and D and the learning rates; a new level resets Adam's state, as the original."""
+        lod = self.lod_at(cur_nimg)
+        prev = self.prev_lod
+        if prev is None or math.floor(lod) != math.floor(prev) or math.ceil(lod) != math.ceil(prev):
+            for opt in opts.values():
+                opt.state.clear()
+        self.lod = self.prev_lod = lod
+        G.synthesis.lod.fill_(lod)
+        D.lod.fill_(lod)
+        res = self.resolution_at(cur_nimg)
+        for network, base in (("G", self.config.glr), ("D", self.config.dlr)):
+            for group in opts[network].param_groups:
+                group["lr"] = self.config.lr_dict.get(res, base)
+
+    def process_reals(self, images: torch.Tensor) -> torch.Tensor:
+        return images_at_lod(images, self.lod)
+
+    def status(self) -> dict[str, float]:
+        return {"Progress/lod": self.lod}
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"prev_lod": self.prev_lod}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.prev_lod = state.get("prev_lod")
+
+
+_FAMILIES: dict[str, type[ModelFamily]] = {
+    "stylegan2": StyleGAN2Family, "stylegan": StyleGANFamily, "dcgan": DCGANFamily,
+}
+
+
+def make_family(config: TrainingConfig, resolution: int) -> ModelFamily:
+    """The family of ``config.model`` for a dataset of `resolution`."""
+    if config.model not in _FAMILIES:
+        choices = ", ".join(MODELS)
+        raise OptionError(f"--model: unknown model family {config.model!r}; choose one of {choices}")
+    return _FAMILIES[config.model](config, resolution)
+

@@ -7,6 +7,8 @@ float64 means and biased (divide-by-N) covariances.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import scipy.linalg
 
@@ -22,5 +24,9 @@ def mean_cov(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def frechet_distance(mu_a: np.ndarray, sigma_a: np.ndarray, mu_b: np.ndarray, sigma_b: np.ndarray) -> float:
     """The Fréchet distance between N(mu_a, sigma_a) and N(mu_b, sigma_b)."""
     shift = np.square(mu_a - mu_b).sum()
-    root = scipy.linalg.sqrtm(sigma_a @ sigma_b)
+    with warnings.catch_warnings():
+        # Near-singular products (e.g. an untrained G's almost identical images) only warn; the
+        # official code silences the same warning (sqrtm disp=False) and uses the result as is.
+        warnings.simplefilter("ignore", scipy.linalg.LinAlgWarning)
+        root = scipy.linalg.sqrtm(sigma_a @ sigma_b)
     return float(np.real(shift + np.trace(sigma_a + sigma_b - 2 * root)))

@@ -4,49 +4,32 @@ from __future__ import annotations
 
 import click
 
+from ganforge.cli.options import (
+    INT_LIST,
+    batch_option,
+    class_option,
+    device_option,
+    network_option,
+    noise_mode_option,
+    trunc_option,
+)
 from ganforge.errors import OptionError
 from ganforge.tools.generate import generate_from_projected_w, generate_images
-from ganforge.tools.runner import DEVICE_NAMES, NOISE_MODES
-from ganforge.tools.seeds import parse_int_list
-
-
-class IntList(click.ParamType):
-    """Comma-separated integers and inclusive ranges, e.g. "0-7,42"."""
-
-    name = "LIST"
-
-    def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None) -> list[int]:
-        if isinstance(value, list):
-            return value
-        option = param.opts[0] if param is not None and param.opts else "value"
-        try:
-            return parse_int_list(str(value), option=option)
-        except OptionError as e:
-            self.fail(str(e), param, ctx)
-
-
-INT_LIST = IntList()
 
 
 @click.command("generate")
-@click.option("--network", "network_path", required=True, metavar="PATH",
-              help="Network file: an official StyleGAN2-ADA pickle or a ganforge checkpoint.")
+@network_option
 @click.option("--seeds", type=INT_LIST, default=None, help="Random seeds, e.g. '0-7,42'.")
 @click.option("--projected-w", type=click.Path(dir_okay=False), default=None, metavar="FILE",
               help="Render the ws of a projector's projected_w.npz (proj00.png, ...) instead of seeds.")
-@click.option("--trunc", "truncation_psi", type=float, default=1.0, show_default=True,
-              help="Truncation psi (1 = none, smaller = closer to the average image).")
-@click.option("--class", "class_idx", type=int, default=None,
-              help="Class label for a conditional network (required there).")
-@click.option("--noise-mode", type=click.Choice(NOISE_MODES), default="const", show_default=True,
-              help="Per-pixel noise: the stored constant, fresh random, or none.")
+@trunc_option
+@class_option
+@noise_mode_option
 @click.option("--grid", is_flag=True, help="Also write grid.png with all images.")
 @click.option("--outdir", type=click.Path(file_okay=False), required=True, metavar="DIR",
               help="Where to write the images.")
-@click.option("--batch", "batch_size", type=click.IntRange(min=1), default=16, show_default=True,
-              help="Images per forward pass.")
-@click.option("--device", type=click.Choice(DEVICE_NAMES), default=None,
-              help="Device to run on  [default: cuda, else mps, else cpu].")
+@batch_option
+@device_option
 def generate_command(
     network_path: str,
     seeds: list[int] | None,

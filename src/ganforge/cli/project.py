@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import click
 
+from ganforge.cli.options import class_option, device_option, network_option
 from ganforge.tools.projector import DISTANCES, ProjectionConfig, project_images
-from ganforge.tools.runner import DEVICE_NAMES
 
 
 @click.command("project")
-@click.option("--network", "network_path", required=True, metavar="PATH",
-              help="Network file: an official StyleGAN2-ADA pickle or a ganforge checkpoint.")
+@network_option
 @click.option("--target", required=True, type=click.Path(), metavar="FILE|DIR",
               help="Image to project, or a folder of images (each gets its own subfolder of --outdir).")
 @click.option("--outdir", type=click.Path(file_okay=False), required=True, metavar="DIR",
@@ -27,10 +26,8 @@ from ganforge.tools.runner import DEVICE_NAMES
 @click.option("--detector", "detector_path", default=None, metavar="PATH",
               help="LPIPS weights: a folder holding vgg16-397923af.pth and lpips-vgg-v0.1.pth, or the "
                    "LPIPS linear-layer file  [default: GANFORGE_DETECTOR_DIR, cache, download].")
-@click.option("--class", "class_idx", type=int, default=None,
-              help="Class label for a conditional network (required there).")
-@click.option("--device", type=click.Choice(DEVICE_NAMES), default=None,
-              help="Device to run on  [default: cuda, else mps, else cpu].")
+@class_option
+@device_option
 def project_command(
     network_path: str,
     target: str,

@@ -4,9 +4,16 @@ from __future__ import annotations
 
 import click
 
-from ganforge.cli.generate import INT_LIST
+from ganforge.cli.options import (
+    INT_LIST,
+    batch_option,
+    class_option,
+    device_option,
+    network_option,
+    noise_mode_option,
+    trunc_option,
+)
 from ganforge.errors import OptionError
-from ganforge.tools.runner import DEVICE_NAMES, NOISE_MODES
 from ganforge.tools.video import LATENT_KINDS, make_interpolation_video, parse_grid
 
 
@@ -18,8 +25,7 @@ def _grid(ctx: click.Context, param: click.Parameter, value: str) -> tuple[int, 
 
 
 @click.command("video")
-@click.option("--network", "network_path", required=True, metavar="PATH",
-              help="Network file: an official StyleGAN2-ADA pickle or a ganforge checkpoint.")
+@network_option
 @click.option("--seeds", type=INT_LIST, required=True,
               help="Seeds to walk through, split evenly over the grid cells in order, e.g. '0-31'.")
 @click.option("--grid", type=str, default="1x1", show_default=True, callback=_grid, metavar="COLSxROWS",
@@ -28,20 +34,15 @@ def _grid(ctx: click.Context, param: click.Parameter, value: str) -> tuple[int, 
               help="Frames from one seed's keyframe to the next.")
 @click.option("--kind", type=click.Choice(LATENT_KINDS), default="w", show_default=True,
               help="Interpolate in z (then map each frame) or in W (mapped and truncated keyframes).")
-@click.option("--trunc", "truncation_psi", type=float, default=1.0, show_default=True,
-              help="Truncation psi (1 = none).")
-@click.option("--noise-mode", type=click.Choice(NOISE_MODES), default="const", show_default=True,
-              help="Per-pixel noise: the stored constant, fresh random (flickers), or none.")
-@click.option("--class", "class_idx", type=int, default=None,
-              help="Class label for a conditional network (required there).")
+@trunc_option
+@noise_mode_option
+@class_option
 @click.option("--output", type=click.Path(dir_okay=False), required=True, metavar="FILE.mp4",
               help="The MP4 file to write.")
 @click.option("--fps", type=click.FloatRange(min=0, min_open=True), default=30, show_default=True,
               help="Frames per second of the video.")
-@click.option("--batch", "batch_size", type=click.IntRange(min=1), default=16, show_default=True,
-              help="Images per forward pass.")
-@click.option("--device", type=click.Choice(DEVICE_NAMES), default=None,
-              help="Device to run on  [default: cuda, else mps, else cpu].")
+@batch_option
+@device_option
 def video_command(
     network_path: str,
     seeds: list[int],

@@ -1,11 +1,13 @@
-"""Benchmark the StyleGAN2 networks: generator throughput and one G+D training step with R1.
+"""Benchmark the StyleGAN2 networks on the fixed configurations of issue 9 (c32, c64).
 
-For two fixed configurations (32x32, batch 16 and 64x64, batch 8) it prints generator images/s
-(eval, const noise, psi 1), the time of a training step (G forward, D on fakes and reals, backward,
-then an R1 step with double backward), the step's GFLOP (torch.utils.flop_counter), the achieved
-GFLOP/s and the process's peak RSS. Times are medians over --repeats after a warm-up run.
+Per configuration it prints generator inference images/s (const noise, psi 1), the seconds of
+each training phase on one batch (Gmain, Greg, Dmain, Dreg: the real `StyleGAN2Loss` plus an
+Adam step), sec/kimg with lazy regularisation ((Gmain + Dmain + Greg/4 + Dreg/16) per batch),
+the peak RSS, and the achieved GFLOP/s (torch.utils.flop_counter) of inference and training,
+also as a share of the float32 matmul GFLOP/s measured in the same run. Times are medians over
+--repeats after a warm-up run.
 
-    python benchmarks/bench_networks.py --device cpu --repeats 3 --json out.json
+    python benchmarks/bench_networks.py --repeats 3 --json out.json
 """
 
 from __future__ import annotations
@@ -19,30 +21,35 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
+from ganforge.losses.stylegan2 import StyleGAN2Loss
 from ganforge.models.stylegan2 import Discriminator, Generator
 from ganforge.tools.runner import pick_device
+
+PHASES = ("Gmain", "Greg", "Dmain", "Dreg")
+REG_INTERVAL = {"Gmain": 1, "Greg": 4, "Dmain": 1, "Dreg": 16}
 
 
 @dataclass(frozen=True)
 class Config:
-    """One benchmarked network pair."""
+    """One benchmarked network pair and its training batch."""
 
     name: str
     resolution: int
     channel_base: int
     batch: int
+    r1_gamma: float
 
 
-CONFIGS = [Config("c32", 32, 8192, 16), Config("c64", 64, 16384, 8)]
+CONFIGS = [Config("c32", 32, 8192, 16, 0.01), Config("c64", 64, 16384, 8, 1.0)]
 
 
 def build(cfg: Config, device: torch.device) -> tuple[Generator, Discriminator]:
-    """G (skip) and D (resnet) of `cfg`: z/w 256, 3 channels, channel_max 256, conv_clamp 256."""
+    """G (skip) and D (resnet, mbstd group 4) of `cfg`: z/w 256, mapping 2, channel_max 256, clamp 256."""
     G = Generator(
         z_dim=256,
         c_dim=0,
@@ -78,13 +85,8 @@ def sync(device: torch.device) -> None:
         torch.mps.synchronize()
 
 
-def median_seconds(
-    fn: Callable[[], object], repeats: int, device: torch.device, warm_up: bool = True
-) -> float:
-    """Median wall time of `fn` over `repeats` runs, after one untimed warm-up run if `warm_up`."""
-    if warm_up:
-        fn()
-        sync(device)
+def median_seconds(fn: Callable[[], object], repeats: int, device: torch.device) -> float:
+    """Median wall time of `fn` over `repeats` runs (the caller warms up)."""
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
@@ -94,61 +96,120 @@ def median_seconds(
     return statistics.median(times)
 
 
-def train_step(G: Generator, D: Discriminator, reals: torch.Tensor, r1_gamma: float = 1.0) -> None:
-    """One G+D step without optimiser: non-saturating losses, backward, then R1 with double backward."""
-    G.zero_grad(set_to_none=True)
-    D.zero_grad(set_to_none=True)
-    n = len(reals)
-    z = torch.randn([n, G.z_dim], device=reals.device)
-    c = torch.zeros([n, 0], device=reals.device)
-    fakes = G(z, c)
-    loss = F.softplus(D(fakes, c)).mean() + F.softplus(-D(reals, c)).mean()
-    loss.backward()
-    # Differentiate w.r.t. a non-leaf copy: FlopCounterMode's module hooks refuse leaf inputs to grad().
-    reals_r1 = reals.detach().requires_grad_(True).clone()
-    (grad,) = torch.autograd.grad(D(reals_r1, c).sum(), reals_r1, create_graph=True)
-    penalty = grad.square().sum(dim=[1, 2, 3])
-    (penalty.mean() * (r1_gamma / 2)).backward()
+class _GlobalOnly:
+    """Stands in for FlopCounterMode's module tracker, whose hooks break autograd.grad w.r.t. leaves (R1)."""
+
+    parents = ("Global",)
+
+    def __enter__(self) -> _GlobalOnly:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
 
 
-def bench_config(cfg: Config, device: torch.device, repeats: int) -> dict[str, float | int | str]:
+def count_gflop(fn: Callable[[], object]) -> float:
+    """GFLOP that `fn` runs, counted by torch.utils.flop_counter (convs, matmuls, their gradients)."""
+    counter = FlopCounterMode(display=False)
+    counter.mod_tracker = _GlobalOnly()  # totals only; no per-module breakdown needed
+    with counter:
+        fn()
+    return counter.get_total_flops() / 1e9
+
+
+def matmul_gflop_per_s(device: torch.device, n: int = 2048, repeats: int = 5) -> float:
+    """float32 GFLOP/s of an n x n matmul: the reference for the achieved shares."""
+    a = torch.randn([n, n], device=device)
+    b = torch.randn([n, n], device=device)
+    torch.mm(a, b)
+    return 2 * n**3 / 1e9 / median_seconds(lambda: torch.mm(a, b), repeats, device)
+
+
+def reset_peak_rss() -> None:
+    """Restart the peak-RSS count (Linux: VmHWM via /proc/self/clear_refs); elsewhere a no-op."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        pass
+
+
+def peak_rss_mib() -> float:
+    """Peak resident set size since the last reset (Linux) or of the whole process, in MiB."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 2**10
+    except OSError:
+        pass
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux, bytes on macOS
+    return rss / 2**20 if sys.platform == "darwin" else rss / 2**10
+
+
+class PhaseRunner:
+    """Runs one training phase on a fixed batch as the training loop does: loss, backward, Adam step."""
+
+    def __init__(self, cfg: Config, G: Generator, D: Discriminator, device: torch.device) -> None:
+        self.G, self.D = G.train().requires_grad_(False), D.train().requires_grad_(False)
+        self.loss = StyleGAN2Loss(G, D, r1_gamma=cfg.r1_gamma, pl_weight=2, style_mixing_prob=0.9)
+        adam = {"lr": 0.0025, "betas": (0.0, 0.99), "eps": 1e-8}
+        self.opts = {name: torch.optim.Adam(net.parameters(), **adam) for name, net in (("G", G), ("D", D))}
+        self.reals = torch.rand([cfg.batch, 3, cfg.resolution, cfg.resolution], device=device) * 2 - 1
+        self.z = torch.randn([cfg.batch, G.z_dim], device=device)
+        self.c = torch.zeros([cfg.batch, 0], device=device)
+
+    def __call__(self, phase: str) -> None:
+        module = self.G if phase.startswith("G") else self.D
+        opt = self.opts[phase[0]]
+        opt.zero_grad(set_to_none=True)
+        module.requires_grad_(True)
+        self.loss.accumulate_gradients(phase, self.reals, self.c, self.z, self.c, float(REG_INTERVAL[phase]))
+        module.requires_grad_(False)
+        opt.step()
+
+
+def bench_config(cfg: Config, device: torch.device, repeats: int, matmul: float) -> dict[str, object]:
     """Measured figures of one configuration."""
     torch.manual_seed(0)
+    reset_peak_rss()
     G, D = build(cfg, device)
     z = torch.randn([cfg.batch, G.z_dim], device=device)
     c = torch.zeros([cfg.batch, 0], device=device)
-    reals = torch.rand([cfg.batch, 3, cfg.resolution, cfg.resolution], device=device) * 2 - 1
 
     G.eval()
     with torch.no_grad():
-        gen_s = median_seconds(lambda: G(z, c, truncation_psi=1, noise_mode="const"), repeats, device)
+        def infer() -> torch.Tensor:
+            return G(z, c, truncation_psi=1, noise_mode="const")
 
-    G.train()
-    D.train()
-    counter = FlopCounterMode(display=False)
-    with counter:  # also the warm-up of the timed steps
-        train_step(G, D, reals)
+        gen_gflop = count_gflop(infer) / cfg.batch  # doubles as the warm-up
+        gen_s = median_seconds(infer, repeats, device)
+
+    run = PhaseRunner(cfg, G, D, device)
+    phase_gflop = {p: count_gflop(lambda p=p: run(p)) for p in PHASES}  # doubles as the warm-up
     sync(device)
-    gflop = counter.get_total_flops() / 1e9
-    step_s = median_seconds(lambda: train_step(G, D, reals), repeats, device, warm_up=False)
+    phase_s = {p: median_seconds(lambda p=p: run(p), repeats, device) for p in PHASES}
+
+    lazy_s = sum(phase_s[p] / REG_INTERVAL[p] for p in PHASES)
+    lazy_gflop = sum(phase_gflop[p] / REG_INTERVAL[p] for p in PHASES)
+    gen_rate = gen_gflop * cfg.batch / gen_s
+    train_rate = lazy_gflop / lazy_s
     return {
         "config": cfg.name,
         "resolution": cfg.resolution,
         "batch": cfg.batch,
+        "r1_gamma": cfg.r1_gamma,
         "G_params_M": sum(p.numel() for p in G.parameters()) / 1e6,
         "D_params_M": sum(p.numel() for p in D.parameters()) / 1e6,
         "gen_img_per_s": cfg.batch / gen_s,
-        "step_s": step_s,
-        "step_gflop": gflop,
-        "step_gflop_per_s": gflop / step_s,
+        "gen_gflop_per_img": gen_gflop,
+        "gen_gflop_per_s": gen_rate,
+        "gen_matmul_share": gen_rate / matmul,
+        "phase_s": phase_s,
+        "phase_gflop": phase_gflop,
+        "sec_per_kimg": lazy_s * 1000 / cfg.batch,
+        "train_gflop_per_s": train_rate,
+        "train_matmul_share": train_rate / matmul,
         "peak_rss_mib": peak_rss_mib(),
     }
-
-
-def peak_rss_mib() -> float:
-    """Peak resident set size of this process so far, in MiB (ru_maxrss is KiB on Linux, B on macOS)."""
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return rss / 2**20 if sys.platform == "darwin" else rss / 2**10
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -163,6 +224,7 @@ def main(argv: list[str] | None = None) -> None:
 
     device = pick_device(args.device)
     wanted = args.configs.split(",")
+    matmul = matmul_gflop_per_s(device)
     env = {
         "device": str(device),
         "torch": torch.__version__,
@@ -170,21 +232,30 @@ def main(argv: list[str] | None = None) -> None:
         "python": platform.python_version(),
         "machine": platform.machine(),
         "repeats": args.repeats,
+        "date": time.strftime("%Y-%m-%d"),
+        "matmul_gflop_per_s": round(matmul, 1),
     }
     print(" ".join(f"{k}={v}" for k, v in env.items()))
-    columns = ("G img/s", "step s", "GFLOP", "GFLOP/s", "RSS MiB")
-    print(f"{'config':6} {'batch':>5} " + " ".join(f"{c:>9}" for c in columns))
+    columns = ("G img/s", "G GF/s", "G %mm", *(f"{p} s" for p in PHASES))
+    columns += ("s/kimg", "T GF/s", "T %mm", "RSS MiB")
+    print(f"{'config':6} {'batch':>5} " + " ".join(f"{c:>8}" for c in columns))
     results = []
     for cfg in CONFIGS:
         if cfg.name not in wanted:
             continue
-        r = bench_config(cfg, device, args.repeats)
+        r = bench_config(cfg, device, args.repeats, matmul)
         results.append(r)
-        print(
-            f"{r['config']:6} {r['batch']:>5} {r['gen_img_per_s']:>9.2f} {r['step_s']:>9.3f} "
-            f"{r['step_gflop']:>9.1f} {r['step_gflop_per_s']:>9.1f} {r['peak_rss_mib']:>9.0f}",
-            flush=True,
+        values = (
+            f"{r['gen_img_per_s']:8.2f}",
+            f"{r['gen_gflop_per_s']:8.1f}",
+            f"{100 * r['gen_matmul_share']:7.0f}%",
+            *(f"{r['phase_s'][p]:8.3f}" for p in PHASES),
+            f"{r['sec_per_kimg']:8.1f}",
+            f"{r['train_gflop_per_s']:8.1f}",
+            f"{100 * r['train_matmul_share']:7.0f}%",
+            f"{r['peak_rss_mib']:8.0f}",
         )
+        print(f"{r['config']:6} {r['batch']:>5} " + " ".join(values), flush=True)
     if args.json_path:
         with open(args.json_path, "w") as f:
             json.dump({"env": env, "results": results}, f, indent=2)

@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ganforge.errors import OptionError
+from ganforge.losses.base import AdversarialLoss
 
 PHASES = ("Gmain", "Dmain")
 
@@ -63,32 +64,12 @@ def dcgan_optimizers(
     return torch.optim.Adam(G.parameters(), **kwargs), torch.optim.Adam(D.parameters(), **kwargs)
 
 
-class DCGANLoss:
+class DCGANLoss(AdversarialLoss):
     """The DCGAN loss for generator `G` and discriminator `D`, with `StyleGAN2Loss`'s interface.
 
     `augment_pipe` (when given) is applied to every image, real or fake, before D sees it. The loss
     has no state; `state_dict()` and `load_state_dict()` exist for the training loop's snapshots.
     """
-
-    def __init__(self, G: nn.Module, D: nn.Module, augment_pipe: nn.Module | None = None) -> None:
-        self.G = G
-        self.D = D
-        self.augment_pipe = augment_pipe
-
-    def state_dict(self) -> dict[str, torch.Tensor]:
-        """The loss state to store in a snapshot: none."""
-        return {}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Accept the empty state written by `state_dict`."""
-        if state:
-            raise ValueError(f"DCGANLoss has no state, got keys {sorted(state)}")
-
-    def run_D(self, img: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
-        """D's logits [N, 1] for images, augmented first when there is an augment pipe."""
-        if self.augment_pipe is not None:
-            img = self.augment_pipe(img)
-        return self.D(img, c)
 
     def accumulate_gradients(
         self,

@@ -17,11 +17,12 @@ generator while it is in training mode. `StyleGANLoss` has the interface of `Sty
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from ganforge.losses.base import AdversarialLoss
 
 LOSSES = ("logistic-r1", "wgangp")
 PHASES = ("Gmain", "Dmain")
@@ -46,7 +47,7 @@ def wgan_gp_penalty(
     return (norms - target).square(), norms
 
 
-class StyleGANLoss:
+class StyleGANLoss(AdversarialLoss):
     """The StyleGAN loss `loss` ('logistic-r1' or 'wgangp') for generator `G` and discriminator `D`.
 
     `augment_pipe` (when given) is applied to every image D sees. The loss has no state;
@@ -67,29 +68,12 @@ class StyleGANLoss:
     ) -> None:
         if loss not in LOSSES:
             raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
-        self.G = G
-        self.D = D
-        self.augment_pipe = augment_pipe
+        super().__init__(G, D, augment_pipe)
         self.loss = loss
         self.r1_gamma = r1_gamma
         self.wgan_lambda = wgan_lambda
         self.wgan_epsilon = wgan_epsilon
         self.wgan_target = wgan_target
-
-    def state_dict(self) -> dict[str, torch.Tensor]:
-        """The loss state to store in a snapshot: none."""
-        return {}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Accept the empty state written by `state_dict`."""
-        if state:
-            raise ValueError(f"StyleGANLoss has no state, got keys {sorted(state)}")
-
-    def run_D(self, img: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
-        """D's scores [N, 1], the images augmented first when there is an augment pipe."""
-        if self.augment_pipe is not None:
-            img = self.augment_pipe(img)
-        return self.D(img, c)
 
     def accumulate_gradients(
         self,

@@ -24,10 +24,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ganforge.losses.base import AdversarialLoss
+
 PHASES = ("Gmain", "Greg", "Gboth", "Dmain", "Dreg", "Dboth")
 
 
-class StyleGAN2Loss:
+class StyleGAN2Loss(AdversarialLoss):
     """The StyleGAN2-ADA loss for generator `G` and discriminator `D`.
 
     `augment_pipe` (when given) is applied to every image, real or fake, before D sees it.
@@ -53,11 +55,9 @@ class StyleGAN2Loss:
         G_synthesis: nn.Module | None = None,
         generator: torch.Generator | None = None,
     ) -> None:
-        self.G = G
-        self.D = D
+        super().__init__(G, D, augment_pipe)
         self.G_mapping = G_mapping if G_mapping is not None else G.mapping
         self.G_synthesis = G_synthesis if G_synthesis is not None else G.synthesis
-        self.augment_pipe = augment_pipe
         self.style_mixing_prob = style_mixing_prob
         self.r1_gamma = r1_gamma
         self.pl_batch_shrink = pl_batch_shrink
@@ -94,12 +94,6 @@ class StyleGAN2Loss:
         cutoff = int(torch.randint(1, ws.shape[1], [], device=ws.device, generator=self.generator))
         other = self.G_mapping(self._randn_like(z), c, skip_w_avg_update=True)
         return torch.cat([ws[:, :cutoff], other[:, cutoff:]], dim=1)
-
-    def run_D(self, img: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
-        """D's scores [N, 1] for images, augmented first when there is an augment pipe."""
-        if self.augment_pipe is not None:
-            img = self.augment_pipe(img)
-        return self.D(img, c)
 
     def accumulate_gradients(
         self,

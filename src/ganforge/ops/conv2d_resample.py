@@ -22,13 +22,14 @@ def _conv(
     groups: int = 1,
     transpose: bool = False,
     flip_weight: bool = True,
+    bias: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """conv2d (correlation) or conv_transpose2d; `flip_weight=False` flips the kernel first."""
     if not flip_weight:
         w = w.flip([2, 3])
     if transpose:
-        return F.conv_transpose2d(x, w, stride=stride, padding=padding, groups=groups)
-    return F.conv2d(x, w, stride=stride, padding=padding, groups=groups)
+        return F.conv_transpose2d(x, w, bias, stride=stride, padding=padding, groups=groups)
+    return F.conv2d(x, w, bias, stride=stride, padding=padding, groups=groups)
 
 
 def _transpose_weight(w: torch.Tensor, groups: int) -> torch.Tensor:
@@ -50,12 +51,14 @@ def conv2d_resample(
     groups: int = 1,
     flip_weight: bool = True,
     flip_filter: bool = False,
+    bias: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Convolve `x` [N, C, H, W] with `w` [O, C/groups, kh, kw], resampling with filter `f`.
 
     `padding` is relative to the upsampled image. `flip_weight=True` is correlation (as
     torch.nn.functional.conv2d), False a true convolution; both give the same result up to kernel
-    orientation and exist so callers can pick the faster one.
+    orientation and exist so callers can pick the faster one. `bias` [O] is added to the output,
+    inside the convolution when it is the last step (no extra pass over the output).
     """
     if not (isinstance(up, int) and isinstance(down, int) and up >= 1 and down >= 1):
         raise ValueError(f"up and down must be integers >= 1, got up={up}, down={down}")
@@ -75,15 +78,15 @@ def conv2d_resample(
 
     if pointwise and down > 1 and up == 1:  # filter and decimate first, then the 1x1 conv
         x = upfirdn2d(x, f, down=down, padding=pad, flip_filter=flip_filter)
-        return _conv(x, w, groups=groups, flip_weight=flip_weight)
+        return _conv(x, w, groups=groups, flip_weight=flip_weight, bias=bias)
 
     if pointwise and up > 1 and down == 1:  # 1x1 conv at the low resolution, then upsample
         x = _conv(x, w, groups=groups, flip_weight=flip_weight)
-        return upfirdn2d(x, f, up=up, padding=pad, gain=up**2, flip_filter=flip_filter)
+        return _add_bias(upfirdn2d(x, f, up=up, padding=pad, gain=up**2, flip_filter=flip_filter), bias)
 
     if down > 1 and up == 1:  # filter, then a strided conv computes only the kept pixels
         x = upfirdn2d(x, f, padding=pad, flip_filter=flip_filter)
-        return _conv(x, w, stride=down, groups=groups, flip_weight=flip_weight)
+        return _conv(x, w, stride=down, groups=groups, flip_weight=flip_weight, bias=bias)
 
     if up > 1:  # a strided transposed conv does zero insertion and conv at once; then filter
         w = _transpose_weight(w, groups)
@@ -99,10 +102,14 @@ def conv2d_resample(
         x = upfirdn2d(x, f, padding=rest, gain=up**2, flip_filter=flip_filter)
         if down > 1:
             x = upfirdn2d(x, f, down=down, flip_filter=flip_filter)
-        return x
+        return _add_bias(x, bias)
 
     if px0 == px1 and py0 == py1 and px0 >= 0 and py0 >= 0:  # plain conv
-        return _conv(x, w, padding=(py0, px0), groups=groups, flip_weight=flip_weight)
+        return _conv(x, w, padding=(py0, px0), groups=groups, flip_weight=flip_weight, bias=bias)
 
     x = upfirdn2d(x, None, padding=pad)  # uneven or negative padding
-    return _conv(x, w, groups=groups, flip_weight=flip_weight)
+    return _conv(x, w, groups=groups, flip_weight=flip_weight, bias=bias)
+
+
+def _add_bias(x: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+    return x if bias is None else x + bias.reshape(1, -1, 1, 1)

@@ -28,11 +28,14 @@ def modulated_conv2d(
     demodulate: bool = True,
     flip_weight: bool = True,
     fused_modconv: bool = True,
+    bias: torch.Tensor | None = None,
+    gain: float = 1,
 ) -> torch.Tensor:
     """Modulate `weight` [O, I, kh, kw] by `styles` [N, I], convolve `x` [N, I, H, W], add `noise`.
 
-    `noise` (broadcastable to the output) is added after demodulation. `up`, `down`, `padding`,
-    `resample_filter` and `flip_weight` are as in `conv2d_resample`.
+    `noise` (broadcastable to the output) is added after demodulation, then `bias` [O], and the
+    sum is multiplied by `gain`; all three ride along with the demodulation (one pass over the
+    output). `up`, `down`, `padding`, `resample_filter` and `flip_weight` are as in `conv2d_resample`.
     """
     batch_size = x.shape[0]
     out_channels, in_channels, kh, kw = weight.shape
@@ -56,24 +59,38 @@ def modulated_conv2d(
     if demodulate:
         dcoefs = (styles.square() @ weight.square().sum(dim=[2, 3]).t() + 1e-8).rsqrt()  # [N, O]
 
+    # What is added after the convolution, already multiplied by the gain.
+    shift = None if noise is None else noise.to(x.dtype) * gain
+    if bias is not None:
+        b = (bias.to(x.dtype) * gain).reshape(1, out_channels, 1, 1)
+        shift = b if shift is None else shift + b
+
     if not fused_modconv:
         x = x * styles.to(x.dtype).reshape(batch_size, in_channels, 1, 1)
+        if dcoefs is None:  # gain and bias fold into the plain convolution
+            x = conv2d_resample(
+                x,
+                (weight * gain).to(x.dtype),
+                f=resample_filter,
+                up=up,
+                down=down,
+                padding=padding,
+                flip_weight=flip_weight,
+                bias=None if bias is None else (bias * gain).to(x.dtype),
+            )
+            return x if noise is None else x + noise.to(x.dtype) * gain
         x = conv2d_resample(
-            x,
-            weight.to(x.dtype),
-            f=resample_filter,
-            up=up,
-            down=down,
-            padding=padding,
+            x, weight.to(x.dtype), f=resample_filter, up=up, down=down, padding=padding,
             flip_weight=flip_weight,
         )
-        if dcoefs is not None:
-            x = x * dcoefs.to(x.dtype).reshape(batch_size, out_channels, 1, 1)
-        if noise is not None:
-            x = x + noise.to(x.dtype)
-        return x
+        scale = (dcoefs * gain).to(x.dtype).reshape(batch_size, out_channels, 1, 1)
+        if shift is None:
+            return x * scale
+        if shift.ndim == 4 and x.is_contiguous(memory_format=torch.channels_last):
+            shift = shift.contiguous(memory_format=torch.channels_last)  # the result follows x's layout
+        return torch.addcmul(shift, x, scale)
 
-    coefs = styles.reshape(batch_size, 1, in_channels)
+    coefs = styles.reshape(batch_size, 1, in_channels) * gain
     if dcoefs is not None:
         coefs = coefs * dcoefs.reshape(batch_size, out_channels, 1)  # [N, O, I]
     w = weight.unsqueeze(0) * coefs.unsqueeze(-1).unsqueeze(-1)  # [N, O, I, kh, kw]
@@ -90,6 +107,4 @@ def modulated_conv2d(
         flip_weight=flip_weight,
     )
     x = x.reshape(batch_size, out_channels, *x.shape[2:])
-    if noise is not None:
-        x = x + noise.to(x.dtype)
-    return x
+    return x if shift is None else x + shift

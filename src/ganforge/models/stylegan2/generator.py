@@ -16,7 +16,13 @@ from typing import Any
 import torch
 from torch import nn
 
-from ganforge.models.stylegan2.layers import DEFAULT_FILTER, Conv2dLayer, FullyConnectedLayer, MappingNetwork
+from ganforge.models.stylegan2.layers import (
+    DEFAULT_FILTER,
+    HOMOGENEOUS,
+    Conv2dLayer,
+    FullyConnectedLayer,
+    MappingNetwork,
+)
 from ganforge.ops.bias_act import activation_gain, bias_act
 from ganforge.ops.modulated_conv2d import modulated_conv2d
 from ganforge.ops.upfirdn2d import setup_filter, upsample2d
@@ -77,6 +83,8 @@ class SynthesisLayer(nn.Module):
             noise = torch.randn(shape, device=x.device) * self.noise_strength
         elif self.use_noise and noise_mode == "const":
             noise = self.noise_const * self.noise_strength
+        # act(y) * g == act(g * y) for g > 0 here, so the gain joins the demodulation (see Conv2dLayer).
+        out_gain = self.act_gain * gain if self.activation in HOMOGENEOUS and gain > 0 else 1.0
         x = modulated_conv2d(
             x,
             self.weight,
@@ -87,9 +95,11 @@ class SynthesisLayer(nn.Module):
             resample_filter=self.resample_filter,
             flip_weight=self.up == 1,  # the transposed-conv path is cheaper without a kernel flip
             fused_modconv=fused_modconv,
+            bias=self.bias,
+            gain=out_gain,
         )
         clamp = self.conv_clamp * gain if self.conv_clamp is not None else None
-        return bias_act(x, self.bias.to(x.dtype), act=self.activation, gain=self.act_gain * gain, clamp=clamp)
+        return bias_act(x, None, act=self.activation, gain=self.act_gain * gain / out_gain, clamp=clamp)
 
 
 class ToRGBLayer(nn.Module):
@@ -116,8 +126,10 @@ class ToRGBLayer(nn.Module):
 
     def forward(self, x: torch.Tensor, w: torch.Tensor, fused_modconv: bool = True) -> torch.Tensor:
         styles = self.affine(w) * self.weight_gain
-        x = modulated_conv2d(x, self.weight, styles, demodulate=False, fused_modconv=fused_modconv)
-        return bias_act(x, self.bias.to(x.dtype), clamp=self.conv_clamp)
+        x = modulated_conv2d(
+            x, self.weight, styles, demodulate=False, fused_modconv=fused_modconv, bias=self.bias
+        )
+        return bias_act(x, clamp=self.conv_clamp)
 
 
 class SynthesisBlock(nn.Module):
@@ -206,7 +218,11 @@ class SynthesisBlock(nn.Module):
         w_iter = iter(ws.unbind(dim=1))
         half = self.use_fp16 and not force_fp32 and ws.device.type == "cuda"
         dtype = torch.float16 if half else torch.float32
-        memory_format = torch.channels_last if self.channels_last and half else torch.contiguous_format
+        # Channels-last also for CPU inference: oneDNN's forward convolutions run markedly faster in
+        # it, but its weight gradients slower, which cancels the gain in training (measured).
+        cpu = ws.device.type == "cpu" and not torch.is_grad_enabled()
+        channels_last = (self.channels_last and half) or cpu
+        memory_format = torch.channels_last if channels_last else torch.contiguous_format
         if fused_modconv is None:
             # On CUDA (as the official release): one grouped conv at inference, the non-fused form in
             # training. On the CPU the non-fused form measured faster in both, so it is always used.
@@ -217,8 +233,8 @@ class SynthesisBlock(nn.Module):
             )
 
         if self.in_channels == 0:
-            x = self.const.to(dtype=dtype, memory_format=memory_format)
-            x = x.unsqueeze(0).repeat([ws.shape[0], 1, 1, 1])
+            x = self.const.to(dtype=dtype).unsqueeze(0).repeat([ws.shape[0], 1, 1, 1])
+            x = x.contiguous(memory_format=memory_format)
             x = self.conv1(x, next(w_iter), noise_mode=noise_mode, fused_modconv=fused_modconv)
         else:
             expected = (self.in_channels, self.resolution // 2, self.resolution // 2)

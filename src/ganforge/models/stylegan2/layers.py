@@ -19,6 +19,7 @@ from ganforge.ops.conv2d_resample import conv2d_resample
 from ganforge.ops.upfirdn2d import setup_filter
 
 DEFAULT_FILTER = (1, 3, 3, 1)
+HOMOGENEOUS = ("linear", "relu", "lrelu")  # act(g * x) == g * act(x) for g > 0
 
 
 def normalize_2nd_moment(x: torch.Tensor, dim: int = 1, eps: float = 1e-8) -> torch.Tensor:
@@ -105,8 +106,13 @@ class Conv2dLayer(nn.Module):
 
     def forward(self, x: torch.Tensor, gain: float = 1) -> torch.Tensor:
         """Convolve, add bias, activate; `gain` scales the output and the clamp range together."""
-        w = (self.weight * self.weight_gain).to(x.dtype)
-        b = self.bias.to(x.dtype) if self.bias is not None else None
+        # act(x + b) * g == act(g * x + g * b) for g > 0 and these activations, so the gain and the
+        # bias go into the (small) weights and the convolution itself: no extra passes over x.
+        out_gain = self.act_gain * gain if self.activation in HOMOGENEOUS and gain > 0 else 1.0
+        w = (self.weight * (self.weight_gain * out_gain)).to(x.dtype)
+        b = None
+        if self.bias is not None:
+            b = self.bias.to(x.dtype) * out_gain if out_gain != 1 else self.bias.to(x.dtype)
         x = conv2d_resample(
             x,
             w,
@@ -115,9 +121,10 @@ class Conv2dLayer(nn.Module):
             down=self.down,
             padding=self.padding,
             flip_weight=self.up == 1,  # the transposed-conv path is cheaper without a kernel flip
+            bias=b,
         )
         clamp = self.conv_clamp * gain if self.conv_clamp is not None else None
-        return bias_act(x, b, act=self.activation, gain=self.act_gain * gain, clamp=clamp)
+        return bias_act(x, None, act=self.activation, gain=self.act_gain * gain / out_gain, clamp=clamp)
 
     def extra_repr(self) -> str:
         return (

@@ -32,7 +32,8 @@ measured as they are, without the clamp ops, which cost about 3% of a c32 step's
     python benchmarks/bench_train.py --device cpu --configs c64 --ticks 8
     python benchmarks/bench_train.py --device cuda                       # all four configurations
 
-The default CPU run takes about 7 minutes on two cores.
+The default CPU run should take about 7 minutes on two idle cores (estimated from bench_networks'
+figures); it took 25 minutes while other jobs shared them.
 """
 
 from __future__ import annotations

@@ -329,6 +329,26 @@ def digits(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+def _digits_metrics_before_after(
+    model: str, kimg: int, tmp_path: Path, digits: Path, monkeypatch: pytest.MonkeyPatch
+) -> tuple[dict[str, float], dict[str, float]]:
+    """Train the conditional cpu preset of `model` for `kimg` on the digits; fid_digits and class_acc
+    of G_ema after the first step and at the end (500 generated images each)."""
+    for name, folder in (("GANFORGE_CACHE_DIR", "cache"), ("GANFORGE_DETECTOR_DIR", "detectors")):
+        monkeypatch.setenv(name, str(tmp_path / folder))
+    monkeypatch.setenv("GANFORGE_OFFLINE", "1")
+    config = dataclasses.replace(resolve_config("cpu", 32, 1, {"model": model, "cond": True}), kimg=kimg,
+                                 kimg_per_tick=kimg, snap=1, workers=0)
+    run_dir = new_run_dir(tmp_path / "runs", "digits")
+    training_loop(config, digits, run_dir, options=OPTIONS)
+    values = []
+    for snapshot in ("network-snapshot-000000.pt", f"network-snapshot-{kimg:06d}.pt"):
+        G = load_network(run_dir / snapshot)["G_ema"]
+        results = compute_metrics(["fid_digits", "class_acc"], G, digits, num_gen=500, progress=False)
+        values.append({key: v for r in results for key, v in r["results"].items()})
+    return values[0], values[1]
+
+
 @pytest.mark.slow
 def test_conditional_stylegan2_cpu_preset_learns_the_digits(
     tmp_path: Path, digits: Path, monkeypatch: pytest.MonkeyPatch
@@ -338,21 +358,9 @@ def test_conditional_stylegan2_cpu_preset_learns_the_digits(
     With the preset's earlier gamma 0.05 this run reached fid_digits 91 at best and then collapsed;
     the measured gamma-30 run goes 169 -> 79 and class_acc 0.11 -> 0.36.
     """
-    for name, folder in (("GANFORGE_CACHE_DIR", "cache"), ("GANFORGE_DETECTOR_DIR", "detectors")):
-        monkeypatch.setenv(name, str(tmp_path / folder))
-    monkeypatch.setenv("GANFORGE_OFFLINE", "1")
-    config = dataclasses.replace(resolve_config("cpu", 32, 1, {"cond": True}), kimg=4, kimg_per_tick=4,
-                                 snap=1, workers=0)
-    run_dir = new_run_dir(tmp_path / "runs", "digits")
-    training_loop(config, digits, run_dir, options=OPTIONS)
-    values = []
-    for snapshot in ("network-snapshot-000000.pt", "network-snapshot-000004.pt"):  # after 1 step, at the end
-        G = load_network(run_dir / snapshot)["G_ema"]
-        results = compute_metrics(["fid_digits", "class_acc"], G, digits, num_gen=500, progress=False)
-        values.append({key: v for r in results for key, v in r["results"].items()})
-    before, after = values
-    assert after["fid_digits"] < before["fid_digits"] / 1.5, values
-    assert before["class_acc"] < 0.2 < 0.25 < after["class_acc"], values
+    before, after = _digits_metrics_before_after("stylegan2", 4, tmp_path, digits, monkeypatch)
+    assert after["fid_digits"] < before["fid_digits"] / 1.5, (before, after)
+    assert before["class_acc"] < 0.2 < 0.25 < after["class_acc"], (before, after)
 
 
 @pytest.mark.slow
@@ -360,18 +368,6 @@ def test_conditional_dcgan_learns_the_digits(
     tmp_path: Path, digits: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """3 kimg of the cpu preset (about 30 s on one core) lower fid_digits and raise class_acc."""
-    for name, folder in (("GANFORGE_CACHE_DIR", "cache"), ("GANFORGE_DETECTOR_DIR", "detectors")):
-        monkeypatch.setenv(name, str(tmp_path / folder))
-    monkeypatch.setenv("GANFORGE_OFFLINE", "1")
-    config = dataclasses.replace(resolve_config("cpu", 32, 1, {"model": "dcgan", "cond": True}), kimg=3,
-                                 kimg_per_tick=3, snap=1, workers=0)
-    run_dir = new_run_dir(tmp_path / "runs", "digits")
-    training_loop(config, digits, run_dir, options=OPTIONS)
-    values = []
-    for snapshot in ("network-snapshot-000000.pt", "network-snapshot-000003.pt"):  # after 1 step, at the end
-        G = load_network(run_dir / snapshot)["G_ema"]
-        results = compute_metrics(["fid_digits", "class_acc"], G, digits, num_gen=500, progress=False)
-        values.append({key: v for r in results for key, v in r["results"].items()})
-    before, after = values
-    assert after["fid_digits"] < before["fid_digits"] / 3, values
-    assert before["class_acc"] < 0.2 < 0.4 < after["class_acc"], values
+    before, after = _digits_metrics_before_after("dcgan", 3, tmp_path, digits, monkeypatch)
+    assert after["fid_digits"] < before["fid_digits"] / 3, (before, after)
+    assert before["class_acc"] < 0.2 < 0.4 < after["class_acc"], (before, after)

@@ -121,7 +121,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     "cifar": dict(kimg=100000, batch=64, batch_gpu=32, mbstd_group=32, cbase=32768, glr=0.0025, dlr=0.0025,
                   gamma=0.01, ema_kimg=500.0, ema_rampup=0.05, map=2, pl_weight=0.0, style_mixing=0.0,
                   d_architecture="orig"),
-    # Small enough for a 2-core CPU (about 23 s/kimg on 32 x 32 digits, measured): a narrow network,
+    # Small enough for a 2-core CPU (about 20 s/kimg at 32 x 32, bench_train cpu32): a narrow network,
     # batch 16 for more steps per kimg, and no path length regularisation (its double backward
     # costs about a quarter of the G step), as the cifar config does. A strong R1 (gamma 30) keeps
     # such a small G from collapsing on the 1,797 digits: with the auto-like gamma 0.05 (or 1), the

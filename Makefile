@@ -19,27 +19,20 @@ $(STAMP): $(PY) pyproject.toml
 # preset) on it for DEMO_KIMG thousand images (fid_digits and class_acc at every snapshot), then
 # draw ten samples of each digit from the last snapshot (one row per class) and print the metrics.
 DEMO_KIMG ?= 20
-DEMO_CLASSES := 0 1 2 3 4 5 6 7 8 9
 demo: $(STAMP)
 	rm -rf demo-out
 	$(VENV)/bin/ganforge dataset create --source demo:digits --dest demo-out/digits32.zip
 	$(VENV)/bin/ganforge dataset info demo-out/digits32.zip --grid demo-out/reals.png
 	$(VENV)/bin/ganforge train --data demo-out/digits32.zip --outdir demo-out/runs --cfg cpu --cond \
 		--kimg $(DEMO_KIMG) --snap 4 --grid 10x10 --metrics fid_digits,class_acc
-	for k in $(DEMO_CLASSES); do \
-		$(VENV)/bin/ganforge generate --network "$$(ls demo-out/runs/*/network-snapshot-*.pt | tail -n 1)" \
-			--class $$k --seeds 0-9 --outdir demo-out/generated/class$$k || exit 1; \
-	done
-	@$(PY) -c "import sys, PIL.Image as I; rows = [[I.open(f'demo-out/generated/class{k}/seed{s:04d}.png') \
-		for s in range(10)] for k in range(10)]; w, h = rows[0][0].size; g = I.new('L', (10 * w, 10 * h)); \
-		[g.paste(im, (s * w, k * h)) for k, r in enumerate(rows) for s, im in enumerate(r)]; \
-		g.save('demo-out/generated/digits.png')"
+	$(VENV)/bin/ganforge generate --network "$$(ls demo-out/runs/*/network-snapshot-*.pt | tail -n 1)" \
+		--class 0-9 --seeds 0-9 --grid --outdir demo-out/generated
 	@echo "fid_digits and class_acc over training (snapshot: values):"
 	@$(PY) -c "import glob, json; rows = {}; \
 		[rows.setdefault(r['snapshot_pkl'], {}).update(r['results']) for f in sorted(glob.glob( \
 		'demo-out/runs/*/metric-*.jsonl')) for r in map(json.loads, open(f))]; \
 		[print(' ', k, ', '.join(f'{m} {v:.3g}' for m, v in sorted(d.items()))) for k, d in sorted(rows.items())]"
-	@echo "Demo run: $$(ls -d demo-out/runs/*/); generated digits (row k = class k): demo-out/generated/digits.png"
+	@echo "Demo run: $$(ls -d demo-out/runs/*/); generated digits (row k = class k): demo-out/generated/grid.png"
 
 test: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -59,6 +59,18 @@ def test_generate_command_conditional(tmp_path: Path) -> None:
         assert (img.size, img.mode) == ((16, 16), "L")
 
 
+def test_generate_command_class_grid(tmp_path: Path) -> None:
+    args = ["--network", OFFICIAL_COND, "--seeds", "1-3", "--class", "0-4", "--grid",
+            "--outdir", str(tmp_path)]
+    result = CliRunner().invoke(generate_command, args)
+    assert result.exit_code == 0, result.output
+    assert "Wrote 16 images" in result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == [*(f"class{k}" for k in range(5)), "grid.png"]
+    with PIL.Image.open(tmp_path / "grid.png") as img:
+        assert img.size == (3 * 16, 5 * 16)
+    assert (tmp_path / "class4" / "seed0003.png").is_file()
+
+
 def test_generate_command_bad_options(tmp_path: Path) -> None:
     runner = CliRunner()
     base = ["--network", OFFICIAL_RGB, "--outdir", str(tmp_path)]

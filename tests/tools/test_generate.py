@@ -122,6 +122,27 @@ def test_generate_conditional_official_pickle(tmp_path: Path) -> None:
     assert not np.array_equal(read_png(other[0]), read_png(paths[0]))
 
 
+def test_generate_several_classes_lays_out_one_row_per_class(tiny_pkl: Path, tmp_path: Path) -> None:
+    paths = generate_images(
+        OFFICIAL_COND, [7, 1], tmp_path, class_idx=[3, 0, 4, 3], noise_mode="none", grid=True
+    )
+    names = [p.relative_to(tmp_path).as_posix() for p in paths]
+    assert names == [f"class{k}/seed{s:04d}.png" for k in (3, 0, 4) for s in (7, 1)] + ["grid.png"]
+    single = generate_images(OFFICIAL_COND, [7], tmp_path / "one", class_idx=4, noise_mode="none")
+    assert max_diff(read_png(paths[4]), read_png(single[0])) <= 1
+    grid = read_png(paths[-1])
+    assert grid.shape == (3 * 16, 2 * 16)
+    for i, path in enumerate(paths[:-1]):
+        row, col = divmod(i, 2)
+        assert np.array_equal(grid[row * 16 : (row + 1) * 16, col * 16 : (col + 1) * 16], read_png(path))
+    assert not np.array_equal(read_png(paths[0]), read_png(paths[2]))
+    with pytest.raises(OptionError, match="unconditional"):
+        generate_images(tiny_pkl, [0], tmp_path / "u", class_idx=[0, 1])
+    with pytest.raises(OptionError, match="out of range"):
+        generate_images(OFFICIAL_COND, [0], tmp_path / "r", class_idx=[0, 5])
+    assert not (tmp_path / "u").exists() and not (tmp_path / "r").exists()
+
+
 def test_generate_class_errors(tmp_path: Path) -> None:
     with pytest.raises(OptionError, match="--class"):
         generate_images(OFFICIAL_COND, [0], tmp_path)

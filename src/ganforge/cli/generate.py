@@ -7,7 +7,6 @@ import click
 from ganforge.cli.options import (
     INT_LIST,
     batch_option,
-    class_option,
     device_option,
     network_option,
     noise_mode_option,
@@ -23,7 +22,9 @@ from ganforge.tools.generate import generate_from_projected_w, generate_images
 @click.option("--projected-w", type=click.Path(dir_okay=False), default=None, metavar="FILE",
               help="Render the ws of a projector's projected_w.npz (proj00.png, ...) instead of seeds.")
 @trunc_option
-@class_option
+@click.option("--class", "class_idx", type=INT_LIST, default=None,
+              help="Class label(s) for a conditional network (required there); several, e.g. '0-9', write "
+                   "class{k}/seed*.png and a grid with one row per class.")
 @noise_mode_option
 @click.option("--grid", is_flag=True, help="Also write grid.png with all images.")
 @click.option("--outdir", type=click.Path(file_okay=False), required=True, metavar="DIR",
@@ -35,7 +36,7 @@ def generate_command(
     seeds: list[int] | None,
     projected_w: str | None,
     truncation_psi: float,
-    class_idx: int | None,
+    class_idx: list[int] | None,
     noise_mode: str,
     grid: bool,
     outdir: str,
@@ -48,6 +49,7 @@ def generate_command(
     Examples:
       ganforge generate --network metfaces.pkl --seeds 85,265,297 --outdir out
       ganforge generate --network cifar10.pkl --seeds 0-35 --class 1 --grid --outdir out
+      ganforge generate --network cifar10.pkl --seeds 0-9 --class 0-9 --grid --outdir out
       ganforge generate --network ffhq.pkl --projected-w out/projected_w.npz --outdir out
     """
     if projected_w is not None:
@@ -65,7 +67,7 @@ def generate_command(
         seeds,
         outdir,
         truncation_psi=truncation_psi,
-        class_idx=class_idx,
+        class_idx=class_idx[0] if class_idx is not None and len(class_idx) == 1 else class_idx,
         noise_mode=noise_mode,
         grid=grid,
         batch_size=batch_size,

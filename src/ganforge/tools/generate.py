@@ -57,7 +57,7 @@ def generate_images(
     seeds: Sequence[int],
     outdir: str | os.PathLike[str],
     truncation_psi: float = 1.0,
-    class_idx: int | None = None,
+    class_idx: int | Sequence[int] | None = None,
     noise_mode: str = "const",
     grid: bool = False,
     batch_size: int = 16,
@@ -66,32 +66,48 @@ def generate_images(
 ) -> list[Path]:
     """Write `outdir/seed{seed:04d}.png` for each seed (and `grid.png` if `grid`); return the paths.
 
-    Seeds give the same latents as the official tools. Repeated seeds are generated once.
+    Seeds give the same latents as the official tools. Repeated seeds are generated once. Several
+    classes (a conditional network's labels side by side) go to `outdir/class{k}/seed{seed:04d}.png`,
+    and the grid then has one row per class and one column per seed.
     """
     seeds = list(dict.fromkeys(seeds))
     if not seeds:
         raise OptionError("--seeds: give at least one seed, e.g. '0-7'")
+    several = class_idx is not None and not isinstance(class_idx, int)
+    classes: list[int | None] = (
+        list(dict.fromkeys(class_idx)) if isinstance(class_idx, Sequence) else [class_idx]
+    )
+    if not classes:
+        raise OptionError("--class: give at least one class, e.g. '0-9'")
     G = load_generator(network_path, device)
-    logger.info("Generating %d images from %s", len(seeds), network_path)
-    images = run_generator(
-        G,
-        seeds=seeds,
-        class_idx=class_idx,
-        batch_size=batch_size,
-        truncation_psi=truncation_psi,
-        noise_mode=noise_mode,
-        progress=progress,
-    ).numpy()
+    if several and G.c_dim == 0:
+        raise OptionError(f"--class: {network_path} is unconditional; it has no classes to lay out")
+    logger.info("Generating %d images from %s", len(seeds) * len(classes), network_path)
+    images = np.concatenate([
+        run_generator(
+            G,
+            seeds=seeds,
+            class_idx=k,
+            batch_size=batch_size,
+            truncation_psi=truncation_psi,
+            noise_mode=noise_mode,
+            progress=progress,
+        ).numpy()
+        for k in classes
+    ])
     outdir = Path(outdir)
-    outdir.mkdir(parents=True, exist_ok=True)
+    names = [Path(f"class{k}") / seed_filename(s) if several else Path(seed_filename(s))
+             for k in classes for s in seeds]
     paths = []
-    for seed, image in zip(seeds, images, strict=True):
-        path = outdir / seed_filename(seed)
+    for name, image in zip(names, images, strict=True):
+        path = outdir / name
+        path.parent.mkdir(parents=True, exist_ok=True)
         save_png(image, path)
         paths.append(path)
     if grid:
         path = outdir / "grid.png"
-        save_image_grid(images.transpose(0, 3, 1, 2), path, grid_size(len(images)))
+        layout = (len(seeds), len(classes)) if several else grid_size(len(images))
+        save_image_grid(images.transpose(0, 3, 1, 2), path, layout)
         paths.append(path)
     return paths
 

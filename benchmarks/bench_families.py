@@ -3,9 +3,9 @@
 Each family trains its `cpu` preset on `demo:digits` (32 x 32, written to a temporary folder) for
 --kimg thousand images through `ganforge.training.loop.training_loop`, with one snapshot after the
 first step ("before") and one at the end ("after"); fid_digits (and class_acc for the conditional
-DCGAN) of both snapshots' G_ema are printed. Example:
+runs, `-cond`) of both snapshots' G_ema are printed. Example:
 
-    python benchmarks/bench_families.py --families dcgan,dcgan-cond,stylegan --kimg 4 --threads 1
+    python benchmarks/bench_families.py --families dcgan-cond,stylegan-cond,stylegan2-cond --kimg 12
 """
 
 from __future__ import annotations
@@ -29,7 +29,9 @@ FAMILIES = {
     "dcgan": ("dcgan", False),
     "dcgan-cond": ("dcgan", True),
     "stylegan": ("stylegan", False),
+    "stylegan-cond": ("stylegan", True),
     "stylegan2": ("stylegan2", False),
+    "stylegan2-cond": ("stylegan2", True),
 }
 
 

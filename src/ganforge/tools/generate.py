@@ -73,7 +73,7 @@ def generate_images(
     seeds = list(dict.fromkeys(seeds))
     if not seeds:
         raise OptionError("--seeds: give at least one seed, e.g. '0-7'")
-    several = class_idx is not None and not isinstance(class_idx, int)
+    several = isinstance(class_idx, Sequence)
     classes: list[int | None] = (
         list(dict.fromkeys(class_idx)) if isinstance(class_idx, Sequence) else [class_idx]
     )

@@ -74,9 +74,7 @@ def generate_images(
     if not seeds:
         raise OptionError("--seeds: give at least one seed, e.g. '0-7'")
     several = isinstance(class_idx, Sequence)
-    classes: list[int | None] = (
-        list(dict.fromkeys(class_idx)) if isinstance(class_idx, Sequence) else [class_idx]
-    )
+    classes: list[int | None] = list(dict.fromkeys(class_idx)) if several else [class_idx]
     if not classes:
         raise OptionError("--class: give at least one class, e.g. '0-9'")
     G = load_generator(network_path, device)

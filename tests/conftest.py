@@ -2,16 +2,46 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-PARITY_DIRS = [REPO.parent / "shared" / "parity", REPO / "tests" / "data" / "parity"]
+SHARED_PARITY = REPO.parent / "shared" / "parity"
+BUNDLED_PARITY = REPO / "tests" / "data" / "parity"
+PARITY_DIRS = (SHARED_PARITY, BUNDLED_PARITY)
+"""Where parity data is looked up, in order: the team's shared copy first, then the one shipped here."""
 PARITY_CONFIGS = ["g16_orig_gray_cond", "g32_skip_rgb", "g64_resnet_rgb"]
+ParityLookup = Callable[[str], Path]
+"""The `parity` fixture's type: a parity file's name -> its path."""
 
 
-@pytest.fixture(params=[d for d in PARITY_DIRS if d.is_dir()], ids=lambda d: d.parent.name)
-def parity_dir(request: pytest.FixtureRequest) -> Path:
-    """Each available copy of the official parity data (../shared/parity and tests/data/parity)."""
-    return request.param
+def in_ci() -> bool:
+    """True when the environment says this is a CI run (CI=true, as CI services set it)."""
+    return os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
+
+
+def locate_parity(name: str, dirs: Sequence[Path] = PARITY_DIRS, ci: bool | None = None) -> Path:
+    """The first `dirs[i] / name` that exists; skips the test when none does, fails it in CI.
+
+    In CI the shared copy (`dirs[0]`) must be present: parity is the project's proof of
+    faithfulness, so a CI run that cannot see it must not pass by skipping.
+    """
+    ci = in_ci() if ci is None else ci
+    if ci and not dirs[0].is_dir():
+        pytest.fail(f"CI=true but the parity data folder {dirs[0]} is missing")
+    for folder in dirs:
+        if (folder / name).is_file():
+            return folder / name
+    message = f"parity file {name} is in none of {', '.join(str(d) for d in dirs)}"
+    if ci:
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def parity() -> ParityLookup:
+    """`parity("g32_skip_rgb.npz")`: the path of a parity file (../shared/parity, then tests/data/parity)."""
+    return locate_parity

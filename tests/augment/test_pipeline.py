@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from tests.conftest import ParityLookup
 
 from ganforge.augment.pipeline import (
     AUGMENT_PRESETS,
@@ -26,7 +27,6 @@ AUGMENTATIONS = [
     "lumaflip", "hue", "saturation", "imgfilter", "noise", "cutout",
 ]  # fmt: skip
 RGB_ONLY = {"hue", "saturation"}
-PARITY_PICKLE = Path(__file__).resolve().parents[3] / "shared" / "parity" / "g32_skip_rgb-snapshot.pkl"
 
 
 def images(n: int = 8, channels: int = 3, size: int = 16, seed: int = 0) -> torch.Tensor:
@@ -281,11 +281,11 @@ def test_checkpoint_round_trip(tmp_path: Path) -> None:
     assert float(loaded.p) == pytest.approx(0.3)
 
 
-@pytest.mark.skipif(not PARITY_PICKLE.is_file(), reason="official parity snapshot not available")
-def test_official_augment_pipe_loads_strictly() -> None:
+def test_official_augment_pipe_loads_strictly(parity: ParityLookup) -> None:
     from ganforge.compat.official import load_network_pkl
 
-    loaded = load_network_pkl(PARITY_PICKLE)["augment_pipe"]  # rebuilt with load_state_dict(strict=True)
+    # rebuilt with load_state_dict(strict=True)
+    loaded = load_network_pkl(parity("g32_skip_rgb-snapshot.pkl"))["augment_pipe"]
     assert isinstance(loaded, AugmentPipe)
     fresh = AugmentPipe(**loaded.init_kwargs)
     for name in ("Hz_geom", "Hz_fbank"):  # our filters are the official ones

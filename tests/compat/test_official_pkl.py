@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import torch
 from tests.compat.official_pickles import Persistent, dumps, persistent
-from tests.conftest import PARITY_CONFIGS
+from tests.conftest import PARITY_CONFIGS, ParityLookup
 
 from ganforge.augment import AugmentPipe
 from ganforge.compat import load_network, load_network_pkl
@@ -75,10 +75,10 @@ def official_snapshot(G: Generator, D: Discriminator) -> dict:
 
 
 @pytest.mark.parametrize("name", PARITY_CONFIGS)
-def test_official_snapshot_matches_parity_outputs(parity_dir: Path, name: str) -> None:
-    nets = load_network_pkl(parity_dir / f"{name}-snapshot.pkl")
-    ref = np.load(parity_dir / f"{name}.npz")
-    cfg = json.loads((parity_dir / f"{name}.json").read_text())
+def test_official_snapshot_matches_parity_outputs(parity: ParityLookup, name: str) -> None:
+    nets = load_network_pkl(parity(f"{name}-snapshot.pkl"))
+    ref = np.load(parity(f"{name}.npz"))
+    cfg = json.loads(parity(f"{name}.json").read_text())
 
     assert isinstance(nets["G"], Generator) and isinstance(nets["G_ema"], Generator)
     assert isinstance(nets["D"], Discriminator)
@@ -112,8 +112,8 @@ def test_official_snapshot_matches_parity_outputs(parity_dir: Path, name: str) -
         assert_scores_close(D(torch.from_numpy(ref["in/real"]), c), ref["out/dscore_real"], f"{name} real")
 
 
-def test_load_network_reads_official_snapshots(parity_dir: Path) -> None:
-    path = parity_dir / f"{PARITY_CONFIGS[0]}-snapshot.pkl"
+def test_load_network_reads_official_snapshots(parity: ParityLookup) -> None:
+    path = parity(f"{PARITY_CONFIGS[0]}-snapshot.pkl")
     direct, generic = load_network_pkl(path), load_network(str(path))
     assert direct.keys() == generic.keys()
     for key in ("G", "D", "G_ema"):
@@ -202,8 +202,8 @@ def test_files_without_networks_are_refused(tmp_path: Path) -> None:
         load_network_pkl(tmp_path)
 
 
-def test_truncated_official_pickle_is_refused(tmp_path: Path) -> None:
-    data = (Path(__file__).resolve().parents[1] / "data" / "parity" / "g16_orig_gray_cond-snapshot.pkl")
+def test_truncated_official_pickle_is_refused(tmp_path: Path, parity: ParityLookup) -> None:
+    data = parity("g16_orig_gray_cond-snapshot.pkl")
     path = tmp_path / "cut.pkl"
     path.write_bytes(data.read_bytes()[:200_000])
     with pytest.raises(NetworkFileError, match=r"cannot load .*cut\.pkl: the file is truncated"):

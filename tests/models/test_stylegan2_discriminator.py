@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import json
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from tests.conftest import PARITY_CONFIGS
+from tests.conftest import PARITY_CONFIGS, ParityLookup
 
 from ganforge.models.stylegan2.discriminator import Discriminator, DiscriminatorBlock, MinibatchStdLayer
 
@@ -33,9 +32,9 @@ def _assert_rel_close(
     assert rel.max().item() <= REL_TOL, f"{what}: max relative error {rel.max().item():.3g}"
 
 
-def _load_official(parity_dir: Path, name: str) -> tuple[Discriminator, dict, np.lib.npyio.NpzFile]:
-    cfg = json.loads((parity_dir / f"{name}.json").read_text())
-    data = np.load(parity_dir / f"{name}.npz")
+def _load_official(parity: ParityLookup, name: str) -> tuple[Discriminator, dict, np.lib.npyio.NpzFile]:
+    cfg = json.loads(parity(f"{name}.json").read_text())
+    data = np.load(parity(f"{name}.npz"))
     D = Discriminator(**cfg["D_kwargs"])
     state = {k[len("D/"):]: torch.from_numpy(data[k]) for k in data.files if k.startswith("D/")}
     D.load_state_dict(state, strict=True)
@@ -43,8 +42,8 @@ def _load_official(parity_dir: Path, name: str) -> tuple[Discriminator, dict, np
 
 
 @pytest.mark.parametrize("name", PARITY_CONFIGS)
-def test_scores_match_official(parity_dir: Path, name: str) -> None:
-    D, cfg, data = _load_official(parity_dir, name)
+def test_scores_match_official(parity: ParityLookup, name: str) -> None:
+    D, cfg, data = _load_official(parity, name)
     c = torch.from_numpy(data["in/c"])
     with torch.no_grad():
         for i in range(len(data["in/psi"])):
@@ -55,8 +54,8 @@ def test_scores_match_official(parity_dir: Path, name: str) -> None:
 
 
 @pytest.mark.parametrize("name", PARITY_CONFIGS)
-def test_r1_penalty_matches_official_and_double_backward(parity_dir: Path, name: str) -> None:
-    D, _, data = _load_official(parity_dir, name)
+def test_r1_penalty_matches_official_and_double_backward(parity: ParityLookup, name: str) -> None:
+    D, _, data = _load_official(parity, name)
     real = torch.from_numpy(data["in/real"]).requires_grad_()
     scores = D(real, torch.from_numpy(data["in/c"]))
     (grad,) = torch.autograd.grad(scores.sum(), real, create_graph=True)

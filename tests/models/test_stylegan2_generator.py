@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from tests.conftest import PARITY_CONFIGS
+from tests.conftest import PARITY_CONFIGS, ParityLookup
 
 from ganforge.models.stylegan2 import Generator
 from ganforge.models.stylegan2.layers import (
@@ -111,10 +110,10 @@ def test_mapping_w_avg_tracking_and_truncation() -> None:
 # --- generator: parity with the official networks ----------------------------------------------
 
 
-def load_parity_generator(parity_dir: Path, name: str) -> tuple[Generator, dict[str, np.ndarray]]:
+def load_parity_generator(parity: ParityLookup, name: str) -> tuple[Generator, dict[str, np.ndarray]]:
     """Build the generator of parity config `name` and load its official weights by name."""
-    config = json.loads((parity_dir / f"{name}.json").read_text())
-    with np.load(parity_dir / f"{name}.npz") as npz:
+    config = json.loads(parity(f"{name}.json").read_text())
+    with np.load(parity(f"{name}.npz")) as npz:
         data = {k: npz[k] for k in npz.files}
     G = Generator(**config["G_kwargs"]).eval()
     state = {k[2:]: torch.from_numpy(v) for k, v in data.items() if k.startswith("G/")}
@@ -123,8 +122,8 @@ def load_parity_generator(parity_dir: Path, name: str) -> tuple[Generator, dict[
 
 
 @pytest.mark.parametrize("name", PARITY_CONFIGS)
-def test_generator_parity_with_official(parity_dir: Path, name: str) -> None:
-    G, data = load_parity_generator(parity_dir, name)
+def test_generator_parity_with_official(parity: ParityLookup, name: str) -> None:
+    G, data = load_parity_generator(parity, name)
     z, c = torch.from_numpy(data["in/z"]), torch.from_numpy(data["in/c"])
     for i, psi in enumerate(data["in/psi"].tolist()):
         ws = G.mapping(z, c, truncation_psi=psi)
@@ -137,8 +136,8 @@ def test_generator_parity_with_official(parity_dir: Path, name: str) -> None:
                     torch.testing.assert_close(img, want, atol=1e-4, rtol=0)
 
 
-def test_generator_attributes_and_num_ws(parity_dir: Path) -> None:
-    G, data = load_parity_generator(parity_dir, "g32_skip_rgb")
+def test_generator_attributes_and_num_ws(parity: ParityLookup) -> None:
+    G, data = load_parity_generator(parity, "g32_skip_rgb")
     assert (G.z_dim, G.c_dim, G.w_dim, G.img_resolution, G.img_channels) == (64, 0, 64, 32, 3)
     assert G.synthesis.block_resolutions == [4, 8, 16, 32]
     # conv1 at 4x4, conv0+conv1 at each higher resolution, plus the last ToRGB.

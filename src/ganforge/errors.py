@@ -22,3 +22,7 @@ class OptionError(GanforgeError):
 
 class MetricError(GanforgeError):
     """A metric cannot be computed: unknown name, or detector weights that cannot be found."""
+
+
+class OutputError(GanforgeError):
+    """An output file or folder cannot be created or written (read-only, full disk, not a folder...)."""

@@ -3,8 +3,9 @@
 A set's manifold is the union of balls around its samples, each with the radius of the distance to
 its k-th nearest neighbour (k = 3 for pr50k3; the sample itself is excluded). Precision is the
 share of generated samples inside the real manifold, recall the share of real samples inside the
-generated one. As StyleGAN2-ADA: features are rounded to float16 and distances computed in row x
-column blocks, so 50k x 200k sets fit in memory.
+generated one. As StyleGAN2-ADA: features, distances and radii are all rounded to float16 (its
+distances come out of a half-precision cdist), a probe at exactly a radius counts as inside, and
+distances are computed in row x column blocks, so 50k x 200k sets fit in memory.
 """
 
 from __future__ import annotations
@@ -13,17 +14,20 @@ import torch
 
 
 def _distances(rows: torch.Tensor, cols: torch.Tensor, col_batch_size: int) -> torch.Tensor:
-    """Euclidean distances [len(rows), len(cols)] in float32, computed block by block over columns."""
-    blocks = [torch.cdist(rows.float(), block.float()) for block in cols.split(col_batch_size)]
+    """Euclidean distances [len(rows), len(cols)] rounded to float16, computed block by block over columns.
+
+    The arithmetic is float32 (CPUs have no half-precision cdist); the rounding is the official one.
+    """
+    blocks = [torch.cdist(rows.float(), block.float()).half() for block in cols.split(col_batch_size)]
     return torch.cat(blocks, dim=1)
 
 
 def knn_radii(manifold: torch.Tensor, k: int, row_batch_size: int, col_batch_size: int) -> torch.Tensor:
-    """Distance of each manifold sample to its k-th nearest other sample."""
+    """Distance of each manifold sample to its k-th nearest other sample, float16."""
     radii = []
     for rows in manifold.split(row_batch_size):
         dist = _distances(rows, manifold, col_batch_size)
-        radii.append(dist.kthvalue(k + 1, dim=1).values)
+        radii.append(dist.float().kthvalue(k + 1, dim=1).values.half())
     return torch.cat(radii)
 
 
@@ -34,7 +38,7 @@ def coverage(
     row_batch_size: int,
     col_batch_size: int,
 ) -> float:
-    """Share of `probes` lying within the radius of at least one manifold sample."""
+    """Share of `probes` within (at most) the radius of at least one manifold sample, compared in float16."""
     inside = []
     for rows in probes.split(row_batch_size):
         dist = _distances(rows, manifold, col_batch_size)

@@ -15,7 +15,7 @@ import torch
 from click.testing import CliRunner
 
 from ganforge.cli.main import cli, main
-from ganforge.cli.metrics import metrics_command
+from ganforge.cli.metrics import metrics_command, parse_metric_names
 from ganforge.data.sources import open_source
 from ganforge.errors import MetricError
 from ganforge.models.checkpoint import save_network
@@ -138,3 +138,31 @@ def test_unknown_metric_is_a_usage_error(tmp_path: Path, digits_zip: Path) -> No
     network = write_run(tmp_path / "run", digits_zip)
     code, output, _exc = invoke("--network", str(network), "--metrics", "fid_digits,fid3k")
     assert code == 2 and "fid3k" in output and "fid50k_full" in output
+
+
+def test_every_ppl_variant_runs_by_name(tmp_path: Path, digits_zip: Path) -> None:
+    """The official ppl_zfull, ppl_wfull and ppl_zend through the command (LPIPS of stand-in weights)."""
+    from tests.metrics.test_detectors import save_trunk
+
+    from ganforge.metrics.detectors.lpips import lpips_key_map
+    from ganforge.metrics.detectors.weights import KNOWN_WEIGHTS
+
+    weights = tmp_path / "detectors"
+    weights.mkdir()
+    save_trunk(weights / KNOWN_WEIGHTS["vgg16"].file_name)
+    widths = (64, 128, 256, 512, 512)
+    lins = {k: torch.full((1, c, 1, 1), 0.01) for k, c in zip(lpips_key_map(), widths, strict=True)}
+    torch.save(lins, weights / KNOWN_WEIGHTS["lpips"].file_name)
+    network = write_run(tmp_path / "run", digits_zip)
+    names = ["ppl_zfull", "ppl_wfull", "ppl_zend"]
+    code, output, exc = invoke("--network", str(network), "--metrics", ",".join(names), "--num-gen", "2")
+    assert code == 0, (output, exc)
+    values = {line.split()[0]: float(line.split()[1]) for line in output.splitlines()[2:5]}
+    assert list(values) == names and all(np.isfinite(v) and v > 0 for v in values.values())
+    assert all((network.parent / f"metric-{name}.jsonl").is_file() for name in names)
+
+
+def test_train_takes_the_new_ppl_names() -> None:
+    """`train --metrics` parses its list with the same function as `ganforge metrics`."""
+    assert parse_metric_names("ppl_zfull,ppl_wfull,ppl_zend", allow_none=True) == (
+        "ppl_zfull", "ppl_wfull", "ppl_zend")

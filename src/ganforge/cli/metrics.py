@@ -56,9 +56,10 @@ def metrics_command(
 ) -> None:
     """Compute quality metrics of a generator (its G_ema) against a dataset.
 
-    The standard metrics (fid50k_full, kid50k_full, pr50k3_full, is50k, ppl2_wend) follow the
-    StyleGAN2-ADA definitions and need the Inception, VGG16 or LPIPS weights; fid_digits, kid_digits
-    and class_acc use the bundled digits detector and work offline. Dataset statistics are cached
+    The standard metrics (fid50k_full, kid50k_full, pr50k3_full, is50k, ppl2_wend and the legacy
+    ppl_zfull, ppl_wfull, ppl_zend, ppl_wend) follow the StyleGAN2-ADA definitions and need the
+    Inception, VGG16 or LPIPS weights; fid_digits, kid_digits and class_acc use the bundled digits
+    detector and work offline. Dataset statistics are cached
     in $GANFORGE_CACHE_DIR (default ~/.cache/ganforge/metrics).
     """
     results, written_to = evaluate_network(

@@ -26,6 +26,9 @@ from ganforge.metrics.precision_recall import precision_recall
 DIGITS_NUM_GEN = 2000
 KID_MAX_REAL = 1_000_000
 PR_MAX_REAL = 200_000
+PPL_NUM_SAMPLES = 50000
+PPL_EPSILON = 1e-4
+PPL_BATCH = 2
 
 MetricFn = Callable[[MetricOptions], dict[str, float]]
 
@@ -86,6 +89,14 @@ def class_accuracy(opts: MetricOptions, num_gen: int) -> float:
     return float(np.mean(logits.argmax(axis=1) == classes.numpy()))
 
 
+def _ppl(name: str, space: str, sampling: str, crop: bool) -> Metric:
+    """A PPL metric over PPL_NUM_SAMPLES paths in `space` with `sampling` (official epsilon and batch)."""
+    settings = dict(epsilon=PPL_EPSILON, space=space, sampling=sampling, crop=crop, batch_size=PPL_BATCH)
+    return Metric(
+        name, ("lpips",), False, lambda o: {name: compute_ppl(o, _num_gen(o, PPL_NUM_SAMPLES), **settings)}
+    )
+
+
 def _register(*metrics: Metric) -> dict[str, Metric]:
     return {m.name: m for m in metrics}
 
@@ -103,14 +114,11 @@ METRICS: dict[str, Metric] = _register(
         "is50k", ("inception",), False,
         lambda o: dict(zip(("is50k_mean", "is50k_std"), inception_score_metric(o, 50000), strict=True)),
     ),
-    Metric(
-        "ppl2_wend", ("lpips",), False,
-        lambda o: {"ppl2_wend": compute_ppl(o, _num_gen(o, 50000), epsilon=1e-4, crop=False)},
-    ),
-    Metric(
-        "ppl_wend", ("lpips",), False,
-        lambda o: {"ppl_wend": compute_ppl(o, _num_gen(o, 50000), epsilon=1e-4, crop=True)},
-    ),
+    _ppl("ppl2_wend", space="w", sampling="end", crop=False),
+    _ppl("ppl_zfull", space="z", sampling="full", crop=True),
+    _ppl("ppl_wfull", space="w", sampling="full", crop=True),
+    _ppl("ppl_zend", space="z", sampling="end", crop=True),
+    _ppl("ppl_wend", space="w", sampling="end", crop=True),
     Metric("fid_digits", ("digits",), True, lambda o: {"fid_digits": fid(o, "digits", DIGITS_NUM_GEN)}),
     Metric("kid_digits", ("digits",), True, lambda o: {"kid_digits": kid(o, "digits", DIGITS_NUM_GEN)}),
     Metric("class_acc", ("digits",), False, lambda o: {"class_acc": class_accuracy(o, DIGITS_NUM_GEN)}, True),

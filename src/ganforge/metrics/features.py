@@ -1,22 +1,17 @@
 """Detector outputs over a dataset or a generator, gathered into `FeatureStats`.
 
-Dataset statistics are cached on disk (one .npz per dataset file state, options and detector) in
-`$GANFORGE_CACHE_DIR` or ~/.cache/ganforge/metrics, so the second evaluation against the same
-data skips the detector. Under torchrun each rank takes every `num_gpus`-th batch and the partial
-statistics are merged on every rank in single-process order; generated samples are seeded per
-batch, so the results do not depend on the number of ranks.
+Dataset statistics are cached on disk (see `stats_cache`), so the second evaluation against the
+same data skips the detector. Under torchrun each rank takes every `num_gpus`-th batch and the
+partial statistics are merged on every rank in single-process order; generated samples are seeded
+per batch, so the results do not depend on the number of ranks.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
-import logging
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -24,90 +19,13 @@ from torch import nn
 
 from ganforge.data.dataset import ImageDataset
 from ganforge.errors import MetricError
-from ganforge.fileio import atomic_path
 from ganforge.metrics.detectors import load_detector
+from ganforge.metrics.feature_stats import FeatureStats
+from ganforge.metrics.stats_cache import cache_path, load_cached, save_cached, weights_digest
 from ganforge.progress import progress as progress_bar
 from ganforge.tools.runner import run_generator
 
-logger = logging.getLogger(__name__)
-
 DetectorLoader = Callable[[str, "str | None"], nn.Module]
-CACHE_VERSION = 1
-
-
-def cache_dir() -> Path:
-    """Where dataset feature statistics are cached: $GANFORGE_CACHE_DIR or ~/.cache/ganforge/metrics."""
-    env = os.environ.get("GANFORGE_CACHE_DIR")
-    return Path(env) if env else Path.home() / ".cache" / "ganforge" / "metrics"
-
-
-class FeatureStats:
-    """Accumulates detector outputs [N, D]: all rows (`capture_all`) and/or float64 sums for mean/cov."""
-
-    def __init__(self, capture_all: bool = False, capture_mean_cov: bool = False) -> None:
-        self.capture_all = capture_all
-        self.capture_mean_cov = capture_mean_cov
-        self.num_items = 0
-        self.rows: list[np.ndarray] = []
-        self.sum: np.ndarray | None = None
-        self.sum_sq: np.ndarray | None = None
-
-    def append(self, x: np.ndarray) -> None:
-        """Add rows x [n, D]."""
-        x = np.asarray(x, dtype=np.float32)
-        self.num_items += len(x)
-        if self.capture_all:
-            self.rows.append(x)
-        if self.capture_mean_cov:
-            x64 = x.astype(np.float64)
-            if self.sum is None:
-                self.sum = np.zeros(x.shape[1])
-                self.sum_sq = np.zeros([x.shape[1], x.shape[1]])
-            self.sum += x64.sum(axis=0)
-            self.sum_sq += x64.T @ x64
-
-    def merge(self, other: FeatureStats) -> None:
-        """Add the rows and sums of `other` (another rank's share)."""
-        self.num_items += other.num_items
-        self.rows.extend(other.rows)
-        if other.sum is not None:
-            self.sum = other.sum.copy() if self.sum is None else self.sum + other.sum
-            self.sum_sq = other.sum_sq.copy() if self.sum_sq is None else self.sum_sq + other.sum_sq
-
-    def all(self) -> np.ndarray:
-        """Every row, float32 [N, D]."""
-        if not self.capture_all:
-            raise ValueError("FeatureStats: rows were not captured (capture_all=False)")
-        return np.concatenate(self.rows) if len(self.rows) != 1 else self.rows[0]
-
-    def mean_cov(self) -> tuple[np.ndarray, np.ndarray]:
-        """Float64 mean [D] and biased covariance [D, D]."""
-        if not self.capture_mean_cov or self.sum is None:
-            raise ValueError("FeatureStats: no mean/covariance sums (capture_mean_cov=False or no rows)")
-        mean = self.sum / self.num_items
-        return mean, self.sum_sq / self.num_items - np.outer(mean, mean)
-
-    def save(self, path: Path) -> None:
-        """Write to `path` (.npz) atomically."""
-        arrays = {"num_items": np.array(self.num_items)}
-        if self.capture_all:
-            arrays["all"] = self.all()
-        if self.capture_mean_cov:
-            arrays["sum"], arrays["sum_sq"] = self.sum, self.sum_sq
-        with atomic_path(path) as tmp, open(tmp, "wb") as f:
-            np.savez(f, **arrays)
-
-    @classmethod
-    def load(cls, path: Path) -> FeatureStats:
-        """Read statistics written by `save`."""
-        with np.load(path, allow_pickle=False) as data:
-            stats = cls(capture_all="all" in data, capture_mean_cov="sum" in data)
-            stats.num_items = int(data["num_items"])
-            if stats.capture_all:
-                stats.rows = [data["all"]]
-            if stats.capture_mean_cov:
-                stats.sum, stats.sum_sq = data["sum"], data["sum_sq"]
-        return stats
 
 
 @dataclass
@@ -135,6 +53,7 @@ class MetricOptions:
     progress: bool | None = None
     _detectors: dict[str, nn.Module] = field(default_factory=dict, repr=False)
     _generated: dict[tuple[str, int, str], FeatureStats] = field(default_factory=dict, repr=False)
+    _digests: dict[str, str] = field(default_factory=dict, repr=False)
 
     def detector(self, name: str) -> nn.Module:
         """Detector `name` on the metric device, loaded once per options object."""
@@ -143,6 +62,12 @@ class MetricOptions:
             detector = self.detector_loader(name, path).eval().requires_grad_(False)
             self._detectors[name] = detector.to(self.device)
         return self._detectors[name]
+
+    def detector_digest(self, name: str) -> str:
+        """SHA-256 of detector `name`'s weights (computed once per options object)."""
+        if name not in self._digests:
+            self._digests[name] = weights_digest(self.detector(name))
+        return self._digests[name]
 
     def for_new_weights(self) -> MetricOptions:
         """A copy for the same generator with changed weights: detectors kept, generated features not."""
@@ -194,16 +119,6 @@ def _detect(detector: nn.Module, images: torch.Tensor, output: str, device: torc
     return result[output].float().cpu().numpy()
 
 
-def _cache_file(opts: MetricOptions, dataset: ImageDataset, detector_name: str, key: dict) -> Path:
-    """The cache file for dataset statistics: named by dataset and detector, hashed over everything else."""
-    path = Path(opts.data).resolve()
-    stat = path.stat()
-    key = dict(key, version=CACHE_VERSION, path=str(path), size=stat.st_size, mtime=stat.st_mtime_ns,
-               xflip=opts.xflip, detector=detector_name)
-    digest = hashlib.md5(json.dumps(key, sort_keys=True).encode()).hexdigest()
-    return cache_dir() / f"{dataset.name}-{detector_name}-{digest}.npz"
-
-
 def dataset_features(
     opts: MetricOptions,
     detector_name: str,
@@ -216,13 +131,19 @@ def dataset_features(
     """Detector outputs over the real data (the first `max_items` items), from the cache when there."""
     dataset = opts.dataset()
     detector = opts.detector(detector_name)
-    key = dict(output=output, capture_all=capture_all, capture_mean_cov=capture_mean_cov, max_items=max_items)
-    cache_file = _cache_file(opts, dataset, detector.name, key) if opts.cache else None
-    if cache_file is not None and cache_file.is_file():
-        logger.info("Dataset statistics from cache '%s'", cache_file)
-        return FeatureStats.load(cache_file)
-
     num_items = len(dataset) if max_items is None else min(len(dataset), max_items)
+    cache_file = None
+    if opts.cache:
+        key = dict(output=output, capture_all=capture_all, capture_mean_cov=capture_mean_cov,
+                   max_items=max_items, xflip=opts.xflip)
+        digest = opts.detector_digest(detector_name)
+        cache_file = cache_path(opts.data, dataset.name, detector.name, digest, key)
+        dim = getattr(detector, "feature_dim" if output == "features" else "num_classes", None)
+        cached = load_cached(cache_file, num_items=num_items, capture_all=capture_all,
+                             capture_mean_cov=capture_mean_cov, dim=dim)
+        if cached is not None:
+            return cached
+
     # An own generator: the loader must not draw from the global RNG (training resumes bit-exactly).
     loader = torch.utils.data.DataLoader(
         dataset, batch_sampler=_my_batches(num_items, opts), generator=torch.Generator()
@@ -233,8 +154,7 @@ def dataset_features(
         stats.append(_detect(detector, images, output, opts.device))
     stats = _gather(stats, opts)
     if cache_file is not None and opts.rank == 0:
-        cache_file.parent.mkdir(parents=True, exist_ok=True)
-        stats.save(cache_file)
+        save_cached(stats, cache_file)
     return stats
 
 

@@ -29,7 +29,7 @@ def test_generate_command_writes_images_and_grid(tmp_path: Path) -> None:
     assert sorted(p.name for p in out.iterdir()) == sorted(names)
     with PIL.Image.open(out / "grid.png") as grid:
         assert grid.size == (2 * 32, 2 * 32)
-    assert "Wrote 5 images" in result.output
+    assert "Wrote 4 images and grid.png to" in result.output
 
 
 def test_generate_command_matches_library_defaults(tmp_path: Path) -> None:
@@ -64,7 +64,7 @@ def test_generate_command_class_grid(tmp_path: Path) -> None:
             "--outdir", str(tmp_path)]
     result = CliRunner().invoke(generate_command, args)
     assert result.exit_code == 0, result.output
-    assert "Wrote 16 images" in result.output
+    assert "Wrote 15 images and grid.png" in result.output
     assert sorted(p.name for p in tmp_path.iterdir()) == [*(f"class{k}" for k in range(5)), "grid.png"]
     with PIL.Image.open(tmp_path / "grid.png") as img:
         assert img.size == (3 * 16, 5 * 16)

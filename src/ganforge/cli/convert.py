@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import click
 
+from ganforge.cli.interrupt import exit_on_sigterm
 from ganforge.compat.convert import convert_network
 
 
 @click.command("convert")
 @click.argument("source", metavar="IN")
 @click.argument("dest", metavar="OUT", type=click.Path(dir_okay=False))
+@exit_on_sigterm
 def convert_command(source: str, dest: str) -> None:
     """Convert network file IN (path or URL) to the ganforge checkpoint OUT.
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from ganforge.cli.interrupt import exit_on_sigterm
 from ganforge.data.grid import grid_size, save_image_grid
 from ganforge.data.info import dataset_info, sample_images
 from ganforge.data.transforms import TRANSFORMS
@@ -72,6 +73,7 @@ def dataset() -> None:
 @click.option(
     "--skip-bad", is_flag=True, help="Skip and count unreadable images instead of stopping at the first."
 )
+@exit_on_sigterm
 def create(
     source: str,
     dest: str,
@@ -112,6 +114,7 @@ def create(
     help="Also save a PNG grid of up to 64 images here.",
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed choosing the images of --grid.")
+@exit_on_sigterm
 def info(path: str, grid_path: str | None, seed: int) -> None:
     """Describe the dataset at PATH (zip or folder): images, resolution, channels, labels."""
     summary = dataset_info(path)

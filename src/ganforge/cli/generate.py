@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import click
 
+from ganforge.cli.interrupt import exit_on_sigterm
 from ganforge.cli.options import (
     INT_LIST,
     batch_option,
+    class_option,
     device_option,
     network_option,
     noise_mode_option,
     trunc_option,
 )
+from ganforge.cli.report import images_written
 from ganforge.errors import OptionError
 from ganforge.tools.generate import generate_from_projected_w, generate_images
 
@@ -22,26 +25,25 @@ from ganforge.tools.generate import generate_from_projected_w, generate_images
 @click.option("--projected-w", type=click.Path(dir_okay=False), default=None, metavar="FILE",
               help="Render the ws of a projector's projected_w.npz (proj00.png, ...) instead of seeds.")
 @trunc_option
-@click.option("--class", "class_idx", type=INT_LIST, default=None,
-              help="Class label(s) for a conditional network (required there); several, e.g. '0-9', write "
-                   "class{k}/seed*.png and a grid with one row per class.")
+@class_option("several write class{k}/seed*.png and a grid with one row per class.")
 @noise_mode_option
 @click.option("--grid", is_flag=True, help="Also write grid.png with all images.")
 @click.option("--outdir", type=click.Path(file_okay=False), required=True, metavar="DIR",
               help="Where to write the images.")
 @batch_option
 @device_option
+@exit_on_sigterm
 def generate_command(
     network_path: str,
     seeds: list[int] | None,
     projected_w: str | None,
     truncation_psi: float,
-    class_idx: list[int] | None,
+    class_idx: int | list[int] | None,
     noise_mode: str,
     grid: bool,
     outdir: str,
     batch_size: int,
-    device: str | None,
+    device: str,
 ) -> None:
     """Generate images using a pretrained network.
 
@@ -58,7 +60,7 @@ def generate_command(
         paths = generate_from_projected_w(
             network_path, projected_w, outdir, noise_mode=noise_mode, batch_size=batch_size, device=device
         )
-        click.echo(f"Wrote {len(paths)} images to {outdir}")
+        click.echo(images_written(paths, outdir))
         return
     if seeds is None:
         raise OptionError("--seeds: give the seeds to generate, e.g. '0-7', or --projected-w FILE")
@@ -67,10 +69,10 @@ def generate_command(
         seeds,
         outdir,
         truncation_psi=truncation_psi,
-        class_idx=class_idx[0] if class_idx is not None and len(class_idx) == 1 else class_idx,
+        class_idx=class_idx,
         noise_mode=noise_mode,
         grid=grid,
         batch_size=batch_size,
         device=device,
     )
-    click.echo(f"Wrote {len(paths)} images to {outdir}")
+    click.echo(images_written(paths, outdir))

@@ -1,12 +1,17 @@
-"""Click options and parameter types shared by the commands that run a pretrained network."""
+"""Click options and parameter types shared by the commands (each option defined once, here)."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeVar
 
 import click
 
 from ganforge.errors import OptionError
-from ganforge.tools.runner import DEVICE_NAMES, NOISE_MODES
+from ganforge.tools.runner import DEVICE_HELP, NOISE_MODES, check_device_name
 from ganforge.tools.seeds import parse_int_list
+
+FC = TypeVar("FC", bound=Callable[..., object])
 
 
 class IntList(click.ParamType):
@@ -24,6 +29,18 @@ class IntList(click.ParamType):
             self.fail(str(e), param, ctx)
 
 
+class DeviceName(click.ParamType):
+    """A device name as `pick_device` takes it; whether the device exists is checked when it is used."""
+
+    name = "DEVICE"
+
+    def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        try:
+            return check_device_name(str(value).strip().lower())
+        except OptionError as e:
+            self.fail(str(e), param, ctx)
+
+
 INT_LIST = IntList()
 
 network_option = click.option(
@@ -32,9 +49,23 @@ network_option = click.option(
 trunc_option = click.option(
     "--trunc", "truncation_psi", type=float, default=1.0, show_default=True,
     help="Truncation psi (1 = none, smaller = closer to the average image).")
-class_option = click.option(
-    "--class", "class_idx", type=int, default=None,
-    help="Class label for a conditional network (required there).")
+
+
+def class_option(several: str) -> Callable[[FC], FC]:
+    """--class: one class (an int) or several (a list) for a conditional network; `several` says what
+    a list does in the command."""
+    return click.option(
+        "--class", "class_idx", type=INT_LIST, default=None, metavar="LIST", callback=_one_or_many,
+        help=f"Class label(s) for a conditional network (required there), e.g. '3' or '0-9'; {several}")
+
+
+def _one_or_many(
+    _ctx: click.Context, _param: click.Parameter, value: list[int] | None
+) -> int | list[int] | None:
+    """One class as an int (the single-class behaviour), several as a list."""
+    return value[0] if value is not None and len(value) == 1 else value
+
+
 noise_mode_option = click.option(
     "--noise-mode", type=click.Choice(NOISE_MODES), default="const", show_default=True,
     help="Per-pixel noise: the stored constant, fresh random, or none.")
@@ -42,5 +73,5 @@ batch_option = click.option(
     "--batch", "batch_size", type=click.IntRange(min=1), default=16, show_default=True,
     help="Images per forward pass.")
 device_option = click.option(
-    "--device", type=click.Choice(DEVICE_NAMES), default=None,
-    help="Device to run on  [default: cuda, else mps, else cpu].")
+    "--device", type=DeviceName(), default="auto", show_default=True,
+    help=f"Device to run on: {DEVICE_HELP}.")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from ganforge.cli.interrupt import exit_on_sigterm
 from ganforge.cli.options import class_option, device_option, network_option
 from ganforge.tools.projector import DISTANCES, ProjectionConfig, project_images
 
@@ -26,8 +27,9 @@ from ganforge.tools.projector import DISTANCES, ProjectionConfig, project_images
 @click.option("--detector", "detector_path", default=None, metavar="PATH",
               help="LPIPS weights: a folder holding vgg16-397923af.pth and lpips-vgg-v0.1.pth, or the "
                    "LPIPS linear-layer file  [default: GANFORGE_DETECTOR_DIR, cache, download].")
-@class_option
+@class_option("one only: a projection searches the latents of one class.")
 @device_option
+@exit_on_sigterm
 def project_command(
     network_path: str,
     target: str,
@@ -38,8 +40,8 @@ def project_command(
     save_video: bool,
     distance: str,
     detector_path: str | None,
-    class_idx: int | None,
-    device: str | None,
+    class_idx: int | list[int] | None,
+    device: str,
 ) -> None:
     """Project images into the latent space of a pretrained network.
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from ganforge.cli.interrupt import exit_on_sigterm
 from ganforge.cli.options import (
     INT_LIST,
     batch_option,
@@ -13,6 +14,7 @@ from ganforge.cli.options import (
     noise_mode_option,
     trunc_option,
 )
+from ganforge.cli.report import images_written
 from ganforge.tools.style_mix import style_mix_grid
 
 
@@ -25,23 +27,24 @@ from ganforge.tools.style_mix import style_mix_grid
 @click.option("--styles", "col_styles", type=INT_LIST, default="0-6", show_default=True,
               help="Style layers (ws indices) taken from the column seeds.")
 @trunc_option
-@class_option
+@class_option("several write one set of images and grid.png per class to class{k}/.")
 @noise_mode_option
 @click.option("--outdir", type=click.Path(file_okay=False), required=True, metavar="DIR",
               help="Where to write the images and grid.png.")
 @batch_option
 @device_option
+@exit_on_sigterm
 def style_mix_command(
     network_path: str,
     row_seeds: list[int],
     col_seeds: list[int],
     col_styles: list[int],
     truncation_psi: float,
-    class_idx: int | None,
+    class_idx: int | list[int] | None,
     noise_mode: str,
     outdir: str,
     batch_size: int,
-    device: str | None,
+    device: str,
 ) -> None:
     """Generate a style-mixing grid using a pretrained network.
 
@@ -61,4 +64,4 @@ def style_mix_command(
         batch_size=batch_size,
         device=device,
     )
-    click.echo(f"Wrote {len(paths) - 1} images and {paths[-1]}")
+    click.echo(images_written(paths, outdir))

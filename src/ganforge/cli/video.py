@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from ganforge.cli.interrupt import exit_on_sigterm
 from ganforge.cli.options import (
     INT_LIST,
     batch_option,
@@ -36,13 +37,14 @@ def _grid(ctx: click.Context, param: click.Parameter, value: str) -> tuple[int, 
               help="Interpolate in z (then map each frame) or in W (mapped and truncated keyframes).")
 @trunc_option
 @noise_mode_option
-@class_option
+@class_option("several give one class per grid cell, in the order of the cells.")
 @click.option("--output", type=click.Path(dir_okay=False), required=True, metavar="FILE.mp4",
               help="The MP4 file to write.")
 @click.option("--fps", type=click.FloatRange(min=0, min_open=True), default=30, show_default=True,
               help="Frames per second of the video.")
 @batch_option
 @device_option
+@exit_on_sigterm
 def video_command(
     network_path: str,
     seeds: list[int],
@@ -51,11 +53,11 @@ def video_command(
     kind: str,
     truncation_psi: float,
     noise_mode: str,
-    class_idx: int | None,
+    class_idx: int | list[int] | None,
     output: str,
     fps: float,
     batch_size: int,
-    device: str | None,
+    device: str,
 ) -> None:
     """Render a looping latent-interpolation video (closed Catmull-Rom spline through the seeds).
 

@@ -17,8 +17,6 @@ import io
 import json
 import logging
 import os
-import shutil
-import tempfile
 import zipfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -37,7 +35,7 @@ from ganforge.data.transforms import (
     to_pil,
 )
 from ganforge.errors import DatasetError, OptionError
-from ganforge.fileio import atomic_path
+from ganforge.fileio import atomic_dir, atomic_path
 from ganforge.progress import progress
 
 log = logging.getLogger(__name__)
@@ -122,15 +120,9 @@ def _open_sink(dest: Path) -> Iterator[_ZipSink | _FolderSink]:
                 yield _ZipSink(archive)
             _refuse_existing(dest)
         return
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent))
-    try:
+    with atomic_dir(dest) as tmp:
         yield _FolderSink(tmp)
         _refuse_existing(dest)
-        os.rename(tmp, dest)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
 
 
 def _check_options(

@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 from ganforge.errors import NetworkFileError
-from ganforge.fileio import atomic_path
+from ganforge.fileio import atomic_open
 from ganforge.models import registry
 
 FORMAT = "ganforge-checkpoint"
@@ -65,8 +65,8 @@ def save_network_checkpoint(
     if training_state is not None:
         _check_plain(training_state, "training_state")
         payload["training_state"] = _to_cpu(training_state)
-    with atomic_path(path) as tmp:
-        torch.save(payload, tmp)
+    with atomic_open(path) as f:  # a file object: write errors surface as OSError, not RuntimeError
+        torch.save(payload, f)
 
 
 def save_network(

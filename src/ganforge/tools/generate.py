@@ -15,10 +15,16 @@ import torch
 from ganforge.compat import load_network
 from ganforge.data.grid import grid_size, save_image_grid
 from ganforge.errors import NetworkFileError, OptionError
-from ganforge.fileio import atomic_path
+from ganforge.fileio import atomic_path, make_dirs
 from ganforge.tools.runner import pick_device, run_generator, run_synthesis
 
 logger = logging.getLogger(__name__)
+
+GRID_NAME = "grid.png"
+"""The file name of the image grid written beside the images (generate --grid, style-mix)."""
+
+_FAMILY_NAMES = {"ganforge.models.dcgan": "DCGAN"}
+"""Display names of the generator modules that lack a mapping network."""
 
 
 def load_generator(network_path: str | os.PathLike[str], device: str | None = None) -> torch.nn.Module:
@@ -37,6 +43,17 @@ def load_generator(network_path: str | os.PathLike[str], device: str | None = No
             f"{network_path}: the generator makes {G.img_channels}-channel images; only 1 or 3 can be saved"
         )
     return G.eval().requires_grad_(False).to(pick_device(device))
+
+
+def require_mapping(G: torch.nn.Module, network_path: str | os.PathLike[str], command: str) -> None:
+    """Refuse a generator without a mapping network (DCGAN): `command` works on its ws."""
+    if hasattr(G, "mapping") and hasattr(G, "synthesis"):
+        return
+    family = _FAMILY_NAMES.get(type(G).__module__, type(G).__name__)
+    raise NetworkFileError(
+        f"{network_path} holds a {family} generator, which has no mapping network; `ganforge {command}` "
+        "works with StyleGAN2 and StyleGAN networks only (use `ganforge generate` for this one)"
+    )
 
 
 def save_png(image: np.ndarray, path: str | os.PathLike[str]) -> None:
@@ -80,7 +97,8 @@ def generate_images(
     G = load_generator(network_path, device)
     if several and G.c_dim == 0:
         raise OptionError(f"--class: {network_path} is unconditional; it has no classes to lay out")
-    logger.info("Generating %d images from %s", len(seeds) * len(classes), network_path)
+    count = len(seeds) * len(classes)
+    logger.info("Generating %d image%s from %s", count, "" if count == 1 else "s", network_path)
     images = np.concatenate([
         run_generator(
             G,
@@ -99,11 +117,11 @@ def generate_images(
     paths = []
     for name, image in zip(names, images, strict=True):
         path = outdir / name
-        path.parent.mkdir(parents=True, exist_ok=True)
+        make_dirs(path.parent)
         save_png(image, path)
         paths.append(path)
     if grid:
-        path = outdir / "grid.png"
+        path = outdir / GRID_NAME
         layout = (len(seeds), len(classes)) if several else grid_size(len(images))
         save_image_grid(images.transpose(0, 3, 1, 2), path, layout)
         paths.append(path)
@@ -145,7 +163,7 @@ def generate_from_projected_w(
     ws = load_projected_w(projected_w, G.num_ws, G.w_dim)
     images = run_synthesis(G, ws, noise_mode=noise_mode, batch_size=batch_size, progress=progress).numpy()
     outdir = Path(outdir)
-    outdir.mkdir(parents=True, exist_ok=True)
+    make_dirs(outdir)
     paths = []
     for idx, image in enumerate(images):
         path = outdir / f"proj{idx:02d}.png"

@@ -25,9 +25,9 @@ import torch
 import torch.nn.functional as F
 
 from ganforge.errors import MetricError, OptionError
-from ganforge.fileio import atomic_open
+from ganforge.fileio import atomic_open, make_dirs
 from ganforge.progress import progress as progress_bar
-from ganforge.tools.generate import load_generator, save_png
+from ganforge.tools.generate import load_generator, require_mapping, save_png
 from ganforge.tools.runner import class_labels, module_device, run_mapping, run_synthesis
 from ganforge.tools.video import write_video
 
@@ -257,7 +257,7 @@ def save_projection(
 ) -> list[Path]:
     """Write target.png, proj.png, projected_w.npz (key "w", [1, num_ws, w_dim]) and optionally proj.mp4."""
     outdir = Path(outdir)
-    outdir.mkdir(parents=True, exist_ok=True)
+    make_dirs(outdir)
     paths = [outdir / "target.png", outdir / "proj.png", outdir / "projected_w.npz"]
     save_png(target, paths[0])
     save_png(run_synthesis(G, projection.w, noise_mode="const", progress=False)[0].numpy(), paths[1])
@@ -300,13 +300,23 @@ def project_images(
     save_video: bool = False,
     distance: str = "auto",
     detector_path: str | None = None,
-    class_idx: int | None = None,
+    class_idx: int | Sequence[int] | None = None,
     device: str | None = None,
     progress: bool | None = None,
 ) -> list[Path]:
-    """Project one image, or each image of a folder into `outdir/<name>/`; return the output folders."""
+    """Project one image, or each image of a folder into `outdir/<name>/`; return the output folders.
+
+    `class_idx` is the class of a conditional network (a sequence may hold one class only).
+    """
+    if isinstance(class_idx, Sequence):
+        if len(class_idx) != 1:
+            raise OptionError(
+                f"--class: a projection searches the latents of one class; give one, not {len(class_idx)}"
+            )
+        class_idx = class_idx[0]
     targets = find_targets(target)
     G = load_generator(network_path, device)
+    require_mapping(G, network_path, "project")
     dist_fn, dist_name = load_distance(distance, detector_path)
     if isinstance(dist_fn, torch.nn.Module):
         dist_fn.to(module_device(G))

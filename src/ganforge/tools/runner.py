@@ -21,30 +21,37 @@ from ganforge.progress import progress as progress_bar
 logger = logging.getLogger(__name__)
 
 NOISE_MODES = ("const", "random", "none")
-DEVICE_NAMES = ("cpu", "cuda", "mps")
+DEVICE_KINDS = ("cpu", "cuda", "mps")
+DEVICE_HELP = "auto (cuda, else mps, else cpu), cpu, cuda, cuda:N or mps"
 
 OutputTransform = Callable[[torch.Tensor], torch.Tensor]
 
 
-def pick_device(name: str | None = None) -> torch.device:
-    """Return the named device, or the best available one (cuda > mps > cpu) when `name` is None."""
-    if name is None:
+def check_device_name(name: str) -> str:
+    """`name` if it spells a device ganforge runs on (see DEVICE_HELP), else OptionError."""
+    kind, colon, index = name.partition(":")
+    if name == "auto" or (kind in DEVICE_KINDS and not colon) or (kind == "cuda" and index.isdigit()):
+        return name
+    raise OptionError(f"--device: {name!r} is not a device; use {DEVICE_HELP}")
+
+
+def pick_device(name: str | None = "auto") -> torch.device:
+    """The device `name` (checked to exist here); 'auto' or None: the best available, cuda > mps > cpu."""
+    if name is None or name == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda")
         if torch.backends.mps.is_available():
             return torch.device("mps")
         return torch.device("cpu")
-    kind = name.split(":")[0]
-    if kind not in DEVICE_NAMES:
-        raise OptionError(f"--device: unknown device {name!r}; choose one of {', '.join(DEVICE_NAMES)}")
+    kind, _, index = check_device_name(name).partition(":")
     if kind == "cuda" and not torch.cuda.is_available():
-        raise OptionError("--device: CUDA is not available on this machine; use --device cpu")
+        raise OptionError(f"--device {name}: CUDA is not available on this machine; use --device cpu")
+    if kind == "cuda" and index and int(index) >= torch.cuda.device_count():
+        last = torch.cuda.device_count() - 1
+        raise OptionError(f"--device {name}: this machine's CUDA devices are cuda:0 to cuda:{last}")
     if kind == "mps" and not torch.backends.mps.is_available():
-        raise OptionError("--device: MPS is not available on this machine; use --device cpu")
-    try:
-        return torch.device(name)
-    except RuntimeError as e:
-        raise OptionError(f"--device: {name!r} is not a valid device ({e})") from e
+        raise OptionError(f"--device {name}: MPS is not available on this machine; use --device cpu")
+    return torch.device(name)
 
 
 def seed_latents(seeds: Sequence[int], z_dim: int) -> torch.Tensor:

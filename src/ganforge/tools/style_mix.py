@@ -18,7 +18,8 @@ import torch
 
 from ganforge.data.grid import save_image_grid
 from ganforge.errors import OptionError
-from ganforge.tools.generate import load_generator, save_png
+from ganforge.fileio import make_dirs
+from ganforge.tools.generate import GRID_NAME, load_generator, require_mapping, save_png
 from ganforge.tools.runner import class_labels, run_mapping, run_synthesis, seed_latents
 
 logger = logging.getLogger(__name__)
@@ -52,21 +53,50 @@ def style_mix_grid(
     outdir: str | os.PathLike[str],
     truncation_psi: float = 1.0,
     noise_mode: str = "const",
-    class_idx: int | None = None,
+    class_idx: int | Sequence[int] | None = None,
     batch_size: int = 16,
     device: str | None = None,
     progress: bool | None = None,
 ) -> list[Path]:
     """Write the style-mixing images and `grid.png` to `outdir`; return the paths (grid last).
 
-    `class_idx` selects the class of a conditional network (required there, as for generate).
+    `class_idx` selects the class of a conditional network (required there, as for generate);
+    several classes (a sequence) write one such set per class to `outdir/class{k}/`.
     """
     row_seeds, col_seeds = list(row_seeds), list(col_seeds)
     if not row_seeds or not col_seeds:
         raise OptionError("--rows and --cols: give at least one seed each")
     G = load_generator(network_path, device)
+    require_mapping(G, network_path, "style-mix")
     check_styles(col_styles, G.num_ws)
+    if not isinstance(class_idx, Sequence):
+        return _mix(G, row_seeds, col_seeds, col_styles, Path(outdir), truncation_psi, noise_mode, class_idx,
+                    batch_size, progress)
+    classes = list(dict.fromkeys(class_idx))
+    if not classes:
+        raise OptionError("--class: give at least one class, e.g. '0-9'")
+    if G.c_dim == 0:
+        raise OptionError(f"--class: {network_path} is unconditional; it has no classes to mix within")
+    paths = []
+    for k in classes:
+        paths += _mix(G, row_seeds, col_seeds, col_styles, Path(outdir) / f"class{k}", truncation_psi,
+                      noise_mode, k, batch_size, progress)
+    return paths
 
+
+def _mix(
+    G: torch.nn.Module,
+    row_seeds: list[int],
+    col_seeds: list[int],
+    col_styles: Sequence[int],
+    outdir: Path,
+    truncation_psi: float,
+    noise_mode: str,
+    class_idx: int | None,
+    batch_size: int,
+    progress: bool | None,
+) -> list[Path]:
+    """The images and grid of one class (see `style_mix_grid`)."""
     all_seeds = list(dict.fromkeys(row_seeds + col_seeds))
     z = seed_latents(all_seeds, G.z_dim)
     labels = class_labels(G.c_dim, class_idx, len(all_seeds))
@@ -83,8 +113,7 @@ def style_mix_grid(
     ).numpy()
     image_of = dict(zip([(s, s) for s in all_seeds] + pairs, images, strict=True))
 
-    outdir = Path(outdir)
-    outdir.mkdir(parents=True, exist_ok=True)
+    make_dirs(outdir)
     paths = []
     for (row, col), image in image_of.items():
         path = outdir / f"{row}-{col}.png"
@@ -94,7 +123,7 @@ def style_mix_grid(
     cells = [np.zeros_like(images[0])] + [image_of[(c, c)] for c in col_seeds]
     for row in row_seeds:
         cells += [image_of[(row, row)]] + [image_of[(row, col)] for col in col_seeds]
-    path = outdir / "grid.png"
+    path = outdir / GRID_NAME
     grid_images = np.stack(cells).transpose(0, 3, 1, 2)
     save_image_grid(grid_images, path, (len(col_seeds) + 1, len(row_seeds) + 1))
     paths.append(path)

@@ -9,18 +9,23 @@ velocity, so the loop has no visible seam. Cell i of a `cols x rows` grid (row-m
 from __future__ import annotations
 
 import contextlib
+import errno
+import itertools
 import logging
 import os
+import subprocess
+import tempfile
 from collections.abc import Iterable, Iterator, Sequence
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from ganforge.errors import OptionError
-from ganforge.fileio import atomic_path
+from ganforge.errors import OptionError, OutputError
+from ganforge.fileio import atomic_path, output_error
 from ganforge.progress import progress as progress_bar
-from ganforge.tools.generate import load_generator
+from ganforge.tools.generate import load_generator, require_mapping
 from ganforge.tools.runner import class_labels, run_mapping, run_synthesis, seed_latents
 
 logger = logging.getLogger(__name__)
@@ -83,6 +88,23 @@ def check_layout(num_seeds: int, grid: tuple[int, int], frames_per_seed: int, ki
     return num_seeds // cells
 
 
+def per_cell_labels(
+    c_dim: int, class_idx: int | Sequence[int] | None, cells: int, per_cell: int
+) -> torch.Tensor:
+    """Labels [cells * per_cell, c_dim], cell by cell: `class_idx` for all, or a sequence of one per cell."""
+    if not isinstance(class_idx, Sequence):
+        return class_labels(c_dim, class_idx, cells * per_cell)
+    if c_dim == 0:
+        raise OptionError("--class: the network is unconditional; it has no classes to give the cells")
+    if len(class_idx) not in (1, cells):
+        raise OptionError(
+            f"--class: {len(class_idx)} classes for {cells} grid cells; give one class for all cells "
+            f"or one per cell ({cells})"
+        )
+    classes = list(class_idx) * (cells // len(class_idx))
+    return torch.cat([class_labels(c_dim, k, per_cell) for k in classes])
+
+
 def interpolation_frames(
     G: torch.nn.Module,
     seeds: Sequence[int],
@@ -91,26 +113,27 @@ def interpolation_frames(
     kind: str = "w",
     truncation_psi: float = 1.0,
     noise_mode: str = "const",
-    class_idx: int | None = None,
+    class_idx: int | Sequence[int] | None = None,
     batch_size: int = 16,
 ) -> Iterator[np.ndarray]:
     """Yield the uint8 [rows*H, cols*W, C] frames of the looping interpolation video.
 
     There are len(seeds) / (cols*rows) * frames_per_seed frames; frame j * frames_per_seed shows
     the j-th seed of every cell exactly. `kind` "z" interpolates latents z and maps each frame,
-    "w" interpolates the mapped (and truncated) w.
+    "w" interpolates the mapped (and truncated) w. `class_idx`: one class for every cell, or a
+    sequence of one class per cell.
     """
     cols, rows = grid
     num_keys = check_layout(len(seeds), grid, frames_per_seed, kind)
     cells = cols * rows
     z = seed_latents(list(seeds), G.z_dim)
-    labels = class_labels(G.c_dim, class_idx, len(z))
+    labels = per_cell_labels(G.c_dim, class_idx, cells, num_keys)
     if kind == "w":
         keys = run_mapping(G, z, labels, truncation_psi=truncation_psi, batch_size=batch_size)[:, 0]
     else:
         keys = z
     keys = keys.reshape(cells, num_keys, -1)
-    cell_labels = labels[:cells]
+    cell_labels = labels[::num_keys]
     for frame in range(num_keys * frames_per_seed):
         t = torch.tensor([frame / frames_per_seed])
         latents = torch.cat([catmull_rom_loop(cell_keys, t) for cell_keys in keys])
@@ -131,28 +154,66 @@ def write_video(
 ) -> int:
     """Encode uint8 [H, W, 1 or 3] frames as an H.264 MP4 at `path`, atomically; return the frame count.
 
-    The temp file beside `path` keeps the .mp4 suffix so that ffmpeg picks the container from it.
-    Grayscale frames are written as RGB; H and W must be even (yuv420p).
+    Grayscale frames are written as RGB; H and W must be even (yuv420p). ffmpeg failing (full disk,
+    read-only folder...) raises OutputError with its cause.
     """
-    import imageio.v2 as imageio  # deferred: only the video commands need ffmpeg
-
     if fps <= 0:
         raise OptionError(f"--fps: must be positive, not {fps}")
+    stream = iter(progress_bar(frames, total=total, desc="video", enabled=progress))
+    first = next(stream, None)
+    if first is None:
+        raise ValueError("write_video: no frames to write")
+    height, width = first.shape[:2]
     count = 0
-    with atomic_path(path) as tmp:
-        mp4 = tmp.with_name(tmp.name + ".mp4")
+    with atomic_path(path) as tmp, tempfile.TemporaryFile() as log:
+        ffmpeg = subprocess.Popen(_ffmpeg_command(width, height, fps, tmp), stdin=subprocess.PIPE, stderr=log)
         try:
-            writer = imageio.get_writer(
-                mp4, format="FFMPEG", mode="I", fps=fps, codec="libx264", bitrate="16M", macro_block_size=2
-            )
-            with contextlib.closing(writer):
-                for frame in progress_bar(frames, total=total, desc="video", enabled=progress):
-                    writer.append_data(np.repeat(frame, 3, axis=2) if frame.shape[2] == 1 else frame)
-                    count += 1
-            os.replace(mp4, tmp)  # ffmpeg created `mp4` itself, with the umask's permissions
+            for frame in itertools.chain([first], stream):
+                ffmpeg.stdin.write(_rgb_bytes(frame, height, width))
+                count += 1
+        except BrokenPipeError:
+            pass  # ffmpeg stopped early: its exit status says why
+        except BaseException:
+            ffmpeg.kill()
+            raise
         finally:
-            mp4.unlink(missing_ok=True)
+            with contextlib.suppress(BrokenPipeError):
+                ffmpeg.stdin.close()
+            ffmpeg.wait()
+        if ffmpeg.returncode != 0:
+            log.seek(0)
+            raise _ffmpeg_failure(path, ffmpeg.returncode, log.read())
     return count
+
+
+def _rgb_bytes(frame: np.ndarray, height: int, width: int) -> bytes:
+    """The raw RGB bytes of a uint8 [height, width, 1 or 3] frame (gray repeated)."""
+    if frame.ndim != 3 or frame.shape[:2] != (height, width) or frame.shape[2] not in (1, 3):
+        raise ValueError(f"write_video: a frame of shape {frame.shape}, not ({height}, {width}, 1 or 3)")
+    rgb = np.repeat(frame, 3, axis=2) if frame.shape[2] == 1 else frame
+    return np.ascontiguousarray(rgb, dtype=np.uint8).tobytes()
+
+
+def _ffmpeg_command(width: int, height: int, fps: float, dest: Path) -> list[str]:
+    """ffmpeg reading raw RGB frames on stdin and writing H.264 (yuv420p, 16 Mbit/s) MP4 to `dest`."""
+    import imageio_ffmpeg  # deferred: only the video commands need ffmpeg
+
+    rate = str(Fraction(fps).limit_denominator())
+    return [
+        imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-v", "error",
+        "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}", "-r", rate, "-i", "-",
+        "-an", "-c:v", "libx264", "-pix_fmt", "yuv420p", "-b:v", "16M", "-f", "mp4", str(dest),
+    ]  # fmt: skip
+
+
+def _ffmpeg_failure(dest: str | os.PathLike[str], returncode: int, log: bytes) -> OutputError:
+    """Why ffmpeg failed: it exits with the low byte of -errno for system errors (228: ENOSPC)."""
+    code = 256 - returncode
+    if returncode > 0 and code in errno.errorcode:
+        return output_error(dest, OSError(code, os.strerror(code)))
+    lines = log.decode(errors="replace").strip().splitlines()
+    cause = lines[-1].strip() if lines else f"exit status {returncode}"
+    return OutputError(f"cannot write '{dest}': ffmpeg failed ({cause})")
 
 
 def make_interpolation_video(
@@ -164,7 +225,7 @@ def make_interpolation_video(
     kind: str = "w",
     truncation_psi: float = 1.0,
     noise_mode: str = "const",
-    class_idx: int | None = None,
+    class_idx: int | Sequence[int] | None = None,
     fps: float = 30,
     batch_size: int = 16,
     device: str | None = None,
@@ -182,6 +243,7 @@ def make_interpolation_video(
     if num_keys == 1:
         logger.warning("Each grid cell has one seed only: the video shows still images")
     G = load_generator(network_path, device)
+    require_mapping(G, network_path, "video")
     total = num_keys * frames_per_seed
     logger.info("Writing %d frames of a %dx%d grid to %s", total, *grid, output)
     frames = interpolation_frames(

@@ -166,3 +166,24 @@ def test_train_takes_the_new_ppl_names() -> None:
     """`train --metrics` parses its list with the same function as `ganforge metrics`."""
     assert parse_metric_names("ppl_zfull,ppl_wfull,ppl_zend", allow_none=True) == (
         "ppl_zfull", "ppl_wfull", "ppl_zend")
+
+
+@pytest.mark.parametrize("metric, expected", [
+    ("fid_digits", "Error: fid_digits needs 32x32 grayscale digit images (what its detector knows), but "
+                   "dataset {rgb} holds 16x16 RGB images; for other data use fid50k_full or kid50k_full."),
+    ("class_acc", "Error: class_acc needs a generator conditioned on the detector's 10 classes (trained with "
+                  "--cond on labelled digits); this one is unconditional."),
+])
+def test_metrics_that_do_not_fit_refuse_in_one_line(
+    metric: str, expected: str, tmp_path: Path, digits_zip: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.metrics.test_compute import write_zip
+
+    rgb = write_zip(tmp_path / "photos.zip", count=4)
+    network = write_run(tmp_path / "run", digits_zip)
+    with pytest.raises(SystemExit) as exit_info:
+        main(["metrics", "--network", str(network), "--metrics", metric, "--data", str(rgb),
+              "--device", "cpu"])
+    assert exit_info.value.code == 1
+    assert capsys.readouterr().err == expected.format(rgb=rgb) + "\n"
+    assert not (network.parent / f"metric-{metric}.jsonl").exists()

@@ -22,6 +22,7 @@ import torch.multiprocessing as mp
 
 from ganforge.errors import MetricError, OptionError
 from ganforge.metrics.compute import compute_metrics, format_table, report
+from ganforge.metrics.detectors import load_detector
 from ganforge.metrics.detectors.base import Detector
 from ganforge.metrics.features import MetricOptions, dataset_features
 from ganforge.metrics.inception_score import inception_score
@@ -65,10 +66,10 @@ def numpy_features(images: np.ndarray) -> np.ndarray:
     return gray.reshape(len(images), -1) @ PROJ
 
 
-def tiny_generator(c_dim: int = 0) -> Generator:
+def tiny_generator(c_dim: int = 0, res: int = RES, channels: int = 3) -> Generator:
     torch.manual_seed(0)
     return Generator(
-        z_dim=8, c_dim=c_dim, w_dim=8, img_resolution=RES, img_channels=3,
+        z_dim=8, c_dim=c_dim, w_dim=8, img_resolution=res, img_channels=channels,
         mapping_kwargs={"num_layers": 2}, synthesis_kwargs={"channel_base": 128, "channel_max": 8},
     ).eval()
 
@@ -133,7 +134,7 @@ def run(names: list[str], G: Generator | None, data: Path | None, detector: torc
 
 def test_fid_matches_independent_computation(data: Path) -> None:
     G = tiny_generator()
-    got = run(["fid_digits"], G, data, ProjectionDetector(), num_gen=50)["fid_digits"]
+    got = run(["fid2k_full"], G, data, ProjectionDetector(), num_gen=50)["fid2k_full"]
     real = numpy_features(read_zip(data))
     fake = numpy_features(generated_images(G, 50, torch.zeros([50, 0])))
     assert got == pytest.approx(closed_form_fid(fake, real), rel=1e-4)
@@ -153,36 +154,36 @@ def test_mirrored_reals_count(data: Path) -> None:
 def test_dataset_statistics_are_cached(data: Path, cache_dir: Path) -> None:
     G = tiny_generator()
     detector = ProjectionDetector()
-    first = run(["fid_digits"], G, data, detector, num_gen=32)
+    first = run(["fid2k_full"], G, data, detector, num_gen=32)
     assert detector.calls == 3 + 2  # 40 reals and 32 fakes in batches of 16
     assert len(list(cache_dir.glob("data-test-projection-*.npz"))) == 1
 
     detector.calls = 0
-    second = run(["fid_digits"], G, data, detector, num_gen=32)
+    second = run(["fid2k_full"], G, data, detector, num_gen=32)
     assert detector.calls == 2  # only the generated images
     assert second == first
 
     detector.calls = 0
-    run(["fid_digits"], G, data, detector, num_gen=32, xflip=True)  # other options: another entry
+    run(["fid2k_full"], G, data, detector, num_gen=32, xflip=True)  # other options: another entry
     assert detector.calls == 5 + 2
     assert len(list(cache_dir.glob("*.npz"))) == 2
 
     detector.calls = 0
-    run(["fid_digits", "kid_digits"], G, data, detector, num_gen=32)  # kid: all rows, another entry
+    run(["fid2k_full", "kid50k_full"], G, data, detector, num_gen=32)  # kid: all rows, another entry
     assert detector.calls == 3 + 2  # the generated features are shared by fid and kid
 
     os.utime(data, (1_000_000_000, 1_000_000_000))  # the dataset changed: not served from the cache
     detector.calls = 0
-    run(["fid_digits"], G, data, detector, num_gen=32)
+    run(["fid2k_full"], G, data, detector, num_gen=32)
     assert detector.calls == 3 + 2
 
 
 def test_kid_pr_is_match_independent_features(data: Path) -> None:
     G = tiny_generator()
-    got = run(["kid_digits", "pr50k3_full", "is50k"], G, data, ProjectionDetector(), num_gen=40)
+    got = run(["kid50k_full", "pr50k3_full", "is50k"], G, data, ProjectionDetector(), num_gen=40)
     real = numpy_features(read_zip(data))
     fake = numpy_features(generated_images(G, 40, torch.zeros([40, 0])))
-    assert got["kid_digits"] == pytest.approx(kernel_distance(fake, real, seed=0), rel=1e-4)
+    assert got["kid50k_full"] == pytest.approx(kernel_distance(fake, real, seed=0), rel=1e-4)
     precision, recall = precision_recall(torch.from_numpy(real), torch.from_numpy(fake), k=3)
     assert got["pr50k3_full_precision"] == pytest.approx(precision)
     assert got["pr50k3_full_recall"] == pytest.approx(recall)
@@ -192,20 +193,19 @@ def test_kid_pr_is_match_independent_features(data: Path) -> None:
 
 
 def test_class_accuracy_of_conditional_generator() -> None:
-    G = tiny_generator(c_dim=4)
-    got = run(["class_acc"], G, None, ProjectionDetector(), num_gen=40)["class_acc"]
-    classes = np.arange(40) % 4
-    c = torch.nn.functional.one_hot(torch.from_numpy(classes), 4).float()
-    predicted = (numpy_features(generated_images(G, 40, c))[:, :4]).argmax(axis=1)
-    assert got == pytest.approx(np.mean(predicted == classes))
-
-    with pytest.raises(MetricError, match="conditional"):
-        run(["class_acc"], tiny_generator(), None, ProjectionDetector(), num_gen=40)
+    """class_acc of a 32 x 32 gray 10-class G: the digits detector's verdicts on class-balanced samples."""
+    G = tiny_generator(c_dim=10, res=32, channels=1)
+    got = compute_metrics(["class_acc"], G, None, num_gen=40)[0]["results"]["class_acc"]
+    classes = np.arange(40) % 10
+    c = torch.nn.functional.one_hot(torch.from_numpy(classes), 10).float()
+    with torch.no_grad():
+        logits = load_detector("digits")(torch.from_numpy(generated_images(G, 40, c)))["logits"]
+    assert got == pytest.approx(np.mean(logits.numpy().argmax(axis=1) == classes))
 
 
 def test_conditional_generator_takes_labels_from_the_data(data: Path) -> None:
     with pytest.raises(MetricError, match="label"):
-        run(["fid_digits"], tiny_generator(c_dim=4), data, ProjectionDetector(), num_gen=16)
+        run(["fid2k_full"], tiny_generator(c_dim=4), data, ProjectionDetector(), num_gen=16)
 
 
 def test_ppl_runs_on_a_stylegan2_generator() -> None:
@@ -235,7 +235,7 @@ def test_errors_before_any_work(data: Path) -> None:
     with pytest.raises(MetricError, match="Unknown metric 'fid1k'"):
         run(["fid1k"], G, data, detector)
     with pytest.raises(OptionError, match="--data"):
-        run(["fid_digits"], G, None, detector)
+        run(["fid2k_full"], G, None, detector)
     with pytest.raises(OptionError, match="--detector"):
         run(["fid50k_full", "pr50k3_full"], G, data, detector, detector_path="x.pth")
     assert detector.calls == 0
@@ -243,23 +243,23 @@ def test_errors_before_any_work(data: Path) -> None:
 
 def test_report_appends_json_lines(tmp_path: Path, data: Path) -> None:
     results = compute_metrics(
-        ["fid_digits", "kid_digits"], tiny_generator(), data,
+        ["fid2k_full", "kid50k_full"], tiny_generator(), data,
         detector_loader=lambda _n, _p: ProjectionDetector(), num_gen=20,
     )
     for _ in range(2):
         report(results[0], run_dir=tmp_path, snapshot_pkl=str(tmp_path / "network-snapshot-000000.pt"))
-    lines = (tmp_path / "metric-fid_digits.jsonl").read_text().splitlines()
+    lines = (tmp_path / "metric-fid2k_full.jsonl").read_text().splitlines()
     assert len(lines) == 2
     entry = json.loads(lines[0])
     assert set(entry) >= {"results", "metric", "total_time", "num_gpus", "snapshot_pkl", "timestamp"}
-    assert entry["metric"] == "fid_digits" and entry["snapshot_pkl"] == "network-snapshot-000000.pt"
-    assert entry["results"]["fid_digits"] == results[0]["results"]["fid_digits"]
+    assert entry["metric"] == "fid2k_full" and entry["snapshot_pkl"] == "network-snapshot-000000.pt"
+    assert entry["results"]["fid2k_full"] == results[0]["results"]["fid2k_full"]
     table = format_table(results).splitlines()
     assert table[0].split() == ["metric", "value", "time"]
-    assert table[2].startswith("fid_digits") and table[3].startswith("kid_digits")
+    assert table[2].startswith("fid2k_full") and table[3].startswith("kid50k_full")
 
 
-SHARDED = ["fid_digits", "kid_digits", "pr50k3_full"]
+SHARDED = ["fid2k_full", "kid50k_full", "pr50k3_full"]
 
 
 def _sharded_worker(rank: int, port: int, data: str, out: str) -> None:

@@ -27,9 +27,9 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def fid(data: Path, detector: ProjectionDetector, **settings: object) -> float:
-    results = compute_metrics(["fid_digits"], tiny_generator(), data, detector_loader=lambda _n, _p: detector,
+    results = compute_metrics(["fid2k_full"], tiny_generator(), data, detector_loader=lambda _n, _p: detector,
                               num_gen=8, batch_size=8, **settings)
-    return results[0]["results"]["fid_digits"]
+    return results[0]["results"]["fid2k_full"]
 
 
 def other_weights() -> ProjectionDetector:

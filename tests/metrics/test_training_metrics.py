@@ -10,6 +10,7 @@ import pytest
 import torch
 from click.testing import CliRunner
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+from tests.metrics.test_fit import gray_digits_sized
 from tests.training.tiny import make_dataset, tiny_config
 
 from ganforge.cli.train import train_command
@@ -33,15 +34,16 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 @pytest.mark.filterwarnings("ignore:Matrix is singular")  # 24 reals: a rank-deficient covariance
 def test_metrics_at_every_snapshot(tmp_path: Path) -> None:
-    data = make_dataset(tmp_path / "data.zip", count=24)
+    data = gray_digits_sized(tmp_path / "data.zip", count=24)
     run_dir = tmp_path / "run"
     run_dir.mkdir()
     options = LoopOptions(device="cpu", grid=(2, 2), metrics=("fid_digits", "kid_digits"), metrics_num_gen=40)
     result = training_loop(tiny_config(kimg=0.032, snap=1), data, run_dir, options=options)
 
-    # Three ticks of 8 kimg/1000, a snapshot at each (all named ...-000000.pt below 1 kimg).
+    # Three ticks of 8 kimg/1000, a snapshot at each; each line names the snapshot it measured.
     lines = [json.loads(line) for line in (run_dir / "metric-fid_digits.jsonl").read_text().splitlines()]
-    assert len(lines) == 3 and all(entry["snapshot_pkl"] == result.snapshot.name for entry in lines)
+    assert len(lines) == 3 and all((run_dir / entry["snapshot_pkl"]).is_file() for entry in lines)
+    assert lines[-1]["snapshot_pkl"] == result.snapshot.name
     assert len((run_dir / "metric-kid_digits.jsonl").read_text().splitlines()) == 3
 
     # The logged value is the metric of that snapshot's G_ema, recomputed here from the file.
@@ -73,5 +75,16 @@ def test_missing_detector_weights_stop_training_before_the_first_step(tmp_path: 
     run_dir.mkdir()
     with pytest.raises(MetricError, match="pt_inception-2015-12-05"):
         options = LoopOptions(device="cpu", metrics=("fid50k_full",))
+        training_loop(tiny_config(), data, run_dir, options=options)
+    assert not list(run_dir.glob("network-snapshot-*"))
+
+
+def test_metrics_that_do_not_suit_the_data_stop_training_before_the_first_step(tmp_path: Path) -> None:
+    data = make_dataset(tmp_path / "data.zip", count=8)  # 16 x 16 RGB
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    with pytest.raises(MetricError, match=f"^fid_digits needs 32x32 grayscale digit images .* dataset {data} "
+                                          "holds 16x16 RGB images"):
+        options = LoopOptions(device="cpu", metrics=("fid_digits",))
         training_loop(tiny_config(), data, run_dir, options=options)
     assert not list(run_dir.glob("network-snapshot-*"))

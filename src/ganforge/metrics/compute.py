@@ -22,8 +22,9 @@ from typing import Any
 from torch import nn
 
 from ganforge.compat import load_network
-from ganforge.errors import MetricError, NetworkFileError, OptionError
+from ganforge.errors import NetworkFileError, OptionError
 from ganforge.metrics.features import MetricOptions
+from ganforge.metrics.fit import check_data_fits, check_generator_fits
 from ganforge.metrics.registry import get_metric
 from ganforge.tools.runner import pick_device
 
@@ -43,14 +44,21 @@ def format_time(seconds: float) -> str:
 
 
 def check_metrics(names: Sequence[str], options: MetricOptions, load_detectors: bool = False) -> None:
-    """Fail fast, before any work: unknown names, missing data, an ambiguous --detector path, an
-    unconditional generator for a class metric; with `load_detectors`, also missing detector weights.
+    """Fail fast, before any work: unknown names, data or a generator that do not suit a metric (see
+    `fit`), missing data, an ambiguous --detector path; with `load_detectors`, also missing detector
+    weights. Without a generator (G None) only the data are checked.
     """
     metrics = [get_metric(name) for name in names]
-    G = options.G
-    unfit = [m.name for m in metrics if m.conditional_only and G is not None and G.c_dim == 0]
-    if unfit:
-        raise MetricError(f"{', '.join(unfit)} need a conditional generator (trained with --cond).")
+    if options.data is not None and any(m.needs_data and m.image_shape for m in metrics):
+        dataset = options.dataset()
+        image_shape = dataset.image_shape
+        dataset.close()
+        for metric in metrics:
+            if metric.needs_data:
+                check_data_fits(metric, options.data, image_shape)
+    if options.G is not None:
+        for metric in metrics:
+            check_generator_fits(metric, options.G)
     if options.data is None and any(m.needs_data for m in metrics):
         needing = ", ".join(m.name for m in metrics if m.needs_data)
         raise OptionError(f"--data: {needing} compare with the real images; pass the dataset zip or folder.")

@@ -16,6 +16,8 @@ import numpy as np
 import torch
 
 from ganforge.errors import MetricError
+from ganforge.metrics.detectors.digits import NUM_CLASSES as DIGITS_CLASSES
+from ganforge.metrics.detectors.digits import RESOLUTION as DIGITS_RESOLUTION
 from ganforge.metrics.features import MetricOptions, dataset_features, generator_features
 from ganforge.metrics.fid import frechet_distance
 from ganforge.metrics.inception_score import inception_score
@@ -24,6 +26,7 @@ from ganforge.metrics.ppl import compute_ppl
 from ganforge.metrics.precision_recall import precision_recall
 
 DIGITS_NUM_GEN = 2000
+DIGITS_IMAGES = (1, DIGITS_RESOLUTION, DIGITS_RESOLUTION)
 KID_MAX_REAL = 1_000_000
 PR_MAX_REAL = 200_000
 PPL_NUM_SAMPLES = 50000
@@ -35,13 +38,17 @@ MetricFn = Callable[[MetricOptions], dict[str, float]]
 
 @dataclass(frozen=True)
 class Metric:
-    """A metric: its name, the detectors it loads, whether it reads the real data, and how to compute it."""
+    """A metric: its name, the detectors it loads, whether it reads the real data, how to compute it,
+    and what it needs of the generator and data (checked by `ganforge.metrics.fit`).
+    """
 
     name: str
     detectors: tuple[str, ...]
     needs_data: bool
     fn: MetricFn
-    conditional_only: bool = False
+    image_shape: tuple[int, int, int] | None = None  # [C, H, W] of the real and generated images, if fixed
+    num_classes: int | None = None  # the generator's c_dim, for a metric of class-conditional samples
+    style_based: bool = False  # uses G.mapping and G.synthesis
 
 
 def _num_gen(opts: MetricOptions, default: int) -> int:
@@ -80,8 +87,6 @@ def inception_score_metric(opts: MetricOptions, num_gen: int) -> tuple[float, fl
 def class_accuracy(opts: MetricOptions, num_gen: int) -> float:
     """Share of class-balanced samples of a conditional G that digits-v1 classifies as the class asked for."""
     G = opts.generator()
-    if G.c_dim == 0:
-        raise MetricError("class_acc needs a conditional generator (trained with --cond); this one is not.")
     num = _num_gen(opts, num_gen)
     classes = torch.arange(num) % G.c_dim
     labels = torch.nn.functional.one_hot(classes, G.c_dim).float()
@@ -92,9 +97,8 @@ def class_accuracy(opts: MetricOptions, num_gen: int) -> float:
 def _ppl(name: str, space: str, sampling: str, crop: bool) -> Metric:
     """A PPL metric over PPL_NUM_SAMPLES paths in `space` with `sampling` (official epsilon and batch)."""
     settings = dict(epsilon=PPL_EPSILON, space=space, sampling=sampling, crop=crop, batch_size=PPL_BATCH)
-    return Metric(
-        name, ("lpips",), False, lambda o: {name: compute_ppl(o, _num_gen(o, PPL_NUM_SAMPLES), **settings)}
-    )
+    fn: MetricFn = lambda o: {name: compute_ppl(o, _num_gen(o, PPL_NUM_SAMPLES), **settings)}  # noqa: E731
+    return Metric(name, ("lpips",), False, fn, style_based=True)
 
 
 def _register(*metrics: Metric) -> dict[str, Metric]:
@@ -119,9 +123,12 @@ METRICS: dict[str, Metric] = _register(
     _ppl("ppl_wfull", space="w", sampling="full", crop=True),
     _ppl("ppl_zend", space="z", sampling="end", crop=True),
     _ppl("ppl_wend", space="w", sampling="end", crop=True),
-    Metric("fid_digits", ("digits",), True, lambda o: {"fid_digits": fid(o, "digits", DIGITS_NUM_GEN)}),
-    Metric("kid_digits", ("digits",), True, lambda o: {"kid_digits": kid(o, "digits", DIGITS_NUM_GEN)}),
-    Metric("class_acc", ("digits",), False, lambda o: {"class_acc": class_accuracy(o, DIGITS_NUM_GEN)}, True),
+    Metric("fid_digits", ("digits",), True, lambda o: {"fid_digits": fid(o, "digits", DIGITS_NUM_GEN)},
+           image_shape=DIGITS_IMAGES),
+    Metric("kid_digits", ("digits",), True, lambda o: {"kid_digits": kid(o, "digits", DIGITS_NUM_GEN)},
+           image_shape=DIGITS_IMAGES),
+    Metric("class_acc", ("digits",), False, lambda o: {"class_acc": class_accuracy(o, DIGITS_NUM_GEN)},
+           image_shape=DIGITS_IMAGES, num_classes=DIGITS_CLASSES),
 )
 
 

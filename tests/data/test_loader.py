@@ -107,7 +107,7 @@ def test_two_distributed_ranks_see_disjoint_images(tmp_path: Path) -> None:
 def test_workers_read_a_zip_opened_before_the_fork(tmp_path: Path) -> None:
     """Forked workers must not share the parent's zip handle (a shared file offset garbles reads)."""
     rnd = np.random.RandomState(0)
-    images = rnd.randint(0, 256, size=(64, 96, 96, 3), dtype=np.uint8)
+    images = rnd.randint(0, 256, size=(64, 128, 128, 3), dtype=np.uint8)
     with zipfile.ZipFile(tmp_path / "noise.zip", "w") as zf:
         for i, image in enumerate(images):
             buf = io.BytesIO()

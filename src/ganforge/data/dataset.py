@@ -149,6 +149,7 @@ class ImageDataset(torch.utils.data.Dataset):
                 f"Image '{self._first_name}' in dataset '{path}' is {first.shape[2]}x{first.shape[1]}; "
                 f"images must be square, {_HINT}."
             )
+        self._check_power_of_two(first.shape[1])
         self._image_shape = list(first.shape)
         self._check_resolution(metadata, resolution)
 
@@ -217,6 +218,16 @@ class ImageDataset(torch.utils.data.Dataset):
                 f"positive ints, one per level; found levels {sorted(levels)}; {_HINT}."
             )
 
+    def _check_power_of_two(self, size: int) -> None:
+        """Every model family trains on N x N images with N a power of two of at least 4."""
+        if size < 4 or size & (size - 1):
+            below = 1 << (size.bit_length() - 1)
+            sizes = "4" if size < 4 else f"{below} or {2 * below}"
+            raise DatasetError(
+                f"{self._where(self._first_name)} is {size}x{size}; training needs a power of two of at "
+                f"least 4 (4, 8, 16, ...): recreate it with `ganforge dataset create --resolution {sizes}`."
+            )
+
     def _check_resolution(self, metadata: dict[str, Any], resolution: int | None) -> None:
         """The selected level must match `resolution` and dataset.json's lod_resolutions."""
         found = self._image_shape[1]
@@ -239,6 +250,8 @@ class ImageDataset(torch.utils.data.Dataset):
             with PIL.Image.open(io.BytesIO(data)) as image:
                 mode = image.mode
                 array = np.array(image) if mode in _CHANNELS_BY_MODE else None
+        except PIL.UnidentifiedImageError as exc:  # its message names the in-memory buffer, not the file
+            raise DatasetError(f"{self._where(name)} is not an image file Pillow can read; {_HINT}.") from exc
         except Exception as exc:  # PIL raises many types for corrupt files
             raise DatasetError(f"{self._where(name)} is not a readable image ({exc}); {_HINT}.") from exc
         if array is None:

@@ -9,6 +9,7 @@ import torch.distributed as dist
 from torch.utils.data import DataLoader, Dataset
 
 from ganforge.data.sampler import InfiniteSampler
+from ganforge.errors import GanforgeError
 
 
 def make_loader(
@@ -55,5 +56,25 @@ def _to_device(
     batches: Iterable[tuple[torch.Tensor, torch.Tensor]], device: torch.device
 ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """Move each (images, labels) batch to `device`; from pinned memory the copy is asynchronous."""
-    for images, labels in batches:
+    iterator = iter(batches)
+    while True:
+        try:
+            images, labels = next(iterator)
+        except StopIteration:
+            return
+        except GanforgeError as exc:
+            raise _without_worker_traceback(exc) from exc
         yield images.to(device, non_blocking=True), labels.to(device, non_blocking=True)
+
+
+def _without_worker_traceback(exc: GanforgeError) -> GanforgeError:
+    """The error a DataLoader worker raised, with its own one-line message again.
+
+    torch re-raises a worker's exception as the same type whose message is "Caught X in DataLoader
+    worker process N." followed by the worker's whole traceback, which ends in "module.X: message".
+    """
+    text = str(exc)
+    marker = f"{type(exc).__module__}.{type(exc).__qualname__}: "
+    if not text.startswith("Caught ") or marker not in text:
+        return exc
+    return type(exc)(text.rsplit(marker, 1)[1].strip())

@@ -65,7 +65,9 @@ def decode_image(data: bytes, where: str) -> np.ndarray:
             img.load()
             return _to_array(img)
     except _DECODE_ERRORS as exc:
-        raise DatasetError(f"Cannot decode image {where}: {exc}. Replace or remove the file.") from exc
+        # Pillow's "cannot identify" message names the in-memory buffer, not the file: say it plainly.
+        reason = "not an image file Pillow can read" if isinstance(exc, Image.UnidentifiedImageError) else exc
+        raise DatasetError(f"Cannot decode image {where}: {reason}. Replace or remove the file.") from exc
 
 
 def _load_file(path: Path) -> np.ndarray:

@@ -69,7 +69,7 @@ def test_convert_failures_print_the_error_and_keep_out(
         expected = "built by 'G_paint', which ganforge cannot convert"
     else:
         source.write_bytes(b"not a pickle")
-        expected = "truncated or is not a network pickle"
+        expected = "is not a network pickle or ganforge checkpoint: it is a text file"
     out = tmp_path / "out.pt"
     out.write_bytes(b"previous")
     with pytest.raises(SystemExit) as exit_info:

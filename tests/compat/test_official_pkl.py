@@ -181,10 +181,11 @@ def test_weights_that_do_not_fit_are_refused() -> None:
     D = tiny_discriminator()
     missing = persistent(D, init_kwargs=D.init_kwargs)
     del missing.state["_modules"]["b4"].state["_modules"]["fc"].state["_parameters"]["weight"]
-    with pytest.raises(NetworkFileError, match=r"weights do not match.*b4\.fc\.weight"):
+    refused = r"the Discriminator: the stored tensors do not fit its arguments: .*missing \(b4\.fc\.weight\)"
+    with pytest.raises(NetworkFileError, match=refused):
         load_network_pkl(io.BytesIO(dumps({"D": missing})))
     wrong_args = persistent(D, init_kwargs={**D.init_kwargs, "channel_max": 16})
-    with pytest.raises(NetworkFileError, match="weights do not match"):
+    with pytest.raises(NetworkFileError, match="stored tensors do not fit its arguments"):
         load_network_pkl(io.BytesIO(dumps({"D": wrong_args})))
     bad_kwargs = persistent(D, init_kwargs={**D.init_kwargs, "no_such_option": 1})
     with pytest.raises(NetworkFileError, match="do not fit ganforge's Discriminator"):

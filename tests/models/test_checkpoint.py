@@ -16,6 +16,7 @@ import torch
 from ganforge.compat import load_network, save_network, save_network_checkpoint
 from ganforge.errors import NetworkFileError
 from ganforge.models import registry
+from ganforge.models.checkpoint import DamagedCheckpointError
 from ganforge.models.stylegan2 import Discriminator, Generator, MappingNetwork, SynthesisNetwork
 
 
@@ -180,7 +181,7 @@ def test_unknown_class_or_bad_state_is_refused(tmp_path: Path) -> None:
     del state["fc0.weight"]
     entry = {"class": "stylegan2.MappingNetwork", "kwargs": mapping.init_kwargs, "state": state}
     torch.save({"format": "ganforge-checkpoint", "version": 1, "networks": {"m": entry}}, tmp_path / "s.pt")
-    with pytest.raises(NetworkFileError, match=r"cannot rebuild network 'm'.*fc0\.weight"):
+    with pytest.raises(DamagedCheckpointError, match=r"network 'm' .*do not fit.*missing \(fc0\.weight\)"):
         load_network(tmp_path / "s.pt")
 
 
@@ -190,8 +191,9 @@ def test_truncated_checkpoint_is_refused(tmp_path: Path) -> None:
     data = path.read_bytes()
     for cut in (len(data) // 2, len(data) - 30):
         path.write_bytes(data[:cut])
-        with pytest.raises(NetworkFileError, match=r"cannot load .*net\.pt: the file is truncated"):
+        with pytest.raises(DamagedCheckpointError, match=r"net\.pt is a truncated ganforge checkpoint") as e:
             load_network(path)
+        assert "download" not in str(e.value)
 
 
 # --- registry -------------------------------------------------------------------------------------------

@@ -15,7 +15,8 @@ def load_network(source: NetworkSource) -> dict[str, Any]:
     `ganforge.compat.official.cache_dir`) or a binary file. Returns a dict of the networks by key
     ('G', 'D', 'G_ema', ...), in eval mode with `requires_grad` off, plus the file's other data
     (a checkpoint's `extra` items; an official snapshot's `training_set_kwargs`, `augment_pipe`, ...).
-    No code from the file is ever run.
+    No code from the file is ever run. Every failure is a `NetworkFileError` saying what the file is;
+    a ganforge checkpoint that is truncated or corrupt raises its subclass `DamagedCheckpointError`.
     """
     with open_source(source) as (f, name):
         start = f.tell()

@@ -29,6 +29,7 @@ from ganforge.compat.tf_legacy import convert_tf_pickle, is_tf_pickle
 from ganforge.errors import NetworkFileError
 from ganforge.fileio import atomic_path
 from ganforge.models import registry
+from ganforge.models.checkpoint import HEAD_BYTES, ZIP_MAGIC, is_checkpoint, rebuild_network
 
 logger = logging.getLogger(__name__)
 
@@ -117,6 +118,16 @@ def load_network_pkl(source: NetworkSource) -> dict[str, Any]:
 
 def read_network_pkl(f: BinaryIO, name: str) -> dict[str, Any]:
     """`load_network_pkl` on an open binary file; `name` identifies it in error messages."""
+    start = f.tell()
+    head = f.read(HEAD_BYTES)
+    f.seek(start)
+    if is_checkpoint(head):
+        raise NetworkFileError(
+            f"{name} is a ganforge checkpoint, not a network pickle: read it with "
+            "ganforge.compat.load_network"
+        )
+    if head.startswith(ZIP_MAGIC):
+        raise NetworkFileError(f"{name} is a zip file, not a network pickle")
     data = safe_load(f, name)
     if is_tf_pickle(data):
         return convert_tf_pickle(data, name)
@@ -148,19 +159,7 @@ def build_network(record: OfficialObject, source: str) -> nn.Module:
         )
     cls = registry.get_class(registry_name)
     kwargs = official_kwargs(cls, record, source)
-    try:
-        network = cls(**kwargs)
-    except Exception as exc:
-        raise NetworkFileError(f"{source}: cannot build {record.class_name} from {kwargs}: {exc}") from exc
-    state = collect_tensors(record, source)
-    try:
-        network.load_state_dict(state, strict=True)
-    except RuntimeError as exc:
-        problem = " ".join(str(exc).split())
-        raise NetworkFileError(
-            f"{source}: the {record.class_name} weights do not match its arguments: {problem}"
-        ) from exc
-    return network.eval().requires_grad_(False)
+    return rebuild_network(cls, kwargs, collect_tensors(record, source), f"{source}: the {record.class_name}")
 
 
 def official_kwargs(cls: type[nn.Module], record: OfficialObject, source: str) -> dict[str, Any]:

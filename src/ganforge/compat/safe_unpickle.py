@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from ganforge.errors import NetworkFileError
+from ganforge.models.checkpoint import HEAD_BYTES
 
 try:  # NumPy >= 2
     from numpy._core.multiarray import _reconstruct as _np_reconstruct
@@ -223,6 +224,16 @@ ALLOWED_GLOBALS: dict[tuple[str, str], Callable[..., Any] | type] = {
 
 _TORCH_MODULE_PREFIX = "torch.nn.modules."
 
+PICKLE_MAGIC = b"\x80"
+"""The first byte of every pickle of protocol 2 and up, as all network pickles are."""
+
+_MAGIC_KINDS = {
+    b"\x89PNG": "a PNG image",
+    b"\xff\xd8\xff": "a JPEG image",
+    b"\x1f\x8b": "a gzip file",
+    b"PK\x03\x04": "a zip file",
+}
+
 
 class SafeUnpickler(pickle.Unpickler):
     """`pickle.Unpickler` that resolves only `ALLOWED_GLOBALS` (plus inert `torch.nn` module records)."""
@@ -262,7 +273,14 @@ class SafeUnpickler(pickle.Unpickler):
 
 
 def safe_load(file: BinaryIO, source: str) -> Any:
-    """Unpickle `file` with `SafeUnpickler`; any failure becomes a `NetworkFileError` naming `source`."""
+    """Unpickle `file` with `SafeUnpickler`; any failure becomes a `NetworkFileError` naming `source`
+    and saying whether the file is empty, no pickle at all, truncated, or otherwise damaged."""
+    start = file.tell()
+    head = file.read(HEAD_BYTES)
+    file.seek(start)
+    if not head.startswith(PICKLE_MAGIC):
+        what = describe_start(head)
+        raise NetworkFileError(f"{source} is not a network pickle or ganforge checkpoint: {what}")
     try:
         return SafeUnpickler(file, source).load()
     except NetworkFileError as exc:
@@ -270,7 +288,29 @@ def safe_load(file: BinaryIO, source: str) -> Any:
             raise
         raise NetworkFileError(f"cannot load {source}: {exc}") from exc
     except Exception as exc:
+        if isinstance(exc, EOFError) or "truncated" in str(exc) or "exhausted" in str(exc):
+            raise NetworkFileError(
+                f"cannot load {source}: the file is truncated (the pickle ends early); download or copy it "
+                "again"
+            ) from exc
         raise NetworkFileError(
-            f"cannot load {source}: the file is truncated or is not a network pickle ({type(exc).__name__}: "
-            f"{exc}); download or copy it again"
+            f"cannot load {source}: it is damaged or not a network pickle ({type(exc).__name__}: {exc})"
         ) from exc
+
+
+def describe_start(head: bytes) -> str:
+    """What a file that is no pickle is, from its first bytes, in a few words for a message."""
+    if not head:
+        return "it is empty (0 bytes)"
+    for magic, kind in _MAGIC_KINDS.items():
+        if head.startswith(magic):
+            return f"it is {kind}"
+    sample = head[:512]
+    try:
+        text = sample.decode("utf-8")
+    except UnicodeDecodeError as exc:  # a character cut off at the end of the sample is fine
+        text = sample[:exc.start].decode("utf-8") if exc.start >= len(sample) - 3 else "\0"
+    if all(c.isprintable() or c.isspace() for c in text):
+        first = text.strip().splitlines()[0][:40] if text.strip() else ""
+        return f"it is a text file (starting {first!r})"
+    return f"it starts with the bytes {head[:8].hex(' ')}"

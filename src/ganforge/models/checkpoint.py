@@ -9,19 +9,33 @@ A checkpoint is a `torch.save` archive of plain data only::
 
 so it is read back with `torch.load(weights_only=True)` and every network is rebuilt from the
 registry. Users read checkpoints (and official pickles) with `ganforge.compat.load_network`.
+Every network read from a file, checkpoint or not, is built by `rebuild_network`, which checks its
+constructor arguments against the stored tensors before it allocates anything.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pickle
-from collections.abc import Mapping
+import re
+import threading
+import zipfile
+import zlib
+from collections.abc import Iterator, Mapping
+from pathlib import PurePosixPath
 from typing import Any, BinaryIO
 
 import torch
 from torch import nn
+from torch._subclasses.fake_tensor import FakeTensorMode
+from torch.nn.modules.module import (
+    register_module_buffer_registration_hook,
+    register_module_parameter_registration_hook,
+)
 
+from ganforge.data.formats.images import IMAGE_EXTENSIONS
 from ganforge.errors import NetworkFileError
 from ganforge.fileio import atomic_open
 from ganforge.models import registry
@@ -30,6 +44,19 @@ FORMAT = "ganforge-checkpoint"
 VERSION = 1
 ZIP_MAGIC = b"PK\x03\x04"
 """The first bytes of every checkpoint (`torch.save` writes zip archives)."""
+
+HEAD_BYTES = 1 << 16
+"""How much of a file's start holds a checkpoint's FORMAT marker (torch.save writes data.pkl first)."""
+
+MAX_ARGUMENT = 1 << 24
+"""The largest integer a stored constructor argument may hold (channels, resolution, layer counts)."""
+
+_REMAKE = "remake it with the command that wrote it (training, ganforge convert) or use an earlier snapshot"
+
+
+class DamagedCheckpointError(NetworkFileError):
+    """A ganforge checkpoint that cannot be read in full: truncated, corrupt, or its tensors do not
+    fit its arguments. Training catches it to fall back to an earlier snapshot."""
 
 
 def save_network_checkpoint(
@@ -76,61 +103,272 @@ def save_network(
     save_network_checkpoint(path, networks, extra)
 
 
+def is_checkpoint(head: bytes) -> bool:
+    """Whether `head`, the first `HEAD_BYTES` of a file, starts a ganforge checkpoint (whole or not)."""
+    return head.startswith(ZIP_MAGIC) and FORMAT.encode() in head
+
+
 def read_checkpoint(f: BinaryIO, name: str) -> dict[str, Any]:
-    """The networks and extra data of a ganforge checkpoint open as `f` (`name` for messages)."""
-    try:
-        data = torch.load(f, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as exc:
-        raise NetworkFileError(
-            f"refusing to load {name}: it holds objects other than tensors and plain data "
-            f"({_weights_only_reason(str(exc))}); ganforge never runs code from network files"
-        ) from exc
-    except Exception as exc:
-        raise NetworkFileError(
-            f"cannot load {name}: the file is truncated or corrupt ({type(exc).__name__}); "
-            "copy or download it again"
-        ) from exc
-    if not isinstance(data, dict) or data.get("format") != FORMAT:
-        raise NetworkFileError(f"{name} is a torch.save file but not a ganforge checkpoint")
-    if data.get("version") != VERSION:
-        raise NetworkFileError(
-            f"{name} is a ganforge checkpoint of version {data.get('version')!r}; this ganforge reads "
-            f"version {VERSION} - use the ganforge release that wrote it"
-        )
+    """The networks and extra data of a ganforge checkpoint open as `f` (`name` for messages).
+
+    Raises `DamagedCheckpointError` for a checkpoint that is truncated or corrupt, and
+    `NetworkFileError` saying what the file is when it is no checkpoint at all.
+    """
+    data = _read_payload(f, name)
     networks, extra = data.get("networks"), data.get("extra", {})
     if not isinstance(networks, dict) or not isinstance(extra, dict):
-        raise NetworkFileError(f"{name}: malformed ganforge checkpoint (networks or extra is not a dict)")
+        raise DamagedCheckpointError(f"{name}: malformed ganforge checkpoint (networks or extra not a dict)")
     result: dict[str, Any] = {key: _rebuild(key, entry, name) for key, entry in networks.items()}
     result.update(extra)
     return result
 
 
 def read_training_state(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """The `training_state` stored in the checkpoint at `path` (`NetworkFileError` if it has none)."""
-    with open(path, "rb") as f:
-        data = torch.load(f, map_location="cpu", weights_only=True)
-    state = data.get("training_state") if isinstance(data, dict) and data.get("format") == FORMAT else None
+    """The `training_state` stored in the checkpoint at `path`.
+
+    `DamagedCheckpointError` if the checkpoint is truncated or corrupt, `NetworkFileError` if it is
+    missing, no checkpoint, or holds no training state.
+    """
+    try:
+        f = open(path, "rb")
+    except OSError as exc:
+        raise NetworkFileError(f"cannot open snapshot {path}: {exc.strerror or exc}") from exc
+    with f:
+        data = _read_payload(f, str(path))
+    state = data.get("training_state")
     if not isinstance(state, dict):
         raise NetworkFileError(f"{path} holds no training state; resume needs a snapshot written by training")
     return state
 
 
+def rebuild_network(
+    cls: type[nn.Module],
+    kwargs: dict[str, Any],
+    state: Mapping[str, Any],
+    what: str,
+    error: type[NetworkFileError] = NetworkFileError,
+) -> nn.Module:
+    """`cls(**kwargs)` with `state` loaded strictly, in eval mode with `requires_grad` off.
+
+    The arguments are first checked against the names and shapes of the tensors in `state` on a
+    fake-tensor build, so that a file claiming a huge network fails with `error` (a message starting
+    with `what`) before any memory is allocated for it.
+    """
+    problem = state_mismatch(fake_network(cls, kwargs, len(state), what, error), state)
+    if problem:
+        raise error(f"{what}: the stored tensors do not fit its arguments: {problem}")
+    network = cls(**kwargs)
+    try:
+        network.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        raise error(f"{what}: cannot load its tensors: {' '.join(str(exc).split())}") from exc
+    return network.eval().requires_grad_(False)
+
+
+def fake_network(
+    cls: type[nn.Module],
+    kwargs: dict[str, Any],
+    num_tensors: int,
+    what: str,
+    error: type[NetworkFileError] = NetworkFileError,
+) -> nn.Module:
+    """`cls(**kwargs)` built of fake tensors (shapes without memory), to learn its tensors' names and
+    shapes. A file holding `num_tensors` tensors cannot describe a network of many more: building
+    stops there, and at integer arguments above `MAX_ARGUMENT`, with `error`."""
+    _check_arguments(kwargs, what, error)
+    limit = 4 * num_tensors + 64
+    try:
+        with _tensor_budget(limit), FakeTensorMode(allow_non_fake_inputs=True):
+            return cls(**kwargs)
+    except _TooManyTensors:
+        raise error(
+            f"{what}: its arguments describe a network of more than {limit} tensors, but the file holds "
+            f"{num_tensors}"
+        ) from None
+    except Exception as exc:
+        raise error(f"{what}: cannot be built from its arguments: {exc}") from exc
+
+
+def state_mismatch(network: nn.Module, state: Mapping[str, Any]) -> str:
+    """How the tensors of `state` differ from those `network` has, by name and shape ('' if they fit)."""
+    expected = {key: tuple(value.shape) for key, value in network.state_dict().items()}
+    missing = [key for key in expected if key not in state]
+    unexpected = [key for key in state if key not in expected]
+    wrong = []
+    for key, value in state.items():
+        if key not in expected:
+            continue
+        if not isinstance(value, torch.Tensor):
+            wrong.append(f"{key} is a {type(value).__name__}, not a tensor")
+        elif tuple(value.shape) != expected[key]:
+            wrong.append(f"{key} {list(value.shape)} (arguments: {list(expected[key])})")
+    parts = [
+        f"{len(names)} {label} ({_some(names)})"
+        for names, label in ((missing, "missing"), (unexpected, "unexpected"), (wrong, "of another shape"))
+        if names
+    ]
+    if not parts:
+        return ""
+    count = f"{len(expected)} tensors needed, {len(state)} stored"
+    return f"{count}; {'; '.join(parts)}"
+
+
+def _some(items: list[str], shown: int = 2) -> str:
+    more = f" and {len(items) - shown} more" if len(items) > shown else ""
+    return ", ".join(items[:shown]) + more
+
+
+class _TooManyTensors(Exception):
+    """Raised inside a fake build that registers more tensors than its file can account for."""
+
+
+@contextlib.contextmanager
+def _tensor_budget(limit: int) -> Iterator[None]:
+    """Raise `_TooManyTensors` once this thread registers more than `limit` parameters and buffers."""
+    thread, count = threading.get_ident(), 0
+
+    def hook(module: nn.Module, name: str, tensor: Any) -> None:
+        nonlocal count
+        if threading.get_ident() == thread:
+            count += 1
+            if count > limit:
+                raise _TooManyTensors
+
+    handles = [register_module_parameter_registration_hook(hook),
+               register_module_buffer_registration_hook(hook)]
+    try:
+        yield
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
+def _check_arguments(value: Any, what: str, error: type[NetworkFileError], path: str = "") -> None:
+    """Refuse integer arguments (at any depth) above `MAX_ARGUMENT`: no network has them."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _check_arguments(item, what, error, f"{path}.{key}" if path else str(key))
+    elif isinstance(value, list | tuple):
+        for i, item in enumerate(value):
+            _check_arguments(item, what, error, f"{path}[{i}]")
+    elif isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_ARGUMENT:
+        raise error(f"{what}: argument {path}={value} is larger than any network's ({MAX_ARGUMENT} at most)")
+
+
+def _read_payload(f: BinaryIO, name: str) -> dict[str, Any]:
+    """The checkpoint dict in `f`, read with `weights_only`; each failure says what the file is."""
+    start = f.tell()
+    head = f.read(HEAD_BYTES)
+    f.seek(start)
+    if not head.startswith(ZIP_MAGIC):
+        raise NetworkFileError(f"{name} is not a ganforge checkpoint (those are zip archives)")
+    ours = is_checkpoint(head)
+    names = _checked_archive(f, name, ours)
+    f.seek(start)
+    if not any(PurePosixPath(n).name == "data.pkl" for n in names):
+        raise NetworkFileError(_other_zip(name, names))
+    try:
+        data = torch.load(f, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        held = _refused_global(str(exc))
+        if ours:
+            raise NetworkFileError(
+                f"refusing to load {name}: besides tensors and plain data it holds {held}; ganforge never "
+                "runs code from network files"
+            ) from None
+        raise NetworkFileError(
+            f"{name} is not a ganforge checkpoint: it is a torch.save file holding {held}, which ganforge "
+            "never unpickles (that could run code from the file); save networks with "
+            "ganforge.compat.save_network"
+        ) from None
+    except Exception as exc:
+        reason = _first_line(exc)
+        if ours:
+            raise _damaged(name, "damaged", reason) from exc
+        raise NetworkFileError(f"{name} is a damaged torch.save file ({reason}); copy it again") from exc
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        held = _held(data)
+        raise NetworkFileError(f"{name} is a torch.save file but not a ganforge checkpoint: it holds {held}")
+    if data.get("version") != VERSION:
+        raise NetworkFileError(
+            f"{name} is a ganforge checkpoint of version {data.get('version')!r}; this ganforge reads "
+            f"version {VERSION} - use the ganforge release that wrote it"
+        )
+    return data
+
+
+def _checked_archive(f: BinaryIO, name: str, ours: bool) -> list[str]:
+    """The member names of zip file `f`, each member read through once to check its CRC (torch does
+    not); a zip whose end (its directory) is missing is truncated."""
+    try:
+        with zipfile.ZipFile(f) as archive:
+            for info in archive.infolist():
+                try:
+                    with archive.open(info) as member:
+                        while member.read(1 << 20):
+                            pass
+                except zipfile.BadZipFile as exc:
+                    record = info.filename.split("/", 1)[-1]
+                    raise zipfile.BadZipFile(f"its record {record} fails its CRC check") from exc
+            return archive.namelist()
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError, zlib.error) as exc:
+        truncated = isinstance(exc, zipfile.BadZipFile) and "not a zip file" in str(exc)
+        problem = f"{f.seek(0, os.SEEK_END)} bytes, its end is missing" if truncated else str(exc)
+        kind = "truncated" if truncated else "damaged"
+        if ours:
+            raise _damaged(name, kind, problem) from exc
+        raise NetworkFileError(f"{name} is a {kind} zip file ({problem})") from exc
+
+
+def _damaged(name: str, kind: str, problem: str) -> DamagedCheckpointError:
+    """The error for a checkpoint ganforge wrote that is now `kind` (truncated, damaged): never told
+    to be downloaded again."""
+    return DamagedCheckpointError(f"{name} is a {kind} ganforge checkpoint ({problem}); {_REMAKE}")
+
+
+def _other_zip(name: str, names: list[str]) -> str:
+    """What a zip file that torch.save did not write is: a dataset, or some other archive."""
+    files = [n for n in names if not n.endswith("/")]
+    if any(PurePosixPath(n).suffix.lower() in IMAGE_EXTENSIONS or PurePosixPath(n).name == "dataset.json"
+           for n in files):
+        return (f"{name} is a dataset zip (images), not a network file: give a network pickle or a ganforge "
+                "checkpoint")
+    held = f"it holds {_some(files, 2)}" if files else "it is empty"
+    return f"{name} is a zip file, not a network pickle or ganforge checkpoint ({held})"
+
+
+def _held(data: Any) -> str:
+    """What a torch.save file that is no checkpoint holds, in a few words."""
+    if isinstance(data, dict) and data and all(isinstance(v, torch.Tensor) for v in data.values()):
+        return (f"a bare state_dict of {len(data)} tensors, without the class and arguments needed to "
+                "rebuild a network; save networks with ganforge.compat.save_network")
+    if isinstance(data, dict):
+        return f"a dict with keys {_some([repr(k) for k in data])}"
+    return f"a {type(data).__name__}"
+
+
+def _refused_global(message: str) -> str:
+    """What torch's weights-only loader refused, from its message (never its advice to bypass it)."""
+    match = re.search(r"GLOBAL ([\w.]+)", message)
+    return f"a pickled {match.group(1)}" if match else "other Python objects"
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return lines[0] if lines else type(exc).__name__
+
+
 def _rebuild(key: str, entry: Any, name: str) -> nn.Module:
     """One network of a checkpoint, constructed from its registry name and kwargs, weights loaded."""
-    if not isinstance(entry, dict) or not {"class", "kwargs", "state"} <= entry.keys():
-        raise NetworkFileError(f"{name}: malformed entry for network {key!r}")
+    if not (isinstance(entry, dict) and {"class", "kwargs", "state"} <= entry.keys()
+            and isinstance(entry["kwargs"], dict) and isinstance(entry["state"], dict)):
+        raise DamagedCheckpointError(f"{name}: malformed entry for network {key!r}")
     try:
         cls = registry.get_class(entry["class"])
     except NetworkFileError as exc:
         raise NetworkFileError(f"{name}: network {key!r}: {exc}") from exc
-    try:
-        network = cls(**entry["kwargs"])
-        network.load_state_dict(entry["state"], strict=True)
-    except Exception as exc:
-        problem = " ".join(str(exc).split())
-        message = f"{name}: cannot rebuild network {key!r} ({entry['class']}): {problem}"
-        raise NetworkFileError(message) from exc
-    return network.eval().requires_grad_(False)
+    what = f"{name}: network {key!r} ({entry['class']})"
+    return rebuild_network(cls, entry["kwargs"], entry["state"], what, DamagedCheckpointError)
 
 
 def _check_json(value: Any, what: str) -> None:
@@ -166,12 +404,3 @@ def _to_cpu(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return type(value)(_to_cpu(item) for item in value)
     return value
-
-
-def _weights_only_reason(message: str) -> str:
-    """The line of torch's long weights-only refusal that names what was refused."""
-    lines = [line.strip() for line in message.splitlines() if line.strip()]
-    for line in lines:
-        if "GLOBAL" in line or "Unsupported" in line:
-            return line
-    return lines[-1] if lines else "unsupported content"

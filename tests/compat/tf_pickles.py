@@ -1,9 +1,10 @@
-"""Legacy TensorFlow StyleGAN2 pickles (G, D, Gs), written by the tests without TensorFlow or dnnlib.
+"""Legacy TensorFlow StyleGAN2 and StyleGAN2-ADA pickles (G, D, Gs), written without TensorFlow or dnnlib.
 
 `TFNetwork` pickles exactly as `dnnlib.tflib.network.Network` does (the class global, then its state
 dict through `__setstate__`) while `tf_modules()` registers a stand-in `dnnlib.tflib.network` module in
 `sys.modules`; the stand-in is removed again so that loading cannot rely on it. The variables are
-random numpy arrays with the names and TF layouts of NVlabs/stylegan2's networks_stylegan2.py.
+random numpy arrays with the names and TF layouts of NVlabs/stylegan2's networks_stylegan2.py
+(`TinyConfig(ada=True)`: of NVlabs/stylegan2-ada's training/networks.py, conditional when `label_size`).
 """
 
 from __future__ import annotations
@@ -75,41 +76,74 @@ def dumps(obj: Any, protocol: int = 3) -> bytes:
 
 @dataclass
 class TinyConfig:
-    """A tiny StyleGAN2 configuration in the TF kwargs' terms (config-f shape, few channels)."""
+    """A tiny StyleGAN2 configuration in the TF kwargs' terms (config-f shape, few channels).
+
+    `ada` switches to StyleGAN2-ADA's build functions (G_main with G_mapping and G_synthesis, D_main),
+    whose kwargs add labels (`label_size`), activation clamping and the D's label mapping.
+    """
 
     resolution: int = 16
     num_channels: int = 3
     latent_size: int = 8
     dlatent_size: int = 8
     mapping_layers: int = 2
-    mapping_fmaps: int = 12
+    mapping_fmaps: int | None = 12
     fmap_base: int = 32
     fmap_max: int = 8
     g_architecture: str = "skip"
     d_architecture: str = "resnet"
-    mbstd_group_size: int = 2
+    mbstd_group_size: int | None = 2
     mbstd_num_features: int = 1
+    ada: bool = False
+    label_size: int = 0
+    label_fmaps: int | None = None  # G's label embedding; TF's None: latent_size
+    conv_clamp: float | None = None
+    num_fp16_res: int = 0
+    d_mapping_layers: int = 0
+    d_mapping_fmaps: int | None = None  # D's label embedding; TF's None: nf(0)
 
     @property
     def log2(self) -> int:
         return int(np.log2(self.resolution))
+
+    @property
+    def embed(self) -> int:
+        """Features of G's label embedding (LabelEmbed)."""
+        return self.latent_size if self.label_fmaps is None else self.label_fmaps
+
+    @property
+    def cmap(self) -> int:
+        """Features of D's label embedding, which its output is projected on."""
+        return self.nf(0) if self.d_mapping_fmaps is None else self.d_mapping_fmaps
 
     def nf(self, stage: int) -> int:
         """TF's channel count of a stage: fmap_base / 2**stage clipped to fmap_max."""
         return min(int(self.fmap_base / 2.0**stage), self.fmap_max)
 
     def common_kwargs(self) -> dict[str, Any]:
-        return dict(num_channels=self.num_channels, resolution=self.resolution, label_size=0,
-                    fmap_base=self.fmap_base, fmap_max=self.fmap_max, resample_kernel=[1, 3, 3, 1])
+        """StyleGAN2's kwargs as its run_training passes them; StyleGAN2-ADA's as its train.py does."""
+        common = dict(num_channels=self.num_channels, resolution=self.resolution, label_size=self.label_size,
+                      fmap_base=self.fmap_base, fmap_max=self.fmap_max)
+        if self.ada:
+            return dict(**common, num_fp16_res=self.num_fp16_res, conv_clamp=self.conv_clamp)
+        return dict(**common, resample_kernel=[1, 3, 3, 1])
 
     def g_kwargs(self) -> dict[str, Any]:
-        return dict(**self.common_kwargs(), latent_size=self.latent_size, dlatent_size=self.dlatent_size,
-                    mapping_layers=self.mapping_layers, mapping_fmaps=self.mapping_fmaps,
-                    architecture=self.g_architecture, dtype="float32")
+        kwargs = dict(**self.common_kwargs(), latent_size=self.latent_size, dlatent_size=self.dlatent_size,
+                      mapping_layers=self.mapping_layers, mapping_fmaps=self.mapping_fmaps,
+                      architecture=self.g_architecture)
+        if self.label_fmaps is not None:
+            kwargs["label_fmaps"] = self.label_fmaps
+        return kwargs if self.ada else dict(**kwargs, dtype="float32")
 
     def d_kwargs(self) -> dict[str, Any]:
-        return dict(**self.common_kwargs(), architecture=self.d_architecture,
-                    mbstd_group_size=self.mbstd_group_size, mbstd_num_features=self.mbstd_num_features)
+        kwargs = dict(**self.common_kwargs(), architecture=self.d_architecture,
+                      mbstd_group_size=self.mbstd_group_size, mbstd_num_features=self.mbstd_num_features)
+        if self.ada:
+            kwargs["mapping_layers"] = self.d_mapping_layers
+            if self.d_mapping_fmaps is not None:
+                kwargs["mapping_fmaps"] = self.d_mapping_fmaps
+        return kwargs
 
 
 def _normal(rng: np.random.Generator, *shape: int, scale: float = 1.0) -> np.ndarray:
@@ -127,8 +161,15 @@ def _modulated(rng: np.random.Generator, v: dict[str, np.ndarray], scope: str, k
 def generator_variables(cfg: TinyConfig, seed: int) -> dict[str, np.ndarray]:
     """Every variable of a TF G_main (mapping/..., synthesis/..., own) by full name, in TF layouts."""
     rng = np.random.default_rng(seed)
-    v: dict[str, np.ndarray] = {"dlatent_avg": _normal(rng, cfg.dlatent_size), "lod": np.float32(0)}
-    features = [cfg.latent_size] + [cfg.mapping_fmaps] * (cfg.mapping_layers - 1) + [cfg.dlatent_size]
+    v: dict[str, np.ndarray] = {"dlatent_avg": _normal(rng, cfg.dlatent_size)}
+    if not cfg.ada:
+        v["lod"] = np.float32(0)
+    fmaps = cfg.dlatent_size if cfg.mapping_fmaps is None else cfg.mapping_fmaps  # TF's None: dlatent_size
+    features = [cfg.latent_size] + [fmaps] * (cfg.mapping_layers - 1) + [cfg.dlatent_size]
+    if cfg.label_size:
+        v["mapping/LabelEmbed/weight"] = _normal(rng, cfg.label_size, cfg.embed)
+        v["mapping/LabelEmbed/bias"] = _normal(rng, cfg.embed, scale=0.5)
+        features[0] += cfg.embed
     for i in range(cfg.mapping_layers):
         v[f"mapping/Dense{i}/weight"] = _normal(rng, features[i], features[i + 1], scale=100.0)  # 1/lrmul
         v[f"mapping/Dense{i}/bias"] = _normal(rng, features[i + 1], scale=5.0)
@@ -156,7 +197,7 @@ def generator_variables(cfg: TinyConfig, seed: int) -> dict[str, np.ndarray]:
 
 
 def discriminator_variables(cfg: TinyConfig, seed: int) -> dict[str, np.ndarray]:
-    """Every variable of a TF D_stylegan2 by name, in TF layouts."""
+    """Every variable of a TF D_stylegan2 (`cfg.ada`: D_main) by name, in TF layouts."""
     rng = np.random.default_rng(seed)
     v: dict[str, np.ndarray] = {}
 
@@ -175,12 +216,20 @@ def discriminator_variables(cfg: TinyConfig, seed: int) -> dict[str, np.ndarray]
             conv(f"{scope}/Skip", 1, cfg.nf(res - 1), cfg.nf(res - 2), bias=False)
     if cfg.d_architecture == "skip":
         conv("4x4/FromRGB", 1, cfg.num_channels, cfg.nf(1))
-    extra = cfg.mbstd_num_features if cfg.mbstd_group_size > 1 else 0
+    has_mbstd = cfg.ada or (cfg.mbstd_group_size or 0) > 1  # D_main: group None is the whole minibatch
+    extra = cfg.mbstd_num_features if has_mbstd else 0
     conv("4x4/Conv", 3, cfg.nf(1) + extra, cfg.nf(1))
     v["4x4/Dense0/weight"] = _normal(rng, cfg.nf(1) * 16, cfg.nf(0))
     v["4x4/Dense0/bias"] = _normal(rng, cfg.nf(0), scale=0.2)
-    v["Output/weight"] = _normal(rng, cfg.nf(0), 1)
-    v["Output/bias"] = _normal(rng, 1, scale=0.2)
+    out = cfg.cmap if cfg.label_size else 1
+    v["Output/weight"] = _normal(rng, cfg.nf(0), out)
+    v["Output/bias"] = _normal(rng, out, scale=0.2)
+    if cfg.label_size:
+        v["LabelEmbed/weight"] = _normal(rng, cfg.label_size, cfg.cmap)
+        v["LabelEmbed/bias"] = _normal(rng, cfg.cmap, scale=0.5)
+        for i in range(cfg.d_mapping_layers):
+            v[f"Mapping{i}/weight"] = _normal(rng, cfg.cmap, cfg.cmap, scale=10.0)  # 1/lrmul
+            v[f"Mapping{i}/bias"] = _normal(rng, cfg.cmap, scale=2.0)
     return v
 
 
@@ -193,13 +242,14 @@ def generator_network(cfg: TinyConfig, variables: dict[str, np.ndarray], name: s
     kwargs = cfg.g_kwargs()
     mapping = TFNetwork("G_mapping", "G_mapping", {**kwargs, "dlatent_broadcast": 2 * cfg.log2 - 2},
                         part["mapping"], src=src)
-    synthesis = TFNetwork("G_synthesis", "G_synthesis_stylegan2", kwargs, part["synthesis"], src=src)
+    func = "G_synthesis" if cfg.ada else "G_synthesis_stylegan2"
+    synthesis = TFNetwork("G_synthesis", func, kwargs, part["synthesis"], src=src)
     return TFNetwork(name, "G_main", {**kwargs, "truncation_psi": 0.5}, own,
                      components={"synthesis": synthesis, "mapping": mapping}, src=src)
 
 
 def discriminator_network(cfg: TinyConfig, variables: dict[str, np.ndarray]) -> TFNetwork:
-    return TFNetwork("D", "D_stylegan2", cfg.d_kwargs(), variables)
+    return TFNetwork("D", "D_main" if cfg.ada else "D_stylegan2", cfg.d_kwargs(), variables)
 
 
 @dataclass
@@ -233,7 +283,7 @@ class TinyV1Config:
     latent_size: int = 8
     dlatent_size: int = 8
     mapping_layers: int = 2
-    mapping_fmaps: int = 12
+    mapping_fmaps: int | None = 12
     fmap_base: int = 16
     fmap_max: int = 8
     mbstd_group_size: int = 2

@@ -1,5 +1,5 @@
-"""Legacy TensorFlow network pickles of StyleGAN2 (NVlabs/stylegan2) and StyleGAN (NVlabs/stylegan)
-as ganforge networks.
+"""Legacy TensorFlow network pickles of StyleGAN2 (NVlabs/stylegan2), StyleGAN2-ADA
+(NVlabs/stylegan2-ada) and StyleGAN (NVlabs/stylegan) as ganforge networks.
 
 Such a pickle is a tuple (G, D, Gs) of `dnnlib.tflib.network.Network` objects, which `SafeUnpickler`
 reads as `TFNetworkRecord`s: the name of the build function, its keyword arguments, sub-networks and
@@ -7,8 +7,11 @@ the variables as (name, numpy array) pairs. The build module's source is never r
 rebuilt from the function name and arguments, and the variables are copied in by name with their
 layouts changed from TensorFlow's to torch's (conv HWIO -> OIHW, dense [in, out] -> [out, in], style
 bias + 1, and up-sampling kernels flipped, since TF runs them as a transposed convolution of the
-flipped kernel where ganforge's transposed convolution takes the kernel as stored). StyleGAN (v1)
-networks are named by `ganforge.models.stylegan.tf_variable_names` and need only the transposes.
+flipped kernel where ganforge's transposed convolution takes the kernel as stored). StyleGAN2-ADA's
+networks use StyleGAN2's names, plus LabelEmbed (and D's Mapping{i}) for conditional ones. StyleGAN
+(v1) networks are named by `ganforge.models.stylegan.tf_variable_names` and need only the transposes.
+The network is first built of fake tensors, so that its arguments are checked against the variables
+before any memory is allocated for it.
 """
 
 from __future__ import annotations
@@ -24,10 +27,12 @@ from torch import nn
 from ganforge.compat.safe_unpickle import TFNetworkRecord
 from ganforge.errors import NetworkFileError
 from ganforge.models import stylegan
+from ganforge.models.checkpoint import MAX_ARGUMENT, fake_network, state_mismatch
 from ganforge.models.stylegan2 import Discriminator, Generator
 
 SUPPORTED = (
     "StyleGAN2's G_main (with G_mapping and G_synthesis_stylegan2) and D_stylegan2, "
+    "StyleGAN2-ADA's G_main (with G_mapping and G_synthesis) and D_main, "
     "StyleGAN's G_style (with G_mapping and G_synthesis) and D_basic"
 )
 NOT_YET_SUPPORTED = {
@@ -142,7 +147,7 @@ def convert_tf_network(record: TFNetworkRecord, source: str) -> nn.Module:
             raise NetworkFileError(f"{source}: {reason} (network {network.name!r} uses {func})")
     if network.func == "G_main":
         return convert_generator(network, source)
-    if network.func == "D_stylegan2":
+    if network.func in ("D_stylegan2", "D_main"):
         return convert_discriminator(network, source)
     if network.func == "G_style":
         return convert_stylegan_generator(network, source)
@@ -155,33 +160,19 @@ def convert_tf_network(record: TFNetworkRecord, source: str) -> nn.Module:
 
 
 def convert_generator(net: TFNetwork, source: str) -> Generator:
-    """G_main with G_mapping and G_synthesis_stylegan2 -> `stylegan2.Generator`."""
-    mapping = _component(net, "mapping", "G_mapping", source)
-    synthesis = _component(net, "synthesis", "G_synthesis_stylegan2", source)
-    mk, sk = mapping.kwargs, synthesis.kwargs
-    _refuse_labels(mk, net.name, source)
-    if not mk.get("normalize_latents", True):
-        raise NetworkFileError(f"{source}: TF generator {net.name!r}: normalize_latents=False is unsupported")
-    resolution = int(sk.get("resolution", 1024))
-    beta = net.kwargs.get("dlatent_avg_beta", 0.995)
-    kwargs = dict(
-        z_dim=mk.get("latent_size", 512), c_dim=0, w_dim=mk.get("dlatent_size", 512),
-        img_resolution=resolution, img_channels=sk.get("num_channels", 3),
-        mapping_kwargs=dict(
-            num_layers=mk.get("mapping_layers", 8), layer_features=mk.get("mapping_fmaps", 512),
-            activation=mk.get("mapping_nonlinearity", "lrelu"), lr_multiplier=mk.get("mapping_lrmul", 0.01),
-            w_avg_beta=1.0 if beta is None else beta,
-        ),
-        synthesis_kwargs=dict(
-            channel_base=_channel_base(sk, resolution, net.name, source), channel_max=sk.get("fmap_max", 512),
-            architecture=sk.get("architecture", "skip"), resample_filter=_resample_filter(sk),
-            activation=sk.get("nonlinearity", "lrelu"),
-        ),
-    )
-    G = _construct(Generator, kwargs, net.name, source)
+    """G_main -> `stylegan2.Generator`: StyleGAN2's (G_mapping, G_synthesis_stylegan2; unconditional)
+    or StyleGAN2-ADA's (G_mapping, G_synthesis; a conditional one embeds labels by LabelEmbed)."""
+    mapping = _component(net, "mapping", ("G_mapping",), source)
+    synthesis = _component(net, "synthesis", ("G_synthesis_stylegan2", "G_synthesis"), source)
+    ada = synthesis.func == "G_synthesis"
+    kwargs = _generator_kwargs(net, mapping.kwargs, synthesis.kwargs, ada, source)
     v = _Variables(net, source)
-    v.take("lod")  # progressive-growing state, always 0 for StyleGAN2
+    G = _construct(Generator, kwargs, net, source)
+    if not ada:
+        v.take("lod")  # progressive-growing state, always 0 for StyleGAN2
     state = {"mapping.w_avg": v.take("dlatent_avg")}
+    if G.c_dim:
+        state.update(v.dense("mapping.embed", "mapping/LabelEmbed"))
     for i in range(G.mapping.num_layers):
         state.update(v.dense(f"mapping.fc{i}", f"mapping/Dense{i}"))
     for res in G.synthesis.block_resolutions:
@@ -194,42 +185,66 @@ def convert_generator(net: TFNetwork, source: str) -> Generator:
             layers = [("conv0", "Conv0_up", 2 * log2 - 5, True), ("conv1", "Conv1", 2 * log2 - 4, False)]
         for name, tf_name, noise_idx, up in layers:
             state.update(v.modulated(f"{prefix}.{name}", f"{scope}/{tf_name}", flip=up))
-            state[f"{prefix}.{name}.noise_strength"] = v.take(f"{scope}/{tf_name}/noise_strength")
-            state[f"{prefix}.{name}.noise_const"] = v.take(f"synthesis/noise{noise_idx}")[0, 0]
+            if getattr(block, name).use_noise:
+                state[f"{prefix}.{name}.noise_strength"] = v.take(f"{scope}/{tf_name}/noise_strength")
+                state[f"{prefix}.{name}.noise_const"] = v.take(f"synthesis/noise{noise_idx}")[0, 0]
         if hasattr(block, "torgb"):
             state.update(v.modulated(f"{prefix}.torgb", f"{scope}/ToRGB"))
         if hasattr(block, "skip"):
             state[f"{prefix}.skip.weight"] = v.conv(f"{scope}/Skip/weight", flip=True)
-    return _load(G, state, v, source)
+    return _load(G, kwargs, state, v, source)
+
+
+def _generator_kwargs(
+    net: TFNetwork, mk: dict[str, Any], sk: dict[str, Any], ada: bool, source: str
+) -> dict[str, Any]:
+    """`stylegan2.Generator` arguments for a G_main with mapping kwargs `mk` and synthesis kwargs `sk`.
+
+    The defaults are those of the TF build functions: StyleGAN2-ADA's mapping has as many features
+    as w (mapping_fmaps None) and embeds labels into latent_size features (label_fmaps None).
+    """
+    if not ada:
+        _refuse_labels(mk, net.name, source)
+    if not mk.get("normalize_latents", True):
+        raise NetworkFileError(f"{source}: TF generator {net.name!r}: normalize_latents=False is unsupported")
+    resolution = _resolution(sk, net.name, source)
+    beta = net.kwargs.get("dlatent_avg_beta", 0.995)
+    label_size = mk.get("label_size", 0)
+    mapping_kwargs = dict(
+        num_layers=mk.get("mapping_layers", 8), layer_features=mk.get("mapping_fmaps", None if ada else 512),
+        activation=mk.get("mapping_nonlinearity", "lrelu"), lr_multiplier=mk.get("mapping_lrmul", 0.01),
+        w_avg_beta=1.0 if beta is None else beta,
+    )
+    if label_size:
+        label_fmaps = mk.get("label_fmaps")
+        mapping_kwargs["embed_features"] = mk.get("latent_size", 512) if label_fmaps is None else label_fmaps
+    channel_base, channel_max = _channel_base(sk, resolution, net.name, source), sk.get("fmap_max", 512)
+    synthesis_kwargs = dict(
+        channel_base=channel_base, channel_max=channel_max, architecture=sk.get("architecture", "skip"),
+        resample_filter=_resample_filter(sk), activation=sk.get("nonlinearity", "lrelu"),
+    )
+    if ada:
+        const = sk.get("fmap_const")
+        if const is not None and const != min(channel_base // 4, channel_max):
+            raise NetworkFileError(
+                f"{source}: TF generator {net.name!r} sets fmap_const={const}, unlike its 4x4 layers; "
+                "ganforge's generator cannot represent that"
+            )
+        synthesis_kwargs.update(num_fp16_res=sk.get("num_fp16_res", 0), conv_clamp=sk.get("conv_clamp"),
+                                use_noise=sk.get("use_noise", True))
+    return dict(
+        z_dim=mk.get("latent_size", 512), c_dim=label_size, w_dim=mk.get("dlatent_size", 512),
+        img_resolution=resolution, img_channels=sk.get("num_channels", 3),
+        mapping_kwargs=mapping_kwargs, synthesis_kwargs=synthesis_kwargs,
+    )
 
 
 def convert_discriminator(net: TFNetwork, source: str) -> Discriminator:
-    """D_stylegan2 -> `stylegan2.Discriminator`."""
-    k = net.kwargs
-    _refuse_labels(k, net.name, source)
-    resolution = int(k.get("resolution", 1024))
-    channel_base = _channel_base(k, resolution, net.name, source)
-    fc_features = min(k.get("fmap_base", 16 << 10), k.get("fmap_max", 512))  # TF nf(0)
-    if fc_features != min(channel_base // 4, k.get("fmap_max", 512)):
-        raise NetworkFileError(
-            f"{source}: TF discriminator {net.name!r} has a 4x4 dense layer of {fc_features} features, wider "
-            "than its 4x4 convolution; ganforge's discriminator cannot represent that"
-        )
-    group_size = k.get("mbstd_group_size", 4) or 0
-    activation = k.get("nonlinearity", "lrelu")
-    kwargs = dict(
-        c_dim=0, img_resolution=resolution, img_channels=k.get("num_channels", 3),
-        architecture=k.get("architecture", "resnet"), channel_base=channel_base,
-        channel_max=k.get("fmap_max", 512),
-        block_kwargs=dict(activation=activation, resample_filter=_resample_filter(k)),
-        epilogue_kwargs=dict(
-            mbstd_group_size=group_size,
-            mbstd_num_channels=k.get("mbstd_num_features", 1) if group_size > 1 else 0,
-            activation=activation,
-        ),
-    )
-    D = _construct(Discriminator, kwargs, net.name, source)
+    """D_stylegan2 (StyleGAN2, unconditional) or D_main (StyleGAN2-ADA; a conditional one embeds
+    labels by LabelEmbed and Mapping{i} and projects its Output on them) -> `stylegan2.Discriminator`."""
+    kwargs = _discriminator_kwargs(net, source)
     v = _Variables(net, source)
+    D = _construct(Discriminator, kwargs, net, source)
     state: dict[str, np.ndarray] = {}
     for res in D.block_resolutions:
         block, scope = getattr(D, f"b{res}"), f"{res}x{res}"
@@ -244,11 +259,64 @@ def convert_discriminator(net: TFNetwork, source: str) -> Discriminator:
     if hasattr(D.b4, "fromrgb"):
         state["b4.fromrgb.weight"] = v.conv("4x4/FromRGB/weight")
         state["b4.fromrgb.bias"] = v.take("4x4/FromRGB/bias")
+    if D.c_dim:
+        state.update(v.dense("mapping.embed", "LabelEmbed"))
+        for i in range(D.mapping.num_layers):
+            state.update(v.dense(f"mapping.fc{i}", f"Mapping{i}"))
     state["b4.conv.weight"] = v.conv("4x4/Conv/weight")
     state["b4.conv.bias"] = v.take("4x4/Conv/bias")
     state.update(v.dense("b4.fc", "4x4/Dense0"))
     state.update(v.dense("b4.out", "Output"))
-    return _load(D, state, v, source)
+    return _load(D, kwargs, state, v, source)
+
+
+_COMPARISON_METHODS = {"use_pagan": False, "use_spectral_norm": False, "adaptive_dropout": 0, "score_max": 1}
+"""D_main's switches for the StyleGAN2-ADA paper's comparison methods, at their off values."""
+
+
+def _discriminator_kwargs(net: TFNetwork, source: str) -> dict[str, Any]:
+    """`stylegan2.Discriminator` arguments for a TF D_stylegan2 or D_main, with the TF defaults."""
+    k, ada = net.kwargs, net.func == "D_main"
+    if ada:
+        for flag, off in _COMPARISON_METHODS.items():
+            if k.get(flag, off) != off:
+                raise NetworkFileError(
+                    f"{source}: TF discriminator {net.name!r} uses the comparison method {flag}={k[flag]!r} "
+                    "of the StyleGAN2-ADA paper, which ganforge does not support"
+                )
+    else:
+        _refuse_labels(k, net.name, source)
+    resolution = _resolution(k, net.name, source)
+    channel_base, channel_max = _channel_base(k, resolution, net.name, source), k.get("fmap_max", 512)
+    fc_features = min(k.get("fmap_base", 16 << 10), channel_max)  # TF nf(0)
+    if fc_features != min(channel_base // 4, channel_max):
+        raise NetworkFileError(
+            f"{source}: TF discriminator {net.name!r} has a 4x4 dense layer of {fc_features} features, wider "
+            "than its 4x4 convolution; ganforge's discriminator cannot represent that"
+        )
+    activation = k.get("nonlinearity", "lrelu")
+    if ada:  # D_main: no group size means the whole minibatch
+        group_size, mbstd_channels = k.get("mbstd_group_size"), k.get("mbstd_num_features", 1)
+    else:  # D_stylegan2: the layer exists only for group sizes above 1
+        group_size = k.get("mbstd_group_size", 4) or 0
+        mbstd_channels = k.get("mbstd_num_features", 1) if group_size > 1 else 0
+    kwargs: dict[str, Any] = dict(
+        c_dim=k.get("label_size", 0), img_resolution=resolution, img_channels=k.get("num_channels", 3),
+        architecture=k.get("architecture", "resnet"), channel_base=channel_base, channel_max=channel_max,
+        block_kwargs=dict(activation=activation, resample_filter=_resample_filter(k)),
+        epilogue_kwargs=dict(mbstd_group_size=group_size, mbstd_num_channels=mbstd_channels,
+                             activation=activation),
+    )
+    if ada:
+        kwargs.update(num_fp16_res=k.get("num_fp16_res", 0), conv_clamp=k.get("conv_clamp"))
+        kwargs["block_kwargs"]["freeze_layers"] = k.get("freeze_layers", 0)
+    if kwargs["c_dim"]:
+        cmap_dim = fc_features if k.get("mapping_fmaps") is None else k["mapping_fmaps"]
+        kwargs.update(cmap_dim=cmap_dim, mapping_kwargs=dict(
+            num_layers=k.get("mapping_layers", 0), embed_features=cmap_dim, layer_features=cmap_dim,
+            activation=activation, lr_multiplier=k.get("mapping_lrmul", 0.1),
+        ))
+    return kwargs
 
 
 _V1_MAPPING_KWARGS = {
@@ -272,8 +340,8 @@ _V1_D_KWARGS = {**_V1_COMMON_KWARGS, "mbstd_group_size": "mbstd_group_size",
 
 def convert_stylegan_generator(net: TFNetwork, source: str) -> stylegan.Generator:
     """G_style with G_mapping and G_synthesis -> `stylegan.Generator` (lod and noise buffers included)."""
-    mapping = _component(net, "mapping", "G_mapping", source)
-    synthesis = _component(net, "synthesis", "G_synthesis", source)
+    mapping = _component(net, "mapping", ("G_mapping",), source)
+    synthesis = _component(net, "synthesis", ("G_synthesis",), source)
     mk, sk = mapping.kwargs, synthesis.kwargs
     for flag in ("use_styles", "const_input_layer"):
         if not sk.get(flag, True):
@@ -287,9 +355,9 @@ def convert_stylegan_generator(net: TFNetwork, source: str) -> stylegan.Generato
         synthesis_kwargs={**_pick(sk, _V1_SYNTHESIS_KWARGS), "structure": _structure(sk)},
         style_mixing_prob=0.0 if mixing is None else mixing,
     )
-    G = _construct(stylegan.Generator, kwargs, net.name, source)
+    G = _construct(stylegan.Generator, kwargs, net, source)
     # G_synthesis/lod is assigned from G's own 'lod' on every call; ganforge keeps one (synthesis.lod).
-    return _load_by_tf_names(G, net, source, ignored=("G_synthesis/lod",))
+    return _load_by_tf_names(G, kwargs, net, source, ignored=("G_synthesis/lod",))
 
 
 def convert_stylegan_discriminator(net: TFNetwork, source: str) -> stylegan.Discriminator:
@@ -300,8 +368,8 @@ def convert_stylegan_discriminator(net: TFNetwork, source: str) -> stylegan.Disc
         img_channels=k.get("num_channels", 1),
         **_pick(k, _V1_D_KWARGS), structure=_structure(k),
     )
-    D = _construct(stylegan.Discriminator, kwargs, net.name, source)
-    return _load_by_tf_names(D, net, source)
+    D = _construct(stylegan.Discriminator, kwargs, net, source)
+    return _load_by_tf_names(D, kwargs, net, source)
 
 
 def _pick(kwargs: dict[str, Any], names: dict[str, str]) -> dict[str, Any]:
@@ -313,7 +381,9 @@ def _structure(kwargs: dict[str, Any]) -> str:
     return "fixed" if kwargs.get("structure", "auto") == "fixed" else "linear"
 
 
-def _load_by_tf_names(network: nn.Module, net: TFNetwork, source: str, ignored: tuple[str, ...] = ()) -> Any:
+def _load_by_tf_names(
+    network: nn.Module, kwargs: dict[str, Any], net: TFNetwork, source: str, ignored: tuple[str, ...] = ()
+) -> Any:
     """Load a StyleGAN (v1) network from TF variables named by `tf_variable_names`, transposing
     dense ([in, out]) and conv ([kh, kw, in, out]) weights; everything else keeps its layout."""
     v = _Variables(net, source, by_name=True)
@@ -325,16 +395,16 @@ def _load_by_tf_names(network: nn.Module, net: TFNetwork, source: str, ignored: 
         if key.endswith(".weight") and value.ndim in (2, 4):
             value = value.T if value.ndim == 2 else value.transpose(3, 2, 0, 1)
         state[key] = value
-    return _load(network, state, v, source)
+    return _load(network, kwargs, state, v, source)
 
 
-def _component(net: TFNetwork, key: str, func: str, source: str) -> TFNetwork:
+def _component(net: TFNetwork, key: str, funcs: tuple[str, ...], source: str) -> TFNetwork:
     component = net.components.get(key)
-    if component is None or component.func != func:
+    if component is None or component.func not in funcs:
         found = "none" if component is None else repr(component.func)
         raise NetworkFileError(
-            f"{source}: TF generator {net.name!r} needs a {key} network built by {func!r} (found {found}); "
-            f"supported: {SUPPORTED}"
+            f"{source}: TF generator {net.name!r} needs a {key} network built by "
+            f"{' or '.join(map(repr, funcs))} (found {found}); supported: {SUPPORTED}"
         )
     return component
 
@@ -345,6 +415,18 @@ def _refuse_labels(kwargs: dict[str, Any], name: str, source: str) -> None:
             f"{source}: TF network {name!r} is conditional (label_size={kwargs['label_size']}); its label "
             "layers have no exact ganforge counterpart, so only unconditional TF pickles are converted"
         )
+
+
+def _resolution(kwargs: dict[str, Any], name: str, source: str) -> int:
+    """The network's resolution: a power of two from 4 to `MAX_ARGUMENT`."""
+    resolution = kwargs.get("resolution", 1024)
+    if not (isinstance(resolution, int | np.integer) and 4 <= resolution <= MAX_ARGUMENT
+            and resolution & (resolution - 1) == 0):
+        raise NetworkFileError(
+            f"{source}: TF network {name!r} has resolution {resolution!r}, not a power of two from 4 to "
+            f"{MAX_ARGUMENT}"
+        )
+    return int(resolution)
 
 
 def _channel_base(kwargs: dict[str, Any], resolution: int, name: str, source: str) -> int:
@@ -371,27 +453,28 @@ def _resample_filter(kwargs: dict[str, Any]) -> list[float]:
     return [1, 1] if kernel is None else [float(x) for x in kernel]
 
 
-def _construct(cls: type[nn.Module], kwargs: dict[str, Any], name: str, source: str) -> Any:
-    try:
-        return cls(**kwargs)
-    except (ValueError, TypeError) as exc:
-        message = f"{source}: cannot build TF network {name!r} as a {cls.__name__}: {exc}"
-        raise NetworkFileError(message) from exc
+def _construct(cls: type[nn.Module], kwargs: dict[str, Any], net: TFNetwork, source: str) -> Any:
+    """`cls(**kwargs)` of fake tensors: its structure names the variables to convert, at no memory cost."""
+    return fake_network(cls, kwargs, len(net.all_variables()), f"{source}: TF network {net.name!r}")
 
 
-def _load(network: nn.Module, state: dict[str, np.ndarray], v: _Variables, source: str) -> Any:
-    """Load the converted `state` strictly (resample filters come from the arguments); eval mode."""
+def _load(
+    fake: nn.Module, kwargs: dict[str, Any], state: dict[str, np.ndarray], v: _Variables, source: str
+) -> Any:
+    """The real network for `fake`, with the converted `state` loaded strictly once every variable is
+    used and every shape fits (resample filters come from the arguments); in eval mode."""
     if v.unused:
         raise NetworkFileError(
             f"{source}: TF network {v.network!r} has variables ganforge does not know how to convert: "
             f"{', '.join(sorted(v.unused))}"
         )
     tensors = {key: torch.from_numpy(np.array(value, dtype=np.float32)) for key, value in state.items()}
-    tensors.update((key, t) for key, t in network.state_dict().items() if key.endswith("resample_filter"))
-    try:
-        network.load_state_dict(tensors, strict=True)
-    except RuntimeError as exc:
-        problem = " ".join(str(exc).split())
-        message = f"{source}: TF network {v.network!r} does not fit its arguments: {problem}"
-        raise NetworkFileError(message) from exc
+    filters = [key for key in fake.state_dict() if key.endswith("resample_filter")]
+    problem = state_mismatch(fake, {**tensors, **{key: fake.state_dict()[key] for key in filters}})
+    if problem:
+        raise NetworkFileError(f"{source}: TF network {v.network!r}: its variables do not fit its arguments: "
+                               f"{problem}")
+    network = type(fake)(**kwargs)
+    tensors.update((key, network.state_dict()[key]) for key in filters)
+    network.load_state_dict(tensors, strict=True)
     return network.eval().requires_grad_(False)

@@ -1,7 +1,8 @@
 """The CIFAR-10 python tarball: pickled batches data_batch_1..5 of N x 3072 uint8 (CHW) and labels.
 
 The batches are pickles, which can run arbitrary code when loaded; they are read with an
-unpickler that only rebuilds numpy arrays and refuses every other global.
+unpickler that only rebuilds numpy arrays (and the latin-1 bytes of batches that Python 3 re-pickled
+with protocol 2) and refuses every other global.
 """
 
 from __future__ import annotations
@@ -26,11 +27,23 @@ except ImportError:  # numpy < 2
     from numpy.core.multiarray import _reconstruct  # type: ignore[no-redef]
 
 BATCH_NAMES = tuple(f"data_batch_{i}" for i in range(1, 6))
+
+
+def _latin1_bytes(text: Any, encoding: Any) -> bytes:
+    """`_codecs.encode(text, 'latin1')`: how Python 3 writes bytes into a protocol 2 pickle, and the
+    only call of `_codecs.encode` allowed (text to bytes, nothing else)."""
+    if not isinstance(text, str) or encoding != "latin1":
+        what = f"{type(text).__name__} and {encoding!r}"
+        raise pickle.UnpicklingError(f"refusing _codecs.encode of {what}: batches encode latin1 text only")
+    return text.encode("latin1")
+
+
 _ALLOWED_GLOBALS: dict[tuple[str, str], Any] = {
     ("numpy.core.multiarray", "_reconstruct"): _reconstruct,
     ("numpy._core.multiarray", "_reconstruct"): _reconstruct,
     ("numpy", "ndarray"): np.ndarray,
     ("numpy", "dtype"): np.dtype,
+    ("_codecs", "encode"): _latin1_bytes,
 }
 
 

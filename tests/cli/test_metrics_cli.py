@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import builtins
+import errno
 import io
 import json
+import os
 import zipfile
 from importlib import resources
 from pathlib import Path
@@ -18,6 +21,7 @@ from ganforge.cli.main import cli, main
 from ganforge.cli.metrics import metrics_command, parse_metric_names
 from ganforge.data.sources import open_source
 from ganforge.errors import MetricError
+from ganforge.metrics import compute
 from ganforge.models.checkpoint import save_network
 from ganforge.models.stylegan2 import Generator
 
@@ -110,6 +114,7 @@ def test_class_accuracy(tmp_path: Path, digits_zip: Path) -> None:
     code, output, exc = invoke("--network", str(network), "--metrics", "class_acc", "--num-gen", "100")
     assert code == 0, (output, exc)
     assert 0 <= float(output.splitlines()[2].split()[1]) <= 1
+    assert output.splitlines()[3:] == [f"Appended to {network.parent / 'metric-class_acc.jsonl'}"]
 
 
 def test_missing_inception_weights_fail_clearly(tmp_path: Path, digits_zip: Path) -> None:
@@ -159,6 +164,8 @@ def test_every_ppl_variant_runs_by_name(tmp_path: Path, digits_zip: Path) -> Non
     assert code == 0, (output, exc)
     values = {line.split()[0]: float(line.split()[1]) for line in output.splitlines()[2:5]}
     assert list(values) == names and all(np.isfinite(v) and v > 0 for v in values.values())
+    appended = [f"Appended to {network.parent / f'metric-{name}.jsonl'}" for name in names]
+    assert output.splitlines()[5:] == appended  # the real files, one line each
     assert all((network.parent / f"metric-{name}.jsonl").is_file() for name in names)
 
 
@@ -187,3 +194,88 @@ def test_metrics_that_do_not_fit_refuse_in_one_line(
     assert exit_info.value.code == 1
     assert capsys.readouterr().err == expected.format(rgb=rgb) + "\n"
     assert not (network.parent / f"metric-{metric}.jsonl").exists()
+
+
+def run_main(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
+    """`ganforge metrics ARGS --device cpu` through the entry point: exit code and stderr."""
+    try:
+        main(["metrics", *args, "--device", "cpu"])
+    except SystemExit as exit_info:
+        return int(exit_info.code or 0), capsys.readouterr().err
+    return 0, capsys.readouterr().err
+
+
+def test_an_unwritable_run_folder_is_one_line_before_any_work(
+    tmp_path: Path, digits_zip: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    network = write_run(tmp_path / "run", digits_zip)
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    code, err = run_main(capsys, "--network", str(network), "--metrics", "fid_digits", "--run-dir",
+                         str(blocker / "results"))
+    assert code == 1
+    assert err == (f"Error: cannot create folder '{blocker / 'results'}': '{blocker}' is a file, not a "
+                   "folder; choose another destination\n")
+    assert not (tmp_path / "cache").exists()  # refused before computing anything
+
+    if os.path.isdir("/proc/self"):
+        code, err = run_main(capsys, "--network", str(network), "--metrics", "fid_digits",
+                             "--run-dir", "/proc")
+        assert code == 1 and err.startswith("Error: cannot write '/proc/metric-fid_digits.jsonl': ")
+        assert len(err.splitlines()) == 1 and not (tmp_path / "cache").exists()
+
+
+def test_a_read_only_metric_file_is_one_line_before_any_work(
+    tmp_path: Path, digits_zip: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    network = write_run(tmp_path / "run", digits_zip)
+    jsonl = network.parent / "metric-fid_digits.jsonl"
+    jsonl.write_text('{"earlier": "result"}\n')
+
+    def read_only(path: str, mode: str = "r", **kwargs: object) -> object:
+        if "a" in mode or "w" in mode:
+            raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(path))
+        return builtins.open(path, mode, **kwargs)
+
+    monkeypatch.setattr(compute, "open", read_only, raising=False)
+    code, err = run_main(capsys, "--network", str(network), "--metrics", "fid_digits")
+    assert code == 1
+    assert err == (f"Error: cannot write '{jsonl}': Read-only file system; the file system is read-only; "
+                   "choose another destination\n")
+    assert not (tmp_path / "cache").exists() and jsonl.read_text() == '{"earlier": "result"}\n'
+
+
+class FillsUp:
+    """A file opened for appending on a disk that fills up halfway through the first write."""
+
+    def __init__(self, path: str, mode: str, **kwargs: object) -> None:
+        self.file = builtins.open(path, mode, **kwargs)
+
+    def write(self, data: bytes) -> int:
+        self.file.write(bytes(data[: len(data) // 2]))
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.file, name)
+
+    def __enter__(self) -> FillsUp:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.file.close()
+
+
+def test_a_full_disk_is_one_line_that_keeps_the_results_and_the_file(
+    tmp_path: Path, digits_zip: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    network = write_run(tmp_path / "run", digits_zip)
+    jsonl = network.parent / "metric-fid_digits.jsonl"
+    jsonl.write_text('{"earlier": "result"}\n')
+    fills_up = lambda path, mode="r", **kw: FillsUp(path, mode, **kw)  # noqa: E731
+    monkeypatch.setattr(compute, "open", fills_up, raising=False)
+    code, err = run_main(capsys, "--network", str(network), "--metrics", "fid_digits", "--num-gen", "100")
+    assert code == 1 and len(err.splitlines()) == 1
+    prefix = (f"Error: cannot write '{jsonl}': No space left on device; free some space or choose another "
+              "destination (results not saved: fid_digits ")
+    assert err.startswith(prefix) and err.endswith(")\n") and float(err[len(prefix) : -2]) > 0
+    assert jsonl.read_text() == '{"earlier": "result"}\n'  # no half line appended

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ganforge.metrics.compute import evaluate_network, format_table
+from ganforge.metrics.compute import evaluate_network, format_table, metric_file
 from ganforge.metrics.registry import METRICS
 
 
@@ -68,4 +68,5 @@ def metrics_command(
     )
     click.echo(format_table(results))
     if written_to is not None:
-        click.echo(f"Appended to {written_to}/metric-<name>.jsonl")
+        for result in results:
+            click.echo(f"Appended to {metric_file(written_to, result['metric'])}")

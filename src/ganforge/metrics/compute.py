@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -22,7 +23,8 @@ from typing import Any
 from torch import nn
 
 from ganforge.compat import load_network
-from ganforge.errors import NetworkFileError, OptionError
+from ganforge.errors import NetworkFileError, OptionError, OutputError
+from ganforge.fileio import make_dirs, output_error
 from ganforge.metrics.features import MetricOptions
 from ganforge.metrics.fit import check_data_fits, check_generator_fits
 from ganforge.metrics.registry import get_metric
@@ -44,11 +46,18 @@ def format_time(seconds: float) -> str:
 
 
 def check_metrics(names: Sequence[str], options: MetricOptions, load_detectors: bool = False) -> None:
-    """Fail fast, before any work: unknown names, data or a generator that do not suit a metric (see
-    `fit`), missing data, an ambiguous --detector path; with `load_detectors`, also missing detector
-    weights. Without a generator (G None) only the data are checked.
+    """Fail fast, before any work: unknown names, too few generated samples, data or a generator
+    that do not suit a metric (see `fit`), missing data, an ambiguous --detector path; with
+    `load_detectors`, also missing detector weights. Without a generator (G None) only the data are
+    checked.
     """
     metrics = [get_metric(name) for name in names]
+    for metric in metrics:
+        if options.num_gen is not None and options.num_gen < metric.min_num_gen:
+            raise OptionError(
+                f"--num-gen: {metric.name} needs at least {metric.min_num_gen} generated samples, "
+                f"got {options.num_gen}."
+            )
     if options.data is not None and any(m.needs_data and m.image_shape for m in metrics):
         dataset = options.dataset()
         image_shape = dataset.image_shape
@@ -60,8 +69,11 @@ def check_metrics(names: Sequence[str], options: MetricOptions, load_detectors: 
         for metric in metrics:
             check_generator_fits(metric, options.G)
     if options.data is None and any(m.needs_data for m in metrics):
-        needing = ", ".join(m.name for m in metrics if m.needs_data)
-        raise OptionError(f"--data: {needing} compare with the real images; pass the dataset zip or folder.")
+        needing = [m.name for m in metrics if m.needs_data]
+        verb = "compares" if len(needing) == 1 else "compare"
+        raise OptionError(
+            f"--data: {', '.join(needing)} {verb} with the real images; pass the dataset zip or folder."
+        )
     weighted = sorted({d for m in metrics for d in m.detectors if d in WEIGHTED_DETECTORS})
     if options.detector_path is not None and len(weighted) > 1:
         raise OptionError(
@@ -105,16 +117,53 @@ def run_metrics(names: Sequence[str], options: MetricOptions) -> list[dict[str, 
     return [compute_metric(name, options) for name in names]
 
 
+def metric_file(run_dir: str | os.PathLike[str], name: str) -> Path:
+    """The file results of metric `name` are appended to: run_dir/metric-<name>.jsonl."""
+    return Path(run_dir) / f"metric-{name}.jsonl"
+
+
+def append_line(path: Path, line: str) -> None:
+    """Append `line` and a newline to `path`; on failure leave the file as it was and raise OutputError."""
+    data = memoryview((line + "\n").encode("utf-8"))
+    try:
+        with open(path, "ab", buffering=0) as f:
+            start = f.seek(0, os.SEEK_END)
+            try:
+                while data:
+                    data = data[f.write(data) :]
+            except OSError:
+                f.truncate(start)  # no half line for readers of the file
+                raise
+    except OSError as exc:
+        raise output_error(path, exc) from exc
+
+
+def check_writable(run_dir: Path, names: Sequence[str]) -> None:
+    """Create `run_dir` and make sure the metric files of `names` can be appended to, before any work."""
+    make_dirs(run_dir)
+    for name in names:
+        path = metric_file(run_dir, name)
+        try:
+            if path.exists():
+                open(path, "ab").close()
+            else:
+                tempfile.TemporaryFile(dir=run_dir).close()
+        except OSError as exc:
+            raise output_error(path, exc) from exc
+
+
 def report(
     result: dict[str, Any], run_dir: str | os.PathLike[str] | None = None, snapshot_pkl: str | None = None
 ) -> str:
-    """The result as a JSON line with snapshot_pkl and timestamp, appended to run_dir/metric-<name>.jsonl."""
+    """The result as a JSON line with snapshot_pkl and timestamp, appended to run_dir/metric-<name>.jsonl.
+
+    Raises OutputError (naming the file) when it cannot be written.
+    """
     if run_dir is not None and snapshot_pkl is not None:
         snapshot_pkl = os.path.relpath(snapshot_pkl, run_dir)
     line = json.dumps(dict(result, snapshot_pkl=snapshot_pkl, timestamp=time.time()))
     if run_dir is not None:
-        with open(Path(run_dir) / f"metric-{result['metric']}.jsonl", "a", encoding="utf-8") as f:
-            f.write(line + "\n")
+        append_line(metric_file(run_dir, result["metric"]), line)
     return line
 
 
@@ -171,9 +220,13 @@ def evaluate_network(
     mirror = bool(recorded.get("xflip", False)) if mirror is None else mirror
     run_dir = Path(run_dir) if run_dir is not None else default_run_dir(network)
     if run_dir is not None:
-        run_dir.mkdir(parents=True, exist_ok=True)
+        check_writable(run_dir, metrics)
     where = pick_device(device)
     results = compute_metrics(metrics, G.to(where), data, xflip=mirror, device=where, **settings)
-    for result in results:
-        report(result, run_dir=run_dir, snapshot_pkl=os.fspath(network))
+    for i, result in enumerate(results):
+        try:
+            report(result, run_dir=run_dir, snapshot_pkl=os.fspath(network))
+        except OutputError as exc:
+            unsaved = "; ".join(format_results(r) for r in results[i:])
+            raise OutputError(f"{exc} (results not saved: {unsaved})") from exc
     return results, run_dir

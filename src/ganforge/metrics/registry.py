@@ -29,6 +29,8 @@ DIGITS_NUM_GEN = 2000
 DIGITS_IMAGES = (1, DIGITS_RESOLUTION, DIGITS_RESOLUTION)
 KID_MAX_REAL = 1_000_000
 PR_MAX_REAL = 200_000
+PR_K = 3
+IS_SPLITS = 10
 PPL_NUM_SAMPLES = 50000
 PPL_EPSILON = 1e-4
 PPL_BATCH = 2
@@ -49,6 +51,7 @@ class Metric:
     image_shape: tuple[int, int, int] | None = None  # [C, H, W] of the real and generated images, if fixed
     num_classes: int | None = None  # the generator's c_dim, for a metric of class-conditional samples
     style_based: bool = False  # uses G.mapping and G.synthesis
+    min_num_gen: int = 2  # the fewest generated samples it can be computed from
 
 
 def _num_gen(opts: MetricOptions, default: int) -> int:
@@ -81,7 +84,7 @@ def pr(opts: MetricOptions, num_gen: int, k: int) -> tuple[float, float]:
 def inception_score_metric(opts: MetricOptions, num_gen: int) -> tuple[float, float]:
     """Inception score (10 splits) of `num_gen` generated images."""
     logits = generator_features(opts, "inception", _num_gen(opts, num_gen), output="logits")
-    return inception_score(logits.all(), num_splits=10)
+    return inception_score(logits.all(), num_splits=IS_SPLITS)
 
 
 def class_accuracy(opts: MetricOptions, num_gen: int) -> float:
@@ -112,11 +115,13 @@ METRICS: dict[str, Metric] = _register(
     Metric("kid50k_full", ("inception",), True, lambda o: {"kid50k_full": kid(o, "inception", 50000)}),
     Metric(
         "pr50k3_full", ("vgg16",), True,
-        lambda o: dict(zip(("pr50k3_full_precision", "pr50k3_full_recall"), pr(o, 50000, 3), strict=True)),
+        lambda o: dict(zip(("pr50k3_full_precision", "pr50k3_full_recall"), pr(o, 50000, PR_K), strict=True)),
+        min_num_gen=PR_K + 1,
     ),
     Metric(
         "is50k", ("inception",), False,
         lambda o: dict(zip(("is50k_mean", "is50k_std"), inception_score_metric(o, 50000), strict=True)),
+        min_num_gen=IS_SPLITS,
     ),
     _ppl("ppl2_wend", space="w", sampling="end", crop=False),
     _ppl("ppl_zfull", space="z", sampling="full", crop=True),

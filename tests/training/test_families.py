@@ -22,13 +22,13 @@ from torch import nn
 from ganforge.cli.train import train_command
 from ganforge.compat import load_network
 from ganforge.data.writer import create_dataset
-from ganforge.errors import OptionError
+from ganforge.errors import DatasetError, OptionError
 from ganforge.losses.stylegan import StyleGANLoss
 from ganforge.metrics.compute import compute_metrics
 from ganforge.models import dcgan, stylegan
 from ganforge.models.checkpoint import read_training_state
 from ganforge.tools.generate import generate_images
-from ganforge.training.families import images_at_lod, stylegan_lod
+from ganforge.training.families import check_resolution, images_at_lod, make_family, stylegan_lod
 from ganforge.training.loop import LoopOptions, training_loop
 from ganforge.training.presets import TrainingConfig, resolve_config
 from ganforge.training.rundir import latest_snapshot, new_run_dir
@@ -317,8 +317,33 @@ def test_family_option_errors_name_the_option(overrides: dict[str, object], mess
 
 def test_dcgan_refuses_sizes_it_cannot_make(tmp_path: Path) -> None:
     data = make_dataset(tmp_path / "d.zip", count=8, resolution=8)
-    with pytest.raises(OptionError, match="--model dcgan cannot train on this dataset"):
+    with pytest.raises(DatasetError, match="8x8 images, which --model dcgan cannot train: it trains"):
         training_loop(dcgan_config(), data, new_run_dir(tmp_path / "runs", "x"), options=OPTIONS)
+
+
+@pytest.mark.parametrize("model", ["stylegan2", "stylegan", "dcgan"])
+@pytest.mark.parametrize("conditional", [False, True])
+def test_each_family_says_which_sizes_it_trains(model: str, conditional: bool) -> None:
+    """A family accepts exactly the sizes its networks can be built for; StyleGAN2 every power of two
+    from 8 (its discriminator needs one block above the 4x4 epilogue, as the official one)."""
+    config = dataclasses.replace(resolve_config("cpu", 32, 1, {"model": model}), cbase=64, cmax=2, z_dim=4,
+                                 w_dim=4, gf_dim=2, df_dim=2, gfc_dim=4, dfc_dim=4)
+    for resolution in (4, 8, 12, 16, 20, 24, 32, 48, 64):
+        try:
+            make_family(config, resolution).build_networks(1, 2 if conditional else 0)
+            buildable = True
+        except (OptionError, ValueError):
+            buildable = False
+        try:
+            check_resolution(model, resolution, conditional, "d.zip")
+            accepted = True
+        except DatasetError as exc:
+            accepted = False
+            assert f"--model {model} cannot train" in str(exc)
+        assert accepted == buildable, resolution
+    if model == "stylegan2":
+        for resolution in (2**k for k in range(3, 14)):
+            check_resolution(model, resolution, conditional, "d.zip")
 
 
 @pytest.fixture(scope="module")

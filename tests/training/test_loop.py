@@ -54,13 +54,15 @@ def test_run_writes_logs_grids_stats_and_snapshots(tmp_path: Path) -> None:
     log = (run_dir / "log.txt").read_text()
     assert "tick 0 " in log and "tick 2 " in log and "augment 0.000" in log and "sec/kimg" in log
     assert list(run_dir.glob("events.out.tfevents.*"))
-    for name in ("reals.png", "fakes_init.png", "fakes000000.png"):
+    for name in ("reals.png", "fakes_init.png", "fakes000000.008.png", "fakes000000.032.png"):
         assert PIL.Image.open(run_dir / name).size == (4 * 16, 2 * 16)
     options = json.loads((run_dir / "training_options.json").read_text())
     assert options["data"] == str(data) and options["config"]["cond"] is True
 
     snapshot = latest_snapshot(tmp_path / "runs")
-    assert snapshot == result.snapshot == run_dir / "network-snapshot-000000.pt"
+    assert snapshot == result.snapshot == run_dir / "network-snapshot-000000.032.pt"  # fractional ticks
+    assert sorted(p.name for p in run_dir.glob("network-snapshot-*")) == [
+        "network-snapshot-000000.008.pt", "network-snapshot-000000.032.pt"]
     networks = load_network(snapshot)
     assert {"G", "D", "G_ema", "augment_pipe"} <= networks.keys()
     assert networks["training_set_kwargs"]["use_labels"] is True
@@ -105,9 +107,32 @@ def test_resume_continues_bit_for_bit(tmp_path: Path) -> None:
         assert torch.equal(tensor, actual[name]), name
     log = (first / "log.txt").read_text()
     assert log.count("Loading training set") == 2 and "Resuming from snapshot" in log
+    # The tick counter continues: straight and resumed runs have the same ticks, snapshots and kimg.
+    assert _ticks(first) == _ticks(straight) == [(0, 0.008), (1, 0.024), (2, 0.04), (3, 0.056), (4, 0.072)]
+    assert sorted(p.name for p in first.glob("network-snapshot-*")) == sorted(
+        p.name for p in straight.glob("network-snapshot-*"))
 
     with pytest.raises(OptionError, match="already at 0.072 kimg"):
         training_loop(config, data, first, resume_from=latest_snapshot(tmp_path / "resumed"), options=OPTIONS)
+
+
+def _ticks(run_dir: Path) -> list[tuple[int, float]]:
+    lines = [json.loads(line) for line in (run_dir / "stats.jsonl").read_text().splitlines()]
+    return [(int(line["Progress/tick"]["mean"]), line["Progress/kimg"]["mean"]) for line in lines]
+
+
+def test_snapshots_never_overwrite_each_other(tmp_path: Path) -> None:
+    """Whole-kimg ticks name snapshots by whole kimg, unless that name is taken: then exactly."""
+    data = make_dataset(tmp_path / "ds.zip")
+    run_dir = new_run_dir(tmp_path / "runs", "x")
+    (run_dir / "network-snapshot-000000.pt").write_bytes(b"an earlier snapshot")
+    training_loop(tiny_config(kimg_per_tick=1, snap=1), data, run_dir, options=OPTIONS)
+    assert (run_dir / "network-snapshot-000000.pt").read_bytes() == b"an earlier snapshot"
+    names = sorted(p.name for p in run_dir.glob("*snapshot*"))
+    assert names == ["network-snapshot-000000.008.pt", "network-snapshot-000000.032.pt",
+                     "network-snapshot-000000.pt"]
+    assert (run_dir / "fakes000000.008.png").is_file() and (run_dir / "fakes000000.032.png").is_file()
+    assert read_training_state(latest_snapshot(tmp_path / "runs"))["cur_nimg"] == 32
 
 
 _SIGINT_SCRIPT = """

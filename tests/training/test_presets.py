@@ -5,9 +5,21 @@ from __future__ import annotations
 import pytest
 import torch
 
+from ganforge.cli.train import train_command
 from ganforge.errors import OptionError
 from ganforge.losses import StyleGAN2Loss
-from ganforge.training.presets import PRESETS, TrainingConfig, build_networks, resolve_config
+from ganforge.training.presets import (
+    MODEL_PRESETS,
+    PRESETS,
+    TRAIN_OPTIONS,
+    TrainingConfig,
+    build_networks,
+    option_name,
+    resolve_config,
+    round_size,
+)
+
+TRAIN_FLAGS = {opt for param in train_command.params for opt in param.opts}
 
 
 @pytest.mark.parametrize(
@@ -63,7 +75,7 @@ def test_overrides_apply() -> None:
     "cfg, gpus, overrides, named",
     [
         ("stylegan3", 1, {}, "--cfg"),
-        ("auto", 3, {}, "--gpus"),
+        ("auto", 3, {}, "cannot be shared by 3 processes"),
         ("auto", 1, {"gama": 1.0}, "'gama'"),
         ("auto", 1, {"num_gpus": 2}, "'num_gpus'"),
         ("auto", 1, {"batch": "32"}, "--batch"),
@@ -81,7 +93,7 @@ def test_overrides_apply() -> None:
         ("auto", 1, {"aug": "noaug", "target": 0.5}, "--target"),
         ("auto", 1, {"aug": "noaug", "augpipe": "bgc"}, "--augpipe"),
         ("auto", 1, {"augpipe": "bgz"}, "--augpipe"),
-        ("auto", 1, {"d_architecture": "dense"}, "--d-architecture"),
+        ("auto", 1, {"d_architecture": "dense"}, "^d_architecture must be one of"),
     ],
 )
 def test_bad_config_or_option_raises_option_error_naming_it(cfg, gpus, overrides, named) -> None:
@@ -123,3 +135,55 @@ def test_defaults_match_the_official_training_loop() -> None:
     assert G.init_kwargs["synthesis_kwargs"]["num_fp16_res"] == D.init_kwargs["num_fp16_res"] == 4
     assert G.init_kwargs["synthesis_kwargs"]["conv_clamp"] == D.init_kwargs["conv_clamp"] == 256
     assert resolve_config("cpu", 32, 1).fp32  # float16 is CUDA-only
+
+
+@pytest.mark.parametrize("processes", [1, 2, 3, 4, 8])
+@pytest.mark.parametrize("model, cfg", [(m, c) for m, presets in MODEL_PRESETS.items() for c in presets])
+def test_every_preset_resolves_for_1_to_8_processes_or_says_why(model: str, cfg: str, processes: int) -> None:
+    """torchrun with a preset and no batch options works, or fails in one line naming real options."""
+    for resolution in (32, 256):
+        try:
+            c = resolve_config(cfg, resolution, processes, {"model": model})
+        except OptionError as exc:
+            message = str(exc)
+            assert processes == 3 and "\n" not in message, message  # presets' batches are powers of two
+            assert f"{processes} processes" in message and "torchrun --nproc_per_node" in message
+            named = {word.strip("(),;") for word in message.split() if word.startswith("--")}
+            assert named and named <= TRAIN_FLAGS | {"--nproc_per_node"}, message
+            continue
+        assert c.num_gpus == processes
+        assert c.batch_gpu <= MODEL_PRESETS[model][cfg].get("batch_gpu", c.batch_gpu)
+        sizes = [2**k for k in range(3, resolution.bit_length())]  # the StyleGAN schedule's resolutions
+        for batch in {c.batch_dict.get(size, c.batch) for size in sizes} if c.batch_dict else {c.batch}:
+            assert batch % processes == 0 and (batch // processes) % round_size(c, batch) == 0
+
+
+def test_per_process_batch_follows_the_process_count_unless_given() -> None:
+    assert [resolve_config("cpu", 32, n).batch_gpu for n in (1, 2, 4, 8)] == [16, 8, 4, 2]
+    assert [resolve_config("stylegan2", 256, n).batch_gpu for n in (1, 8)] == [4, 4]  # the preset's limit
+    assert resolve_config("cpu", 32, 2, {"batch_gpu": 4}).batch_gpu == 4
+    assert resolve_config("cpu", 32, 2, {"batch": 32}).batch_gpu == 16  # officially batch / GPUs
+    with pytest.raises(OptionError, match="--batch-gpu 6 must divide the 8 images per process"):
+        resolve_config("cpu", 32, 2, {"batch_gpu": 6})
+
+
+def test_an_option_the_preset_set_is_named_as_such() -> None:
+    with pytest.raises(OptionError, match=r"--target needs --aug ada, and --cfg cpu turns ADA off \(its "
+                                          r"aug is noaug\); add --aug ada or leave --target out"):
+        resolve_config("cpu", 32, 1, {"target": 0.7})
+    with pytest.raises(OptionError, match="--cfg auto of --model dcgan turns ADA off"):
+        resolve_config("auto", 32, 1, {"model": "dcgan", "augpipe": "bg"})
+    with pytest.raises(OptionError, match="^--target can only be specified with --aug=ada$"):
+        resolve_config("auto", 32, 1, {"aug": "noaug", "target": 0.7})
+    assert resolve_config("cpu", 32, 1, {"aug": "ada", "target": 0.7}).target == 0.7
+
+
+def test_messages_name_options_train_has() -> None:
+    """Every field train exposes is spelled as its option; the others by their field name."""
+    assert set(TRAIN_OPTIONS.values()) <= TRAIN_FLAGS
+    dests = {param.name for param in train_command.params}
+    assert {name for name in TRAIN_OPTIONS if name != "kimg_per_tick"} <= dests and "kimg_per_tick" in dests
+    for field in TrainingConfig.__dataclass_fields__:
+        assert option_name(field) in TRAIN_FLAGS or not option_name(field).startswith("--"), field
+    with pytest.raises(OptionError, match="^--tick must be positive"):
+        resolve_config("auto", 32, 1, {"kimg_per_tick": 0.0})

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -11,13 +13,19 @@ from tests.training.tiny import tiny_config
 
 from ganforge.augment import build_augment_pipe
 from ganforge.compat import load_network
-from ganforge.errors import NetworkFileError, OptionError
+from ganforge.errors import NetworkFileError, OptionError, OutputError
 from ganforge.models.checkpoint import save_network_checkpoint
 from ganforge.training.distributed import DistEnv
 from ganforge.training.presets import build_networks
-from ganforge.training.rundir import latest_snapshot, new_run_dir, run_description, snapshot_name
+from ganforge.training.rundir import (
+    latest_snapshot,
+    new_run_dir,
+    run_description,
+    run_snapshots,
+    snapshot_name,
+)
 from ganforge.training.snapshot import TrainingState, load_snapshot, save_snapshot
-from ganforge.training.stats import StatsWriter, TickStats
+from ganforge.training.stats import StatsWriter, TickStats, drop_stats_after
 
 SINGLE = DistEnv(rank=0, world_size=1, device=torch.device("cpu"))
 
@@ -102,6 +110,59 @@ def test_run_dirs_and_latest_snapshot(tmp_path: Path) -> None:
     assert new_run_dir(tmp_path, "x").name == "00002-x"
 
 
+def test_snapshot_names_are_unique_and_sort_in_training_order(tmp_path: Path) -> None:
+    """Whole-kimg names where ticks are whole kimg (the official form); exact ones otherwise."""
+    assert snapshot_name(4032) == "network-snapshot-000004.pt"
+    assert snapshot_name(250, exact=True) == "network-snapshot-000000.250.pt"
+    assert snapshot_name(1000, exact=True) == "network-snapshot-000001.000.pt"
+    nimgs = [16, 250, 500, 999, 1000, 1250, 12_345_678]
+    names = [snapshot_name(nimg, exact=True) for nimg in nimgs]
+    assert len(set(names)) == len(names) and sorted(names) == names
+    run = new_run_dir(tmp_path, "x")
+    for name in reversed(names):
+        (run / name).write_bytes(b"")
+    (run / "network-snapshot-000004.pt").write_bytes(b"")  # a whole-kimg tick's (nimg 4000 to 4999)
+    (run / "network-snapshot-000004.200.pt").write_bytes(b"")  # a later, interrupted tick's
+    assert [p.name for p in run_snapshots(run)] == [*names[:-1], "network-snapshot-000004.pt",
+                                                     "network-snapshot-000004.200.pt", names[-1]]
+    assert latest_snapshot(tmp_path).name == names[-1]
+
+
+@pytest.mark.parametrize(
+    ("blocker", "cause"),
+    [
+        ("file", "'{tmp}/runs' is a file, not a folder"),
+        ("file-parent", "'{tmp}/runs' is a file, not a folder"),
+        (errno.ENOSPC, "No space left on device; free some space"),
+        (errno.EACCES, "Permission denied; choose a destination you may write to"),
+        (errno.EROFS, "Read-only file system"),
+    ],
+)
+def test_an_outdir_that_cannot_hold_a_run_is_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, blocker: object, cause: str
+) -> None:
+    outdir = tmp_path / "runs"
+    if blocker == "file":
+        outdir.write_text("not a folder")
+    elif blocker == "file-parent":
+        outdir.write_text("not a folder")
+        outdir = outdir / "deeper"
+    else:
+        real_mkdir = Path.mkdir
+
+        def mkdir(self: Path, *args: object, **kwargs: object) -> None:
+            if self.parent == tmp_path / "runs":
+                raise OSError(blocker, os.strerror(blocker), str(self))
+            real_mkdir(self, *args, **kwargs)
+
+        monkeypatch.setattr(Path, "mkdir", mkdir)
+    with pytest.raises(OutputError) as info:
+        new_run_dir(outdir, "x")
+    message = str(info.value)
+    assert message.startswith("--outdir: cannot create folder '") and "\n" not in message
+    assert cause.format(tmp=tmp_path) in message
+
+
 def test_run_description_follows_official_order() -> None:
     assert run_description("ffhq", "auto", 1) == "ffhq-auto1"
     desc = run_description(
@@ -131,3 +192,12 @@ def test_tick_stats_moments_and_jsonl(tmp_path: Path) -> None:
     assert line["timestamp"] == 123.0
     assert line["Progress/tick"] == {"num": 1, "mean": 5.0, "std": 0.0}
     assert list(tmp_path.glob("events.out.tfevents.*"))
+
+
+def test_stats_past_a_snapshot_are_dropped(tmp_path: Path) -> None:
+    lines = [{"Progress/kimg": {"num": 1, "mean": kimg, "std": 0.0}} for kimg in (0.008, 0.024, 0.04, 0.056)]
+    (tmp_path / "stats.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+    assert drop_stats_after(tmp_path, 24) == 2
+    kept = [json.loads(line) for line in (tmp_path / "stats.jsonl").read_text().splitlines()]
+    assert kept == lines[:2]
+    assert drop_stats_after(tmp_path, 24) == 0 and drop_stats_after(tmp_path / "none", 0) == 0

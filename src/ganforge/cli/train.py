@@ -29,17 +29,20 @@ CFG_NAMES = list(dict.fromkeys(name for presets in MODEL_PRESETS.values() for na
 @click.option("--model", type=click.Choice(MODELS),
               help="Model family: stylegan2, stylegan (2019, progressive growing) or dcgan"
                    "  [default: stylegan2].")
-@click.option("--cfg", type=click.Choice(CFG_NAMES), default="auto", show_default=True,
-              help="Base configuration of the model family (stylegan and dcgan: auto or cpu).")
+@click.option("--cfg", type=click.Choice(CFG_NAMES),
+              help="Base configuration of the model family (stylegan and dcgan: auto or cpu)"
+                   "  [default: auto].")
 @click.option("--kimg", type=int, help="Training length in thousands of real images." + CFG)
 @click.option("--snap", type=int, help="Snapshot (network and image grid) interval in ticks." + CFG)
 @click.option("--resume", metavar="PKL|latest",
-              help="'latest' continues the newest run in --outdir; a network file starts a new run from it.")
+              help="'latest' continues the newest run in --outdir (same data; options may be repeated, only "
+                   "--kimg, --snap, --tick and --workers changed); a network file starts a new run from it.")
 @click.option("--cond", is_flag=True, default=None, help="Condition on the dataset labels.")
 @click.option("--mirror", is_flag=True, default=None, help="Add x-flipped copies of the dataset.")
 @click.option("--gamma", type=float, help="R1 regularisation weight." + CFG)
 @click.option("--batch", type=int, help="Total batch size over all GPUs." + CFG)
-@click.option("--batch-gpu", type=int, help="Images per GPU per round  [default: batch / GPUs].")
+@click.option("--batch-gpu", type=int,
+              help="Images per process (GPU) per round  [default: from --cfg, at most batch / processes].")
 @click.option("--glr", type=float, help="Generator learning rate." + CFG)
 @click.option("--dlr", type=float, help="Discriminator learning rate." + CFG)
 @click.option("--map", type=int, help="Mapping network depth." + CFG)
@@ -76,7 +79,7 @@ CFG_NAMES = list(dict.fromkeys(name for presets in MODEL_PRESETS.values() for na
 def train_command(
     data: str | None,
     outdir: str,
-    cfg: str,
+    cfg: str | None,
     resume: str | None,
     device: str,
     compile_: bool,

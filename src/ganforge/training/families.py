@@ -17,7 +17,7 @@ import torch
 from torch import nn
 from torch.optim import Optimizer
 
-from ganforge.errors import OptionError
+from ganforge.errors import DatasetError, OptionError
 from ganforge.losses import StyleGAN2Loss
 from ganforge.losses.dcgan import DCGANConfig, DCGANLoss
 from ganforge.losses.stylegan import StyleGANLoss
@@ -27,6 +27,10 @@ from ganforge.training.presets import MODELS, TrainingConfig, build_networks
 
 STYLEGAN_ADAM = {"betas": (0.0, 0.99), "eps": 1e-8}
 """Adam settings of the StyleGAN (2019) release for both networks."""
+
+DCGAN_SIZE_STEP = {False: 16, True: 4}
+"""What DCGAN image sizes must be multiples of, without and with labels: its networks halve the
+size 4 times (2 times when conditional)."""
 
 
 class TrainingLoss(Protocol):
@@ -57,6 +61,16 @@ class ModelFamily:
     def __init__(self, config: TrainingConfig, resolution: int) -> None:
         self.config = config
         self.resolution = resolution
+
+    @staticmethod
+    def trains(resolution: int, conditional: bool) -> bool:
+        """Whether the family's networks can be built for square images of `resolution`."""
+        raise NotImplementedError
+
+    @staticmethod
+    def sizes(conditional: bool) -> str:
+        """The image sizes `trains` accepts, in words for messages."""
+        raise NotImplementedError
 
     def build_networks(self, channels: int, c_dim: int) -> tuple[nn.Module, nn.Module]:
         """A fresh generator and discriminator for images of `channels` and labels of width `c_dim`."""
@@ -104,6 +118,14 @@ class ModelFamily:
 class StyleGAN2Family(ModelFamily):
     """StyleGAN2-ADA: lazy R1 and path-length regularisation on one Adam optimiser per network."""
 
+    @staticmethod
+    def trains(resolution: int, conditional: bool) -> bool:
+        return _power_of_two(resolution, 8)  # D's first block halves to its 4x4 epilogue, as officially
+
+    @staticmethod
+    def sizes(conditional: bool) -> str:
+        return "powers of two from 8 (8, 16, 32, ...)"
+
     def build_networks(self, channels: int, c_dim: int) -> tuple[nn.Module, nn.Module]:
         return build_networks(self.config, self.resolution, channels, c_dim)
 
@@ -132,6 +154,17 @@ class StyleGAN2Family(ModelFamily):
 
 class DCGANFamily(ModelFamily):
     """DCGAN: sigmoid cross-entropy, Adam(2e-4, 0.5), one D update then `g_steps` G updates per step."""
+
+    @staticmethod
+    def trains(resolution: int, conditional: bool) -> bool:
+        step = DCGAN_SIZE_STEP[conditional]
+        return resolution >= step and resolution % step == 0
+
+    @staticmethod
+    def sizes(conditional: bool) -> str:
+        step = DCGAN_SIZE_STEP[conditional]
+        kind = "with --cond" if conditional else "without --cond"
+        return f"multiples of {step} {kind} ({step}, {2 * step}, {3 * step}, ...)"
 
     def build_networks(self, channels: int, c_dim: int) -> tuple[nn.Module, nn.Module]:
         c = self.config
@@ -188,6 +221,14 @@ def images_at_lod(images: torch.Tensor, lod: float) -> torch.Tensor:
 
 class StyleGANFamily(ModelFamily):
     """StyleGAN (2019): progressive growing with per-resolution batch and learning rate, D then G."""
+
+    @staticmethod
+    def trains(resolution: int, conditional: bool) -> bool:
+        return _power_of_two(resolution, 4)
+
+    @staticmethod
+    def sizes(conditional: bool) -> str:
+        return "powers of two from 4 (4, 8, 16, ...)"
 
     def __init__(self, config: TrainingConfig, resolution: int) -> None:
         super().__init__(config, resolution)
@@ -265,6 +306,23 @@ class StyleGANFamily(ModelFamily):
 _FAMILIES: dict[str, type[ModelFamily]] = {
     "stylegan2": StyleGAN2Family, "stylegan": StyleGANFamily, "dcgan": DCGANFamily,
 }
+
+
+def check_resolution(model: str, resolution: int, conditional: bool, data: str) -> None:
+    """Refuse, naming the family and the sizes it trains, a dataset of images it cannot train."""
+    if _FAMILIES[model].trains(resolution, conditional):
+        return
+    others = [name for name, family in _FAMILIES.items() if family.trains(resolution, conditional)]
+    instead = f", or train it with --model {' or '.join(others)}" if others else ""
+    raise DatasetError(
+        f"dataset '{data}' has {resolution}x{resolution} images, which --model {model} cannot train: it "
+        f"trains {_FAMILIES[model].sizes(conditional)}; make the dataset at one of those sizes "
+        f"(`ganforge dataset create --resolution N`){instead}"
+    )
+
+
+def _power_of_two(resolution: int, minimum: int) -> bool:
+    return resolution >= minimum and resolution & (resolution - 1) == 0
 
 
 def make_family(config: TrainingConfig, resolution: int) -> ModelFamily:

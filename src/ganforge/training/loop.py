@@ -21,12 +21,11 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import dataclasses
-import json
 import logging
 import math
 import os
 import resource
+import shutil
 import signal
 import threading
 import time
@@ -45,7 +44,6 @@ from ganforge.data.dataset import ImageDataset
 from ganforge.data.grid import save_image_grid
 from ganforge.data.loader import make_loader
 from ganforge.errors import GanforgeError, OptionError
-from ganforge.fileio import atomic_open
 from ganforge.metrics.compute import check_metrics, format_results, report, run_metrics
 from ganforge.metrics.features import MetricOptions
 from ganforge.progress import progress
@@ -56,18 +54,17 @@ from ganforge.training.distributed import (
     init_distributed,
     reduce_gradients_,
 )
-from ganforge.training.families import make_family
+from ganforge.training.families import check_resolution, make_family
 from ganforge.training.presets import TrainingConfig, resolve_config, round_size
-from ganforge.training.rundir import latest_snapshot, new_run_dir, run_description, run_log, snapshot_name
+from ganforge.training.resume import OPTIONS_FILE, dataset_fingerprint, resume_latest, write_training_options
+from ganforge.training.rundir import kimg_label, new_run_dir, run_description, run_log, snapshot_name
 from ganforge.training.snapshot import TrainingState, load_snapshot, save_snapshot
-from ganforge.training.stats import Stat, StatsWriter, TickStats
+from ganforge.training.stats import Stat, StatsWriter, TickStats, drop_stats_after
 
 logger = logging.getLogger(__name__)
 
 MAX_NONFINITE_STEPS = 10
 """Consecutive optimiser steps of one network with non-finite gradients after which training stops."""
-
-OPTIONS_FILE = "training_options.json"
 
 
 @dataclass(frozen=True)
@@ -99,23 +96,6 @@ class _Phase:
     module: nn.Module
     opt: torch.optim.Optimizer
     interval: int
-
-
-def write_training_options(run_dir: Path, config: TrainingConfig, data: str) -> None:
-    """Record the data and the resolved config in ``training_options.json`` (atomically)."""
-    options = {"data": os.fspath(data), "config": dataclasses.asdict(config)}
-    with atomic_open(run_dir / OPTIONS_FILE, "w") as f:
-        json.dump(options, f, indent=2)
-
-
-def read_training_options(run_dir: Path) -> tuple[TrainingConfig, str]:
-    """The config and data path recorded by `write_training_options`."""
-    path = run_dir / OPTIONS_FILE
-    try:
-        options = json.loads(path.read_text(encoding="utf-8"))
-        return TrainingConfig(**options["config"]), options["data"]
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise OptionError(f"--resume latest: cannot read {path} ({exc}); resume needs it") from exc
 
 
 def training_loop(
@@ -176,6 +156,7 @@ class _Trainer:
         self.dataset = ImageDataset(data, use_labels=config.cond, xflip=config.mirror)
         if config.cond and not self.dataset.has_labels:
             raise OptionError(f"--cond needs labels, but dataset '{data}' has no labels in dataset.json")
+        check_resolution(config.model, self.dataset.resolution, config.cond, data)
         logger.info("Num images:  %d", len(self.dataset))
         logger.info("Image shape: %s", self.dataset.image_shape)
         logger.info("Label shape: %s", self.dataset.label_shape)
@@ -209,6 +190,7 @@ class _Trainer:
         self.nonfinite_steps = {"G": 0, "D": 0}  # consecutive skipped steps per network
         self.last_snapshot: Path | None = None
         self.last_good_snapshot: Path | None = None
+        self.exact_names = not float(config.kimg_per_tick).is_integer()  # see rundir.kimg_label
         self._loader: Iterator[tuple[torch.Tensor, torch.Tensor]] | None = None
         self._loader_batch = 0
         self.resumed = resume_from is not None
@@ -272,8 +254,13 @@ class _Trainer:
         self.family.load_state_dict(state.schedule)
         if self.ada is not None and state.ada is not None:
             self.ada.load_state_dict(state.ada)
-        self.cur_nimg, self.cur_tick, self.batch_idx = state.cur_nimg, state.cur_tick, state.batch_idx
+        self.cur_nimg, self.batch_idx = state.cur_nimg, state.batch_idx
+        self.cur_tick = state.cur_tick + 1  # the snapshot ended its tick
         self.last_snapshot = self.last_good_snapshot = path
+        if self.run_dir is not None:
+            dropped = drop_stats_after(self.run_dir, self.cur_nimg)
+            if dropped:
+                logger.info("stats.jsonl: dropped %d line(s) past the snapshot (trained again)", dropped)
 
     # ---- the run -------------------------------------------------------------------------------
 
@@ -287,7 +274,8 @@ class _Trainer:
             )
         grid = self._setup_grid(write_init=not self.resumed)
         if self.run_dir is not None:
-            write_training_options(self.run_dir, config, self.data)
+            fingerprint = dataset_fingerprint(self.data, self.dataset, config.mirror)
+            write_training_options(self.run_dir, config, self.data, fingerprint)
         writer = StatsWriter(self.run_dir) if self.run_dir is not None else None
         logger.info("Training for %g kimg...\n", config.kimg)
         maintenance_time = time.time() - self.start_time
@@ -481,19 +469,24 @@ class _Trainer:
             "".join(f" {name.split('/')[-1]} {value:.3f}" for name, value in schedule.items()),
         )
         if done or self.cur_tick % self.config.snap == 0:
-            if grid is not None and self.run_dir is not None:
-                grid.save_fakes(self.G_ema, self.run_dir / f"fakes{self.cur_nimg // 1000:06d}.png")
-            self._snapshot()
-            own.update(self._evaluate_metrics())
+            self._snapshot(grid)
+            own.update(self._evaluate_metrics())  # on every rank
         if writer is not None:
             stats.update({name: Stat(1, float(value), 0.0) for name, value in own.items()})
             writer.write(stats, self.cur_nimg, timestamp=time.time(), walltime=time.time() - self.start_time)
 
-    def _snapshot(self) -> None:
-        """Write the snapshot (rank 0 only)."""
+    def _snapshot(self, grid: _Grid | None) -> None:
+        """Write the image grid and the snapshot (rank 0 only).
+
+        Their names give the kimg as a whole number, or exactly with fractional ticks or where the
+        whole-kimg name is taken (by an interrupted tick's snapshot, or the one a run resumed from).
+        """
         if self.run_dir is None:
             return
-        path = self.run_dir / snapshot_name(self.cur_nimg)
+        exact = self.exact_names or (self.run_dir / snapshot_name(self.cur_nimg)).exists()
+        if grid is not None:
+            grid.save_fakes(self.G_ema, self.run_dir / f"fakes{kimg_label(self.cur_nimg, exact)}.png")
+        path = self.run_dir / snapshot_name(self.cur_nimg, exact)
         extra = {"training_set_kwargs": {
             "path": self.data, "use_labels": self.config.cond, "xflip": self.config.mirror,
             "resolution": self.dataset.resolution, "max_size": len(self.dataset),
@@ -675,39 +668,28 @@ def _stop_requests() -> Iterator[threading.Event]:
             signal.signal(sig, old)
 
 
-RESUME_LATEST_OPTIONS = frozenset({"kimg", "snap", "kimg_per_tick", "workers"})
-"""Config fields that may change when a run continues with ``--resume latest``."""
-
-
 def launch(
     data: str | None,
     outdir: str | os.PathLike[str],
-    cfg: str = "auto",
+    cfg: str | None = None,
     overrides: dict[str, Any] | None = None,
     resume: str | None = None,
     options: LoopOptions = LoopOptions(),
 ) -> TrainingResult:
     """Start a run in a new folder of `outdir`, or continue the newest one with ``resume='latest'``.
 
-    `overrides` are the TrainingConfig fields the user set. Any other `resume` value names a
-    network file to start from (transfer learning, in a new run folder).
+    `cfg` (None: not given, 'auto' for a new run) and `overrides` (TrainingConfig fields) are what
+    the user set. Any other `resume` value names a network file to start from (transfer learning,
+    in a new run folder). A run that fails to start leaves no run folder behind.
     """
     overrides = dict(overrides or {})
     env = init_distributed(options.device)
     if resume == "latest":
-        fixed = sorted(set(overrides) - RESUME_LATEST_OPTIONS)
-        if fixed:
-            raise OptionError(
-                f"--resume latest continues a run with its recorded options; only --kimg, --snap, --tick "
-                f"and --workers may change (got {', '.join(fixed)})"
-            )
-        snapshot = latest_snapshot(outdir)
-        config, recorded_data = read_training_options(snapshot.parent)
-        config = dataclasses.replace(config, **overrides)
-        run_dir = snapshot.parent
-        return training_loop(config, data or recorded_data, run_dir, resume_from=snapshot, options=options)
+        run = resume_latest(outdir, data, cfg, overrides, env.world_size)
+        return training_loop(run.config, run.data, run.run_dir, resume_from=run.snapshot, options=options)
     if data is None:
         raise OptionError("--data is required (a dataset zip or folder) unless you --resume latest")
+    cfg = cfg or "auto"
     dataset = ImageDataset(data)
     if resume is not None:
         overrides["resume"] = resume
@@ -719,4 +701,9 @@ def launch(
         augpipe=overrides.get("augpipe"), transfer=resume is not None, freezed=overrides.get("freezed"),
     )
     run_dir = new_run_dir(outdir, desc) if env.is_main else None
-    return training_loop(config, data, run_dir, options=options)
+    try:
+        return training_loop(config, data, run_dir, options=options)
+    except BaseException:
+        if run_dir is not None and not (run_dir / OPTIONS_FILE).exists():  # written once training starts
+            shutil.rmtree(run_dir, ignore_errors=True)
+        raise

@@ -106,6 +106,21 @@ class TrainingConfig:
         return {"lr": lr * ratio, "betas": tuple(beta**ratio for beta in ADAM_BETAS), "eps": ADAM_EPS}
 
 
+_TRAIN_FIELDS = (
+    "cfg", "model", "kimg", "snap", "resume", "cond", "mirror", "gamma", "batch", "batch_gpu", "glr", "dlr",
+    "map", "cbase", "cmax", "mbstd_group", "seed", "aug", "p", "target", "augpipe", "freezed", "workers",
+    "g_steps", "gf_dim", "df_dim", "loss", "lod_initial_resolution", "lod_training_kimg",
+    "lod_transition_kimg",
+)
+TRAIN_OPTIONS: dict[str, str] = {
+    **{name: "--" + name.replace("_", "-") for name in _TRAIN_FIELDS}, "kimg_per_tick": "--tick",
+}
+"""The `ganforge train` option of each config field it exposes; the other fields come from presets."""
+
+PROCESSES = "torchrun --nproc_per_node"
+"""How a user sets the number of training processes (`num_gpus`)."""
+
+
 # Base configs of the StyleGAN2-ADA release, as TrainingConfig fields (batch_gpu = batch over the
 # GPU count the config was tuned on). `auto` is completed by `auto_values` from the resolution.
 PRESETS: dict[str, dict[str, Any]] = {
@@ -205,12 +220,14 @@ def auto_values(resolution: int, num_gpus: int) -> dict[str, Any]:
 def resolve_config(
     cfg: str, resolution: int, num_gpus: int = 1, overrides: dict[str, Any] | None = None
 ) -> TrainingConfig:
-    """The `cfg` preset for a dataset of `resolution` on `num_gpus`, with `overrides` applied.
+    """The `cfg` preset for a dataset of `resolution` on `num_gpus` processes, with `overrides` applied.
 
     Overrides are TrainingConfig field names; every given value is applied as is (leave out the
-    options a user did not set). A `batch` override without `batch_gpu` spreads the batch evenly
-    over the GPUs, and `resume` makes ADA react faster (ada_kimg=100) and turns the EMA ramp-up
-    off, as in the official script. Raises `OptionError` naming the offending option.
+    options a user did not set). Unless given, the images per process and round (`batch_gpu`)
+    follow the number of processes: the preset's value, or each process's share of the batch when
+    that is smaller (or a `batch` override was given, as officially). `resume` makes ADA react
+    faster (ada_kimg=100) and turns the EMA ramp-up off, as in the official script. Raises
+    `OptionError` naming the offending option.
     """
     overrides = dict(overrides or {})
     model = overrides.get("model", "stylegan2")
@@ -220,26 +237,27 @@ def resolve_config(
     if cfg not in presets:
         choices = ", ".join(presets)
         raise OptionError(f"--cfg: unknown config {cfg!r} for --model {model}; choose one of {choices}")
-    if not isinstance(num_gpus, int) or num_gpus < 1 or num_gpus & (num_gpus - 1):
-        raise OptionError(f"--gpus must be a power of two, got {num_gpus}")
-    _check_overrides(overrides)
+    if isinstance(num_gpus, bool) or not isinstance(num_gpus, int) or num_gpus < 1:
+        raise OptionError(f"the number of processes ({PROCESSES}) must be at least 1, got {num_gpus!r}")
+    check_overrides(overrides)
     unused = sorted(set(overrides) & MODEL_UNUSED[model])
     if unused:
-        raise OptionError(f"{_option(unused[0])} does not apply to --model {model}; leave it out")
+        raise OptionError(f"{option_name(unused[0])} does not apply to --model {model}; leave it out")
 
     values: dict[str, Any] = {"cfg": cfg, "num_gpus": num_gpus}
     if cfg == "auto" and model == "stylegan2":
         values.update(auto_values(resolution, num_gpus))
     values.update(presets[cfg])
-    if "batch" in overrides and "batch_gpu" not in overrides:
-        overrides["batch_gpu"] = overrides["batch"] // num_gpus
     if "batch" in overrides:
         values["batch_dict"] = {}  # an explicit batch holds at every resolution
     if overrides.get("resume") is not None:
         values.update(ada_kimg=100, ema_rampup=None)
     values.update(overrides)
+    if "batch_gpu" not in overrides and not values.get("batch_dict"):
+        share = max(values["batch"] // num_gpus, 1)  # each process's part of a step
+        values["batch_gpu"] = share if "batch" in overrides else min(values["batch_gpu"], share)
     config = TrainingConfig(**values)
-    _validate(config, overrides)
+    _validate(config, overrides, resolution)
     return config
 
 
@@ -271,13 +289,14 @@ def round_size(config: TrainingConfig, batch: int) -> int:
 _FIELD_TYPES = typing.get_type_hints(TrainingConfig)
 
 
-def _option(name: str) -> str:
-    """How the command line spells a config field: batch_gpu -> --batch-gpu."""
-    return "--" + name.replace("_", "-")
+def option_name(name: str) -> str:
+    """How messages name config field `name`: its `ganforge train` option (batch_gpu -> --batch-gpu,
+    kimg_per_tick -> --tick), or the field name itself for the fields train has no option for."""
+    return TRAIN_OPTIONS.get(name, name)
 
 
-def _check_overrides(overrides: dict[str, Any]) -> None:
-    """Unknown names and values of the wrong type, before anything is computed from them."""
+def check_overrides(overrides: dict[str, Any]) -> None:
+    """Refuse unknown field names and values of the wrong type, before anything is computed from them."""
     names = [f.name for f in dataclasses.fields(TrainingConfig) if f.name not in ("cfg", "num_gpus")]
     for name, value in overrides.items():
         if name not in names:
@@ -286,7 +305,7 @@ def _check_overrides(overrides: dict[str, Any]) -> None:
         if expected in (float, float | None) and isinstance(value, int):
             expected = int | None if expected == float | None else int  # an int is a fine float
         if isinstance(value, bool) != (expected is bool) or not isinstance(value, expected):
-            raise OptionError(f"{_option(name)} must be {_FIELD_TYPES[name]}, got {value!r}")
+            raise OptionError(f"{option_name(name)} must be {_FIELD_TYPES[name]}, got {value!r}")
 
 
 def _require(ok: bool, message: str) -> None:
@@ -294,42 +313,84 @@ def _require(ok: bool, message: str) -> None:
         raise OptionError(message)
 
 
-def _validate(c: TrainingConfig, overrides: dict[str, Any]) -> None:
-    """The official option checks, in order, each naming the option to fix."""
+def check_config(config: TrainingConfig, resolution: int) -> None:
+    """Check the values of a config (one read back to continue a run, with changes), naming the option."""
+    _validate(config, {}, resolution, given=False)
+
+
+def _validate(c: TrainingConfig, overrides: dict[str, Any], resolution: int, given: bool = True) -> None:
+    """The official option checks, in order, each naming the option to fix. With `given` also the
+    checks of which options were set together (`overrides` are those the user set)."""
     _require(c.kimg >= 1, "--kimg must be at least 1")
-    _require(c.batch >= 1 and c.batch % c.num_gpus == 0, "--batch must be at least 1 and divisible by --gpus")
-    _require(c.batch_gpu >= 1 and c.batch % (c.batch_gpu * c.num_gpus) == 0,
-             f"--batch-gpu must be at least 1 and --batch ({c.batch}) divisible by batch_gpu * gpus")
+    _check_batches(c, overrides, resolution)
     _require(c.mbstd_group >= 1 and c.batch_gpu % min(c.mbstd_group, c.batch_gpu) == 0,
-             f"--mbstd-group must be at least 1 and divide --batch-gpu ({c.batch_gpu}) or exceed it")
+             f"{option_name('mbstd_group')} ({c.mbstd_group}) must be at least 1 and divide the images per "
+             f"process and round ({c.batch_gpu}, --batch-gpu) or exceed them")
     _require(c.gamma >= 0, "--gamma must be non-negative")
     _require(c.snap >= 1, "--snap must be at least 1")
-    _require(c.kimg_per_tick > 0, "--kimg-per-tick must be positive")
+    _require(c.kimg_per_tick > 0, "--tick must be positive")
     _require(c.freezed >= 0, "--freezed must be non-negative")
     for name in ("map", "z_dim", "w_dim", "cbase", "cmax"):
-        _require(getattr(c, name) >= 1, f"{_option(name)} must be at least 1")
+        _require(getattr(c, name) >= 1, f"{option_name(name)} must be at least 1")
     _require(c.d_architecture in D_ARCHITECTURES,
-             f"--d-architecture must be one of {', '.join(D_ARCHITECTURES)}, got {c.d_architecture!r}")
+             f"{option_name('d_architecture')} must be one of {', '.join(D_ARCHITECTURES)}, "
+             f"got {c.d_architecture!r}")
     _require(c.aug in AUG_MODES, f"--aug must be one of {', '.join(AUG_MODES)}, got {c.aug!r}")
-    _require(c.aug != "fixed" or "p" in overrides, "--aug=fixed requires specifying --p")
+    _require(not given or c.aug != "fixed" or "p" in overrides, "--aug=fixed requires specifying --p")
     _require(0 <= c.p <= 1, "--p must be between 0 and 1")
     _require(0 <= c.target <= 1, "--target must be between 0 and 1")
-    _require(c.aug == "ada" or "target" not in overrides, "--target can only be specified with --aug=ada")
-    _require(c.aug != "noaug" or "augpipe" not in overrides, "--augpipe cannot be specified with --aug=noaug")
+    _require(not given or c.aug == "ada" or "target" not in overrides,
+             _augment_message(c, overrides, "--target", "--target can only be specified with --aug=ada"))
+    _require(not given or c.aug != "noaug" or "augpipe" not in overrides,
+             _augment_message(c, overrides, "--augpipe", "--augpipe cannot be specified with --aug=noaug"))
     _require(c.augpipe in AUGMENT_PRESETS,
              f"--augpipe must be one of {', '.join(AUGMENT_PRESETS)}, got {c.augpipe!r}")
     _require(c.workers >= 0, "--workers must be non-negative")
     _require(c.g_steps >= 1, "--g-steps must be at least 1")
     for name in ("gf_dim", "df_dim", "gfc_dim", "dfc_dim"):
-        _require(getattr(c, name) >= 1, f"{_option(name)} must be at least 1")
+        _require(getattr(c, name) >= 1, f"{option_name(name)} must be at least 1")
     _require(c.loss in STYLEGAN_LOSSES, f"--loss must be one of {', '.join(STYLEGAN_LOSSES)}, got {c.loss!r}")
     initial = c.lod_initial_resolution
     _require(initial >= 4 and initial & (initial - 1) == 0,
              f"--lod-initial-resolution must be a power of two >= 4, got {initial}")
     _require(c.lod_training_kimg >= 0 and c.lod_transition_kimg >= 0,
              "--lod-training-kimg and --lod-transition-kimg must be non-negative")
-    for res, batch in c.batch_dict.items():
-        per_gpu = batch // c.num_gpus
-        _require(batch % c.num_gpus == 0 and per_gpu >= 1 and per_gpu % round_size(c, batch) == 0,
-                 f"the {res} px batch of --cfg {c.cfg} ({batch}) must split into rounds of --batch-gpu on "
-                 "every GPU; give --batch for one batch size at every resolution")
+
+
+def _augment_message(c: TrainingConfig, overrides: dict[str, Any], option: str, given: str) -> str:
+    """Why `option` is refused with this aug mode: `given` if the user set --aug, else that the preset
+    turned ADA off (the user never typed --aug)."""
+    if "aug" in overrides:
+        return given
+    model = f" of --model {c.model}" if c.model != "stylegan2" else ""
+    return (f"{option} needs --aug ada, and --cfg {c.cfg}{model} turns ADA off (its aug is {c.aug}); "
+            f"add --aug ada or leave {option} out")
+
+
+def _check_batches(c: TrainingConfig, overrides: dict[str, Any], resolution: int) -> None:
+    """Every batch the run steps with must split evenly over the processes, then into rounds."""
+    _require(c.batch >= 1, "--batch must be at least 1")
+    _require(c.batch_gpu >= 1, "--batch-gpu must be at least 1")
+    for batch, what, fix in _step_batches(c, overrides, resolution):
+        _require(batch % c.num_gpus == 0,
+                 f"{what} cannot be shared by {c.num_gpus} processes; {fix}, or start a number of processes "
+                 f"({PROCESSES}) that divides {batch}")
+        per_process = batch // c.num_gpus
+        _require(per_process % round_size(c, batch) == 0,
+                 f"--batch-gpu {c.batch_gpu} must divide the {per_process} images per process of {what} "
+                 f"over {c.num_gpus} process(es)")
+
+
+def _step_batches(
+    c: TrainingConfig, overrides: dict[str, Any], resolution: int
+) -> list[tuple[int, str, str]]:
+    """(batch, how messages name it, how to change it) for each step batch of the run: the one batch,
+    or for StyleGAN's schedule the batch of each resolution it trains at."""
+    if c.model == "stylegan" and c.batch_dict:
+        start = min(c.lod_initial_resolution, resolution)
+        sizes = [2**k for k in range(2, 31) if start <= 2**k <= resolution]
+        return [(c.batch_dict.get(res, c.batch), f"the {res} px batch of --cfg {c.cfg} "
+                 f"({c.batch_dict.get(res, c.batch)})", "give --batch for one batch at every resolution")
+                for res in sizes]
+    what = f"--batch {c.batch}" if "batch" in overrides else f"the batch of --cfg {c.cfg} ({c.batch})"
+    return [(c.batch, what, f"give --batch as a multiple of {c.num_gpus}")]

@@ -15,35 +15,63 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-from ganforge.errors import OptionError
+from ganforge.errors import OptionError, OutputError
+from ganforge.fileio import make_dirs, output_error
 
 _RUN_ID = re.compile(r"^(\d+)-")
-_SNAPSHOT = re.compile(r"^network-snapshot-(\d+)\.pt$")
+_SNAPSHOT = re.compile(r"^network-snapshot-(\d+)(?:\.(\d{3}))?\.pt$")
 RUN_LOGGER = "ganforge.training"
 """Logger whose messages go to the console and the run's log.txt while a run is open."""
 
 
-def snapshot_name(cur_nimg: int) -> str:
-    """``network-snapshot-{kimg:06d}.pt`` for a snapshot taken after `cur_nimg` real images."""
-    return f"network-snapshot-{cur_nimg // 1000:06d}.pt"
+def kimg_label(cur_nimg: int, exact: bool = False) -> str:
+    """How snapshot and grid names give the point of training: whole kimg, ``000004`` (the official
+    form), or with `exact` the kimg to the image, ``000004.032``.
+
+    A run whose ticks are whole kimg uses the official form, a run with fractional ticks the exact
+    one for all its names, so that names are unique and sort in training order.
+    """
+    kimg = f"{cur_nimg // 1000:06d}"
+    return f"{kimg}.{cur_nimg % 1000:03d}" if exact else kimg
+
+
+def snapshot_name(cur_nimg: int, exact: bool = False) -> str:
+    """``network-snapshot-{kimg_label}.pt`` for a snapshot taken after `cur_nimg` real images."""
+    return f"network-snapshot-{kimg_label(cur_nimg, exact)}.pt"
 
 
 def new_run_dir(outdir: str | os.PathLike[str], desc: str) -> Path:
-    """Create and return ``{outdir}/{next id:05d}-{desc}``; ids continue after the largest one there."""
+    """Create and return ``{outdir}/{next id:05d}-{desc}``; ids continue after the largest one there.
+
+    A folder that cannot be created raises `OutputError` naming --outdir and the cause.
+    """
     outdir = Path(outdir)
-    outdir.mkdir(parents=True, exist_ok=True)
-    ids = [int(m.group(1)) for p in outdir.iterdir() if p.is_dir() and (m := _RUN_ID.match(p.name))]
-    run_dir = outdir / f"{max(ids, default=-1) + 1:05d}-{desc}"
-    run_dir.mkdir()
+    try:
+        make_dirs(outdir)
+        ids = [int(m.group(1)) for p in outdir.iterdir() if p.is_dir() and (m := _RUN_ID.match(p.name))]
+        run_dir = outdir / f"{max(ids, default=-1) + 1:05d}-{desc}"
+        run_dir.mkdir()
+    except OutputError as exc:
+        raise OutputError(f"--outdir: {exc}") from exc
+    except OSError as exc:
+        raise OutputError(f"--outdir: {output_error(exc.filename or outdir, exc, folder=True)}") from exc
     return run_dir
 
 
-def latest_snapshot(outdir: str | os.PathLike[str]) -> Path:
-    """The newest snapshot of the newest run in `outdir` that has one (`--resume latest`).
+def run_snapshots(run_dir: Path) -> list[Path]:
+    """The snapshots of a run, oldest first (by the kimg in their names; an official-form name counts
+    as its whole kimg and comes before exact names of the same kimg, which can only be later)."""
+    return sorted((p for p in run_dir.iterdir() if _SNAPSHOT.match(p.name)), key=_training_order)
 
-    Runs are ordered by id, snapshots by their kimg number (short runs with fractional-kimg ticks
-    rewrite the same snapshot file, which then holds the latest state).
-    """
+
+def _training_order(snapshot: Path) -> tuple[int, bool]:
+    match = _SNAPSHOT.match(snapshot.name)
+    assert match is not None
+    return int(match[1]) * 1000 + int(match[2] or 0), match[2] is not None
+
+
+def latest_run(outdir: str | os.PathLike[str]) -> Path:
+    """The newest run in `outdir` that has a snapshot (`--resume latest`)."""
     outdir = Path(outdir)
     runs = sorted(
         ((int(m.group(1)), p) for p in (outdir.iterdir() if outdir.is_dir() else []) if p.is_dir()
@@ -51,13 +79,17 @@ def latest_snapshot(outdir: str | os.PathLike[str]) -> Path:
         reverse=True,
     )
     for _run_id, run_dir in runs:
-        snapshots = [p for p in run_dir.iterdir() if _SNAPSHOT.match(p.name)]
-        if snapshots:
-            return max(snapshots, key=lambda p: int(_SNAPSHOT.match(p.name).group(1)))
+        if run_snapshots(run_dir):
+            return run_dir
     raise OptionError(
         f"--resume latest: no run folder in '{outdir}' holds a network-snapshot-*.pt; "
         "check --outdir or start a new run without --resume"
     )
+
+
+def latest_snapshot(outdir: str | os.PathLike[str]) -> Path:
+    """The newest snapshot of the newest run in `outdir` that has one."""
+    return run_snapshots(latest_run(outdir))[-1]
 
 
 @contextlib.contextmanager
@@ -70,7 +102,10 @@ def run_log(run_dir: Path | None) -> Iterator[logging.Logger]:
     saved = (logger.level, logger.propagate)
     handlers: list[logging.Handler] = []
     if run_dir is not None:
-        log_file = logging.FileHandler(run_dir / "log.txt", encoding="utf-8")
+        try:
+            log_file = logging.FileHandler(run_dir / "log.txt", encoding="utf-8")
+        except OSError as exc:
+            raise output_error(run_dir / "log.txt", exc) from exc
         handlers = [logging.StreamHandler(sys.stdout), log_file]
         for handler in handlers:
             handler.setFormatter(logging.Formatter("%(message)s"))

@@ -18,6 +18,7 @@ from pathlib import Path
 import torch
 from torch.utils.tensorboard import SummaryWriter
 
+from ganforge.fileio import atomic_open
 from ganforge.training.distributed import DistEnv, all_reduce_sum_
 
 
@@ -68,6 +69,28 @@ class TickStats:
             std = math.sqrt(max(squares / num - mean * mean, 0.0)) if num else math.nan
             result[name] = Stat(int(num), mean, std)
         return result
+
+
+def drop_stats_after(run_dir: str | os.PathLike[str], nimg: int) -> int:
+    """Remove the ticks of ``stats.jsonl`` after `nimg` images (atomically), so that a run resumed
+    from an earlier snapshot never goes back in kimg; returns how many lines went."""
+    path = Path(run_dir) / "stats.jsonl"
+    if not path.is_file():
+        return 0
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    kept = [line for line in lines if round(_tick_kimg(line) * 1000) <= nimg]
+    if len(kept) < len(lines):
+        with atomic_open(path, "w") as f:
+            f.writelines(kept)
+    return len(lines) - len(kept)
+
+
+def _tick_kimg(line: str) -> float:
+    """The kimg of a stats.jsonl line (0 for a line that does not say)."""
+    try:
+        return float(json.loads(line)["Progress/kimg"]["mean"])
+    except (ValueError, KeyError, TypeError):
+        return 0.0
 
 
 class StatsWriter:

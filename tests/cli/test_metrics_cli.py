@@ -74,6 +74,7 @@ def invoke(*args: str) -> tuple[int, str, BaseException | None]:
 
 
 @needs_digits
+@pytest.mark.slow  # 20-30 s: five runs of the digits detector over 150 reals and up to 500 fakes
 @pytest.mark.filterwarnings("ignore:Matrix is singular")  # 150 reals: a rank-deficient covariance
 def test_digits_metrics_end_to_end(tmp_path: Path, digits_zip: Path) -> None:
     network = write_run(tmp_path / "00000-run", digits_zip)

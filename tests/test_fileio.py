@@ -115,3 +115,20 @@ def test_next_write_removes_the_temps_of_dead_writers_only(tmp_path: Path) -> No
     with atomic_open(tmp_path / "out.zip") as f:
         f.write(b"new")
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([*kept, "out.zip"])
+
+
+def test_a_folder_is_listed_once_however_many_files_are_written_into_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    listed = []
+    real_scandir = os.scandir
+
+    def scandir(path: str) -> object:
+        listed.append(path)
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    for i in range(20):
+        with atomic_open(tmp_path / f"seed{i:04d}.png") as f:
+            f.write(b"x")
+    assert listed == [str(tmp_path)]

@@ -1,7 +1,8 @@
 """Atomic file writing: readers never see a half-written file, and a crash leaves the old one.
 
 Temp files and folders are named ``.NAME.PID-XXXXXXXX.tmp`` beside the destination NAME; those a
-killed process left behind (its PID no longer running) are removed by the next write to NAME.
+killed process left behind (its PID no longer running) are removed by the next process that writes
+NAME.
 Failing to create or write an output raises OutputError naming the destination and the cause.
 """
 
@@ -13,6 +14,7 @@ import os
 import re
 import shutil
 import tempfile
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO
@@ -126,26 +128,42 @@ def _temp_prefix(dest: Path) -> str:
 def remove_stale_temps(dest: str | os.PathLike[str]) -> list[Path]:
     """Delete the temps beside `dest` left by writers that are no longer running; return them.
 
-    Temps of the older ``.NAME.XXXXXXXX.tmp`` form carry no PID and are always stale.
+    Temps of the older ``.NAME.XXXXXXXX.tmp`` form carry no PID and are always stale. A folder is
+    listed once per process (writing N files into it must not list it N times); what a later
+    killed writer leaves there is for the next process to clean.
     """
     dest = Path(dest)
-    pattern = re.compile(rf"\.{re.escape(dest.name)}\.(?:(\d+)-)?[a-z0-9_]{{8}}\.tmp")
-    removed = []
-    try:
-        entries = list(os.scandir(dest.parent))
-    except OSError:
-        return removed
-    for entry in entries:
-        match = pattern.fullmatch(entry.name)
-        if match is None or (match.group(1) is not None and _is_running(int(match.group(1)))):
-            continue
-        path = Path(entry.path)
-        if entry.is_dir(follow_symlinks=False):
+    folder = os.path.abspath(dest.parent)
+    with _stale_lock:
+        if folder not in _stale_by_folder:
+            _stale_by_folder[folder] = _find_stale_temps(folder)
+        stale = _stale_by_folder[folder].pop(dest.name, [])
+    for path in stale:
+        if path.is_dir() and not path.is_symlink():
             shutil.rmtree(path, ignore_errors=True)
         else:
             _unlink(path)
-        removed.append(path)
-    return removed
+    return stale
+
+
+_TEMP_NAME = re.compile(r"\.(?P<name>.+)\.(?:(?P<pid>\d+)-)?[a-z0-9_]{8}\.tmp")
+_stale_by_folder: dict[str, dict[str, list[Path]]] = {}
+"""Folder -> destination name -> stale temps not yet removed, listed on the first write there."""
+_stale_lock = threading.Lock()
+
+
+def _find_stale_temps(folder: str) -> dict[str, list[Path]]:
+    """The temps in `folder` whose writer is gone, by the name of the destination they were for."""
+    stale: dict[str, list[Path]] = {}
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return stale
+    for entry in entries:
+        match = _TEMP_NAME.fullmatch(entry.name)
+        if match is not None and not (match["pid"] is not None and _is_running(int(match["pid"]))):
+            stale.setdefault(match["name"], []).append(Path(entry.path))
+    return stale
 
 
 def _is_running(pid: int) -> bool:

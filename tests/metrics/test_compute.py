@@ -164,7 +164,7 @@ def test_dataset_statistics_are_cached(data: Path, cache_dir: Path) -> None:
     assert second == first
 
     detector.calls = 0
-    run(["fid2k_full"], G, data, detector, num_gen=32, xflip=True)  # other options: another entry
+    run(["fid50k"], G, data, detector, num_gen=32, xflip=True)  # mirrored reals, 50k at most: another entry
     assert detector.calls == 5 + 2
     assert len(list(cache_dir.glob("*.npz"))) == 2
 
@@ -176,6 +176,26 @@ def test_dataset_statistics_are_cached(data: Path, cache_dir: Path) -> None:
     detector.calls = 0
     run(["fid2k_full"], G, data, detector, num_gen=32)
     assert detector.calls == 3 + 2
+
+
+def test_full_metrics_never_mirror_and_legacy_ones_follow_the_run(data: Path) -> None:
+    """As the official metric_main: `_full` metrics force xflip=False; fid50k/kid50k/pr50k3 keep it."""
+    G = tiny_generator()
+    images = read_zip(data)
+    fake = numpy_features(generated_images(G, 32, torch.zeros([32, 0])))
+    real = numpy_features(images)
+    mirrored = numpy_features(np.concatenate([images, images[:, :, :, ::-1]]))
+    names = ["fid2k_full", "kid50k_full", "pr50k3_full", "fid50k", "kid50k", "pr50k3"]
+    plain = run(names, G, data, ProjectionDetector(), num_gen=32)
+    flipped = run(names, G, data, ProjectionDetector(), num_gen=32, xflip=True)
+    for name in ("fid2k_full", "kid50k_full", "pr50k3_full_precision", "pr50k3_full_recall"):
+        assert flipped[name] == plain[name], name
+    assert plain["fid50k"] == pytest.approx(closed_form_fid(fake, real), rel=1e-4)
+    assert flipped["fid50k"] == pytest.approx(closed_form_fid(fake, mirrored), rel=1e-4)
+    assert flipped["fid50k"] != pytest.approx(plain["fid50k"], rel=1e-3)
+    assert flipped["kid50k"] == pytest.approx(kernel_distance(fake, mirrored, seed=0), rel=1e-4)
+    precision, recall = precision_recall(torch.from_numpy(mirrored), torch.from_numpy(fake), k=3)
+    assert (flipped["pr50k3_precision"], flipped["pr50k3_recall"]) == pytest.approx((precision, recall))
 
 
 def test_kid_pr_is_match_independent_features(data: Path) -> None:

@@ -57,8 +57,9 @@ def metrics_command(
     """Compute quality metrics of a generator (its G_ema) against a dataset.
 
     The standard metrics (fid50k_full, kid50k_full, pr50k3_full, is50k, ppl2_wend and the legacy
-    ppl_zfull, ppl_wfull, ppl_zend, ppl_wend) follow the StyleGAN2-ADA definitions and need the
-    Inception, VGG16 or LPIPS weights; fid_digits, kid_digits and class_acc use the bundled digits
+    fid50k, kid50k, pr50k3, ppl_zfull, ppl_wfull, ppl_zend, ppl_wend) follow the StyleGAN2-ADA
+    definitions and need the Inception, VGG16 or LPIPS weights; as there, --mirror applies to the
+    legacy fid50k, kid50k and pr50k3 only; fid_digits, kid_digits and class_acc use the bundled digits
     detector and work offline. Dataset statistics are cached
     in $GANFORGE_CACHE_DIR (default ~/.cache/ganforge/metrics).
     """

@@ -12,6 +12,7 @@ A result is a dict like StyleGAN2-ADA's: {"results": {key: value}, "metric": nam
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import tempfile
@@ -88,6 +89,8 @@ def check_metrics(names: Sequence[str], options: MetricOptions, load_detectors: 
 def compute_metric(name: str, options: MetricOptions) -> dict[str, Any]:
     """Compute metric `name` with `options`; returns the result dict described in the module doc."""
     metric = get_metric(name)
+    if options.xflip and not metric.mirrored_reals:
+        options = dataclasses.replace(options, xflip=False)  # the official `_full` metrics never mirror
     start = time.time()
     results = {key: float(value) for key, value in metric.fn(options).items()}
     total_time = time.time() - start

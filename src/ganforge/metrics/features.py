@@ -33,7 +33,8 @@ class MetricOptions:
     """What the metrics run on: the generator, the real data and where and how to evaluate.
 
     `G` is the generator (G_ema of a snapshot); `data` a dataset zip or folder, mirrored when
-    `xflip`. `detector_path` is an explicit weights file for the weighted detectors;
+    `xflip` (the legacy metrics only; `compute_metric` clears it for the others). `detector_path` is
+    an explicit weights file for the weighted detectors;
     `detector_loader(name, path)` loads a detector by name (tests pass their own). `seed` fixes
     the generated samples; `num_gen`, when set, overrides each metric's generated sample count.
     """
@@ -52,7 +53,7 @@ class MetricOptions:
     num_gpus: int = 1
     progress: bool | None = None
     _detectors: dict[str, nn.Module] = field(default_factory=dict, repr=False)
-    _generated: dict[tuple[str, int, str], FeatureStats] = field(default_factory=dict, repr=False)
+    _generated: dict[tuple[str, int, str, bool], FeatureStats] = field(default_factory=dict, repr=False)
     _digests: dict[str, str] = field(default_factory=dict, repr=False)
 
     def detector(self, name: str) -> nn.Module:
@@ -192,7 +193,7 @@ def generator_features(
     statistics hold every row and the mean/cov sums; with labels sampled from the data they are
     kept in `opts`, so metrics sharing a detector and sample count (fid + kid) generate once.
     """
-    key = (detector_name, num_gen, output)
+    key = (detector_name, num_gen, output, opts.xflip)  # labels are drawn from the (mirrored) data
     if labels is None and key in opts._generated:
         return opts._generated[key]
     stats = _generate(opts, detector_name, num_gen, output, labels)

@@ -1,8 +1,10 @@
 """The metrics by name, with StyleGAN2-ADA's sample counts and constants.
 
-`_full` metrics use every real image (mirrored ones too when the run used --mirror); "50k" is the
-number of generated images. The digits metrics run on the bundled digits-v1 detector with all
-real images and DIGITS_NUM_GEN generated ones, so they work offline and fast on a CPU.
+`_full` metrics use every real image, never mirrored (as the official ones, whatever --mirror says);
+the legacy `fid50k`, `kid50k` and `pr50k3` use the first 50k real images, mirrored ones too when the
+run used --mirror. "50k" is the number of generated images. The digits metrics run on the bundled
+digits-v1 detector with all real images and DIGITS_NUM_GEN generated ones, so they work offline and
+fast on a CPU.
 `MetricOptions.num_gen` overrides a metric's generated sample count (quick checks; such figures
 are not comparable with published ones).
 """
@@ -30,6 +32,7 @@ DIGITS_IMAGES = (1, DIGITS_RESOLUTION, DIGITS_RESOLUTION)
 KID_MAX_REAL = 1_000_000
 PR_MAX_REAL = 200_000
 PR_K = 3
+LEGACY_MAX_REAL = 50000
 IS_SPLITS = 10
 PPL_NUM_SAMPLES = 50000
 PPL_EPSILON = 1e-4
@@ -52,29 +55,30 @@ class Metric:
     num_classes: int | None = None  # the generator's c_dim, for a metric of class-conditional samples
     style_based: bool = False  # uses G.mapping and G.synthesis
     min_num_gen: int = 2  # the fewest generated samples it can be computed from
+    mirrored_reals: bool = False  # reads the reals mirrored when the run was (legacy metrics only)
 
 
 def _num_gen(opts: MetricOptions, default: int) -> int:
     return default if opts.num_gen is None else opts.num_gen
 
 
-def fid(opts: MetricOptions, detector: str, num_gen: int) -> float:
-    """FID between all real images and `num_gen` generated ones."""
-    real = dataset_features(opts, detector, capture_mean_cov=True)
+def fid(opts: MetricOptions, detector: str, num_gen: int, max_real: int | None = None) -> float:
+    """FID between the real images (the first `max_real`, or all) and `num_gen` generated ones."""
+    real = dataset_features(opts, detector, capture_mean_cov=True, max_items=max_real)
     fake = generator_features(opts, detector, _num_gen(opts, num_gen))
     return frechet_distance(*fake.mean_cov(), *real.mean_cov())
 
 
-def kid(opts: MetricOptions, detector: str, num_gen: int) -> float:
+def kid(opts: MetricOptions, detector: str, num_gen: int, max_real: int = KID_MAX_REAL) -> float:
     """KID (100 subsets of at most 1000) between the real images and `num_gen` generated ones."""
-    real = dataset_features(opts, detector, capture_all=True, max_items=KID_MAX_REAL)
+    real = dataset_features(opts, detector, capture_all=True, max_items=max_real)
     fake = generator_features(opts, detector, _num_gen(opts, num_gen))
     return kernel_distance(fake.all(), real.all(), num_subsets=100, max_subset_size=1000, seed=opts.seed)
 
 
-def pr(opts: MetricOptions, num_gen: int, k: int) -> tuple[float, float]:
+def pr(opts: MetricOptions, num_gen: int, k: int, max_real: int = PR_MAX_REAL) -> tuple[float, float]:
     """Improved precision and recall on VGG16 features."""
-    real = dataset_features(opts, "vgg16", capture_all=True, max_items=PR_MAX_REAL)
+    real = dataset_features(opts, "vgg16", capture_all=True, max_items=max_real)
     fake = generator_features(opts, "vgg16", _num_gen(opts, num_gen))
     return precision_recall(
         torch.from_numpy(real.all()).to(opts.device), torch.from_numpy(fake.all()).to(opts.device), k=k
@@ -122,6 +126,16 @@ METRICS: dict[str, Metric] = _register(
         "is50k", ("inception",), False,
         lambda o: dict(zip(("is50k_mean", "is50k_std"), inception_score_metric(o, 50000), strict=True)),
         min_num_gen=IS_SPLITS,
+    ),
+    Metric("fid50k", ("inception",), True,
+           lambda o: {"fid50k": fid(o, "inception", 50000, max_real=LEGACY_MAX_REAL)}, mirrored_reals=True),
+    Metric("kid50k", ("inception",), True,
+           lambda o: {"kid50k": kid(o, "inception", 50000, max_real=LEGACY_MAX_REAL)}, mirrored_reals=True),
+    Metric(
+        "pr50k3", ("vgg16",), True,
+        lambda o: dict(zip(("pr50k3_precision", "pr50k3_recall"),
+                           pr(o, 50000, PR_K, max_real=LEGACY_MAX_REAL), strict=True)),
+        min_num_gen=PR_K + 1, mirrored_reals=True,
     ),
     _ppl("ppl2_wend", space="w", sampling="end", crop=False),
     _ppl("ppl_zfull", space="z", sampling="full", crop=True),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import os
@@ -25,7 +26,7 @@ from ganforge.training.rundir import (
     snapshot_name,
 )
 from ganforge.training.snapshot import TrainingState, load_snapshot, save_snapshot
-from ganforge.training.stats import StatsWriter, TickStats, drop_stats_after
+from ganforge.training.stats import Stat, StatsWriter, TickStats, drop_stats_after
 
 SINGLE = DistEnv(rank=0, world_size=1, device=torch.device("cpu"))
 
@@ -192,6 +193,16 @@ def test_tick_stats_moments_and_jsonl(tmp_path: Path) -> None:
     assert line["timestamp"] == 123.0
     assert line["Progress/tick"] == {"num": 1, "mean": 5.0, "std": 0.0}
     assert list(tmp_path.glob("events.out.tfevents.*"))
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full (Linux)")
+def test_a_full_disk_while_writing_stats_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "stats.jsonl").symlink_to("/dev/full")  # every write fails with ENOSPC
+    writer = StatsWriter(tmp_path)
+    with pytest.raises(OutputError, match=r"^cannot write '.*stats.jsonl': No space left on device; free"):
+        writer.write({"Progress/tick": Stat(1, 0.0, 0.0)}, nimg=8, timestamp=0.0, walltime=0.0)
+    with contextlib.suppress(OSError):
+        writer.close()
 
 
 def test_stats_past_a_snapshot_are_dropped(tmp_path: Path) -> None:

@@ -91,8 +91,9 @@ def train_command(
     (2019, progressive growing) or DCGAN, all through the same loop.
 
     Each run gets a folder OUTDIR/NNNNN-DESC with log.txt, stats.jsonl, TensorBoard events, image
-    grids and network-snapshot-KKKKKK.pt files; Ctrl-C finishes the step, writes a snapshot and
-    exits. For several GPUs start it with `torchrun --nproc_per_node N -m ganforge.cli.main train`.
+    grids and network-snapshot-KKKKKK.pt files (KKKKKK.FFF, the kimg to the image, with a fractional
+    --tick); Ctrl-C finishes the step, writes a snapshot and exits. For several GPUs start it with
+    `torchrun --nproc_per_node N -m ganforge.cli.main train`; each process takes its share of the batch.
     """
     overrides = {name: value for name, value in settings.items() if value is not None}
     try:

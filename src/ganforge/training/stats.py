@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 from torch.utils.tensorboard import SummaryWriter
 
-from ganforge.fileio import atomic_open
+from ganforge.fileio import atomic_open, output_error
 from ganforge.training.distributed import DistEnv, all_reduce_sum_
 
 
@@ -101,15 +101,22 @@ class StatsWriter:
     """
 
     def __init__(self, run_dir: str | os.PathLike[str]) -> None:
-        self._jsonl = open(Path(run_dir) / "stats.jsonl", "a", encoding="utf-8")  # noqa: SIM115 - closed in close()
+        self._path = Path(run_dir) / "stats.jsonl"
+        try:
+            self._jsonl = open(self._path, "a", encoding="utf-8")  # noqa: SIM115 - closed in close()
+        except OSError as exc:
+            raise output_error(self._path, exc) from exc
         self._tensorboard = SummaryWriter(str(run_dir))
 
     def write(self, stats: dict[str, Stat], nimg: int, timestamp: float, walltime: float) -> None:
         """Write one tick: a JSON line and one TensorBoard scalar (the mean) per name."""
         record = {name: stat.as_json() for name, stat in stats.items()}
         record["timestamp"] = timestamp
-        self._jsonl.write(json.dumps(record) + "\n")
-        self._jsonl.flush()
+        try:
+            self._jsonl.write(json.dumps(record) + "\n")
+            self._jsonl.flush()
+        except OSError as exc:  # a full disk: one line naming the file, not a traceback
+            raise output_error(self._path, exc) from exc
         for name, stat in stats.items():
             self._tensorboard.add_scalar(name, stat.mean, global_step=nimg, walltime=walltime)
         self._tensorboard.flush()

@@ -241,7 +241,7 @@ def test_a_read_only_metric_file_is_one_line_before_any_work(
     monkeypatch.setattr(compute, "open", read_only, raising=False)
     code, err = run_main(capsys, "--network", str(network), "--metrics", "fid_digits")
     assert code == 1
-    assert err == (f"Error: cannot write '{jsonl}': Read-only file system; the file system is read-only; "
+    assert err == (f"Error: cannot write '{jsonl}': Read-only file system; "
                    "choose another destination\n")
     assert not (tmp_path / "cache").exists() and jsonl.read_text() == '{"earlier": "result"}\n'
 

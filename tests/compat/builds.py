@@ -1,26 +1,26 @@
-"""Which networks a loader really builds: a file's arguments must be checked on fake tensors first."""
+"""How much a loader really allocates: a file claiming a huge network must cost next to nothing."""
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
+from typing import Any
 
-import pytest
 import torch
-from torch import nn
-from torch._subclasses.fake_tensor import FakeTensor
+from torch.overrides import TorchFunctionMode
+from torch.utils._device import _device_constructors
+
+FACTORIES = _device_constructors()
 
 
-@contextlib.contextmanager
-def real_builds(monkeypatch: pytest.MonkeyPatch, cls: type[nn.Module]) -> Iterator[list[bool]]:
-    """Yield a list that gets, for each construction of `cls`, whether it allocated real tensors."""
-    built: list[bool] = []
-    init = cls.__init__
+class Allocations(TorchFunctionMode):
+    """Within `with Allocations() as counted:`, `counted.bytes` sums the tensors that factory functions
+    (randn, zeros, as_tensor...) create for real, that is not on the meta device."""
 
-    def spy(self: nn.Module, *args: object, **kwargs: object) -> None:
-        built.append(not isinstance(torch.empty(0), FakeTensor))
-        init(self, *args, **kwargs)
+    def __init__(self) -> None:
+        super().__init__()
+        self.bytes = 0
 
-    with monkeypatch.context() as patch:
-        patch.setattr(cls, "__init__", spy)
-        yield built
+    def __torch_function__(self, func: Any, types: Any, args: tuple = (), kwargs: dict | None = None) -> Any:
+        out = func(*args, **(kwargs or {}))
+        if func in FACTORIES and isinstance(out, torch.Tensor) and not out.is_meta:
+            self.bytes += out.numel() * out.element_size()
+        return out

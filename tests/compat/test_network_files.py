@@ -16,7 +16,7 @@ import numpy as np
 import PIL.Image
 import pytest
 import torch
-from tests.compat.builds import real_builds
+from tests.compat.builds import Allocations
 from tests.compat.official_pickles import Persistent, dumps, persistent
 
 from ganforge.cli.main import main
@@ -170,18 +170,15 @@ def huge_checkpoint(path: Path, **kwargs: object) -> Path:
     return path
 
 
-def test_huge_arguments_fail_before_any_network_is_built(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_huge_arguments_fail_before_any_network_is_built(tmp_path: Path) -> None:
     # A 4096 px G of 2048 channels would take gigabytes; its 37 stored tensors cannot fill it.
     path = huge_checkpoint(tmp_path / "huge.pt", img_resolution=4096,
                            synthesis_kwargs={"channel_base": 1 << 22, "channel_max": 2048})
-    with real_builds(monkeypatch, Generator) as built, pytest.raises(DamagedCheckpointError) as info:
+    with Allocations() as counted, pytest.raises(DamagedCheckpointError) as info:
         load_network(path)
-    assert built == [False]
-    expected = "huge.pt: network 'G' (stylegan2.Generator): the stored tensors do not fit its arguments"
-    assert expected in str(info.value)
-    assert "synthesis.b4.const [8, 4, 4] (arguments: [2048, 4, 4])" in str(info.value)
+    assert counted.bytes < 20 << 20
+    expected = "huge.pt: network 'G' (stylegan2.Generator): its arguments describe a network larger than "
+    assert expected + "16.0 MiB, far more than its 37 stored tensors take (10.4 KiB)" in str(info.value)
 
     # An official pickle of a few hundred bytes naming a 1024 px generator and holding no tensor.
     record = Persistent("Generator", {"_parameters": OrderedDict(), "_buffers": OrderedDict(),
@@ -190,32 +187,40 @@ def test_huge_arguments_fail_before_any_network_is_built(
                                           "img_channels": 3}})
     small = dumps({"G_ema": record})
     assert len(small) < 1000
-    with real_builds(monkeypatch, Generator) as built, pytest.raises(NetworkFileError) as info:
+    with Allocations() as counted, pytest.raises(NetworkFileError) as info:
         load_network(io.BytesIO(small))
-    assert built == [False]
-    expected = "the Generator: its arguments describe a network of more than 64 tensors, but the file holds 0"
+    assert counted.bytes < 20 << 20
+    expected = "the Generator: its arguments describe a network larger than 16.0 MiB, far more than its 0"
     assert expected in str(info.value)
 
+    # Arguments that fit the budget but not the tensors are told apart by name and shape.
+    path = huge_checkpoint(tmp_path / "wider.pt", synthesis_kwargs={"channel_base": 128, "channel_max": 16})
+    with pytest.raises(DamagedCheckpointError, match=r"b4.const \[8, 4, 4\] \(arguments: \[16, 4, 4\]\)"):
+        load_network(path)
 
-def test_layer_counts_and_sizes_are_bounded_before_building(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+
+def test_layer_counts_and_sizes_are_bounded_before_building(tmp_path: Path) -> None:
     mapping = MappingNetwork(z_dim=4, c_dim=0, w_dim=4, num_ws=2, num_layers=1)
     entry = {"class": "stylegan2.MappingNetwork", "kwargs": {**mapping.init_kwargs, "num_layers": 200_000},
              "state": mapping.state_dict()}
     path = tmp_path / "deep.pt"
     torch.save({"format": "ganforge-checkpoint", "version": 1, "networks": {"m": entry}}, path)
-    with real_builds(monkeypatch, MappingNetwork) as built, pytest.raises(NetworkFileError) as info:
+    with pytest.raises(NetworkFileError) as info:
         load_network(path)
     assert "its arguments describe a network of more than 76 tensors, but the file holds 3" in str(info.value)
-    assert built == [False]
 
     path = huge_checkpoint(tmp_path / "wide.pt", mapping_kwargs={"num_layers": 2, "layer_features": 10**12})
-    with real_builds(monkeypatch, Generator) as built, pytest.raises(NetworkFileError) as info:
+    with Allocations() as counted, pytest.raises(NetworkFileError) as info:
         load_network(path)
-    assert built == []
+    assert counted.bytes == 0
     expected = f"mapping_kwargs.layer_features=1000000000000 is larger than any network's ({MAX_ARGUMENT} "
     assert expected in str(info.value)
+
+    path = huge_checkpoint(tmp_path / "taps.pt", synthesis_kwargs={"resample_filter": [1.0] * 100_000})
+    with Allocations() as counted, pytest.raises(NetworkFileError) as info:
+        load_network(path)
+    assert counted.bytes == 0  # a filter's outer product would take 40 GB
+    assert "synthesis_kwargs.resample_filter is a list of 100000 items (256 at most)" in str(info.value)
 
 
 def test_a_good_checkpoint_still_loads_after_its_checks(tmp_path: Path) -> None:

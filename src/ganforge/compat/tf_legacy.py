@@ -10,8 +10,8 @@ bias + 1, and up-sampling kernels flipped, since TF runs them as a transposed co
 flipped kernel where ganforge's transposed convolution takes the kernel as stored). StyleGAN2-ADA's
 networks use StyleGAN2's names, plus LabelEmbed (and D's Mapping{i}) for conditional ones. StyleGAN
 (v1) networks are named by `ganforge.models.stylegan.tf_variable_names` and need only the transposes.
-The network is first built of fake tensors, so that its arguments are checked against the variables
-before any memory is allocated for it.
+The network is built only as far as the variables could fill it (`bounded_network`), so that a small
+pickle claiming a huge network costs no memory.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from torch import nn
 from ganforge.compat.safe_unpickle import TFNetworkRecord
 from ganforge.errors import NetworkFileError
 from ganforge.models import stylegan
-from ganforge.models.checkpoint import MAX_ARGUMENT, fake_network, state_mismatch
+from ganforge.models.checkpoint import MAX_ARGUMENT, bounded_network, state_mismatch
 from ganforge.models.stylegan2 import Discriminator, Generator
 
 SUPPORTED = (
@@ -192,7 +192,7 @@ def convert_generator(net: TFNetwork, source: str) -> Generator:
             state.update(v.modulated(f"{prefix}.torgb", f"{scope}/ToRGB"))
         if hasattr(block, "skip"):
             state[f"{prefix}.skip.weight"] = v.conv(f"{scope}/Skip/weight", flip=True)
-    return _load(G, kwargs, state, v, source)
+    return _load(G, state, v, source)
 
 
 def _generator_kwargs(
@@ -267,7 +267,7 @@ def convert_discriminator(net: TFNetwork, source: str) -> Discriminator:
     state["b4.conv.bias"] = v.take("4x4/Conv/bias")
     state.update(v.dense("b4.fc", "4x4/Dense0"))
     state.update(v.dense("b4.out", "Output"))
-    return _load(D, kwargs, state, v, source)
+    return _load(D, state, v, source)
 
 
 _COMPARISON_METHODS = {"use_pagan": False, "use_spectral_norm": False, "adaptive_dropout": 0, "score_max": 1}
@@ -357,7 +357,7 @@ def convert_stylegan_generator(net: TFNetwork, source: str) -> stylegan.Generato
     )
     G = _construct(stylegan.Generator, kwargs, net, source)
     # G_synthesis/lod is assigned from G's own 'lod' on every call; ganforge keeps one (synthesis.lod).
-    return _load_by_tf_names(G, kwargs, net, source, ignored=("G_synthesis/lod",))
+    return _load_by_tf_names(G, net, source, ignored=("G_synthesis/lod",))
 
 
 def convert_stylegan_discriminator(net: TFNetwork, source: str) -> stylegan.Discriminator:
@@ -369,7 +369,7 @@ def convert_stylegan_discriminator(net: TFNetwork, source: str) -> stylegan.Disc
         **_pick(k, _V1_D_KWARGS), structure=_structure(k),
     )
     D = _construct(stylegan.Discriminator, kwargs, net, source)
-    return _load_by_tf_names(D, kwargs, net, source)
+    return _load_by_tf_names(D, net, source)
 
 
 def _pick(kwargs: dict[str, Any], names: dict[str, str]) -> dict[str, Any]:
@@ -381,9 +381,7 @@ def _structure(kwargs: dict[str, Any]) -> str:
     return "fixed" if kwargs.get("structure", "auto") == "fixed" else "linear"
 
 
-def _load_by_tf_names(
-    network: nn.Module, kwargs: dict[str, Any], net: TFNetwork, source: str, ignored: tuple[str, ...] = ()
-) -> Any:
+def _load_by_tf_names(network: nn.Module, net: TFNetwork, source: str, ignored: tuple[str, ...] = ()) -> Any:
     """Load a StyleGAN (v1) network from TF variables named by `tf_variable_names`, transposing
     dense ([in, out]) and conv ([kh, kw, in, out]) weights; everything else keeps its layout."""
     v = _Variables(net, source, by_name=True)
@@ -395,7 +393,7 @@ def _load_by_tf_names(
         if key.endswith(".weight") and value.ndim in (2, 4):
             value = value.T if value.ndim == 2 else value.transpose(3, 2, 0, 1)
         state[key] = value
-    return _load(network, kwargs, state, v, source)
+    return _load(network, state, v, source)
 
 
 def _component(net: TFNetwork, key: str, funcs: tuple[str, ...], source: str) -> TFNetwork:
@@ -454,27 +452,23 @@ def _resample_filter(kwargs: dict[str, Any]) -> list[float]:
 
 
 def _construct(cls: type[nn.Module], kwargs: dict[str, Any], net: TFNetwork, source: str) -> Any:
-    """`cls(**kwargs)` of fake tensors: its structure names the variables to convert, at no memory cost."""
-    return fake_network(cls, kwargs, len(net.all_variables()), f"{source}: TF network {net.name!r}")
+    """`cls(**kwargs)`, built only as far as the pickle's variables could fill it (`bounded_network`)."""
+    return bounded_network(cls, kwargs, net.all_variables(), f"{source}: TF network {net.name!r}")
 
 
-def _load(
-    fake: nn.Module, kwargs: dict[str, Any], state: dict[str, np.ndarray], v: _Variables, source: str
-) -> Any:
-    """The real network for `fake`, with the converted `state` loaded strictly once every variable is
-    used and every shape fits (resample filters come from the arguments); in eval mode."""
+def _load(network: nn.Module, state: dict[str, np.ndarray], v: _Variables, source: str) -> Any:
+    """`network` with the converted `state` loaded strictly once every variable is used and every shape
+    fits (resample filters come from the arguments); in eval mode."""
     if v.unused:
         raise NetworkFileError(
             f"{source}: TF network {v.network!r} has variables ganforge does not know how to convert: "
             f"{', '.join(sorted(v.unused))}"
         )
     tensors = {key: torch.from_numpy(np.array(value, dtype=np.float32)) for key, value in state.items()}
-    filters = [key for key in fake.state_dict() if key.endswith("resample_filter")]
-    problem = state_mismatch(fake, {**tensors, **{key: fake.state_dict()[key] for key in filters}})
+    tensors.update((key, t) for key, t in network.state_dict().items() if key.endswith("resample_filter"))
+    problem = state_mismatch(network, tensors)
     if problem:
         raise NetworkFileError(f"{source}: TF network {v.network!r}: its variables do not fit its arguments: "
                                f"{problem}")
-    network = type(fake)(**kwargs)
-    tensors.update((key, network.state_dict()[key]) for key in filters)
     network.load_state_dict(tensors, strict=True)
     return network.eval().requires_grad_(False)

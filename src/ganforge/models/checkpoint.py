@@ -9,8 +9,8 @@ A checkpoint is a `torch.save` archive of plain data only::
 
 so it is read back with `torch.load(weights_only=True)` and every network is rebuilt from the
 registry. Users read checkpoints (and official pickles) with `ganforge.compat.load_network`.
-Every network read from a file, checkpoint or not, is built by `rebuild_network`, which checks its
-constructor arguments against the stored tensors before it allocates anything.
+Every network read from a file, checkpoint or not, is built by `bounded_network`, which never
+allocates much more than the file's tensors take, however large a network its arguments describe.
 """
 
 from __future__ import annotations
@@ -27,13 +27,15 @@ from collections.abc import Iterator, Mapping
 from pathlib import PurePosixPath
 from typing import Any, BinaryIO
 
+import numpy as np
 import torch
 from torch import nn
-from torch._subclasses.fake_tensor import FakeTensorMode
 from torch.nn.modules.module import (
     register_module_buffer_registration_hook,
     register_module_parameter_registration_hook,
 )
+from torch.overrides import TorchFunctionMode
+from torch.utils._device import _device_constructors
 
 from ganforge.data.formats.images import IMAGE_EXTENSIONS
 from ganforge.errors import NetworkFileError
@@ -50,6 +52,9 @@ HEAD_BYTES = 1 << 16
 
 MAX_ARGUMENT = 1 << 24
 """The largest integer a stored constructor argument may hold (channels, resolution, layer counts)."""
+
+MAX_LIST = 256
+"""The longest list a stored constructor argument may hold (resample filters have 2-8 taps)."""
 
 _REMAKE = "remake it with the command that wrote it (training, ganforge convert) or use an earlier snapshot"
 
@@ -150,14 +155,14 @@ def rebuild_network(
 ) -> nn.Module:
     """`cls(**kwargs)` with `state` loaded strictly, in eval mode with `requires_grad` off.
 
-    The arguments are first checked against the names and shapes of the tensors in `state` on a
-    fake-tensor build, so that a file claiming a huge network fails with `error` (a message starting
-    with `what`) before any memory is allocated for it.
+    The network is built by `bounded_network`, within what the tensors of `state` take, and its
+    tensors' names and shapes are checked against them before loading; failures raise `error` with
+    a message starting with `what`.
     """
-    problem = state_mismatch(fake_network(cls, kwargs, len(state), what, error), state)
+    network = bounded_network(cls, kwargs, state, what, error)
+    problem = state_mismatch(network, state)
     if problem:
         raise error(f"{what}: the stored tensors do not fit its arguments: {problem}")
-    network = cls(**kwargs)
     try:
         network.load_state_dict(state, strict=True)
     except RuntimeError as exc:
@@ -165,25 +170,36 @@ def rebuild_network(
     return network.eval().requires_grad_(False)
 
 
-def fake_network(
+def bounded_network(
     cls: type[nn.Module],
     kwargs: dict[str, Any],
-    num_tensors: int,
+    stored: Mapping[str, Any],
     what: str,
     error: type[NetworkFileError] = NetworkFileError,
 ) -> nn.Module:
-    """`cls(**kwargs)` built of fake tensors (shapes without memory), to learn its tensors' names and
-    shapes. A file holding `num_tensors` tensors cannot describe a network of many more: building
-    stops there, and at integer arguments above `MAX_ARGUMENT`, with `error`."""
+    """`cls(**kwargs)` for a file whose tensors for it are `stored`, built only as far as they could fill it.
+
+    Arguments that no network has (integers above `MAX_ARGUMENT`, lists longer than `MAX_LIST`) are
+    refused first; then every tensor the constructor creates is sized on the meta device before it is
+    allocated, and building stops with `error` once they would take more than 4x the stored bytes
+    (plus 16 MiB), or number more than 4x the stored tensors (plus 64): a small file can never make
+    this allocate a large network.
+    """
     _check_arguments(kwargs, what, error)
-    limit = 4 * num_tensors + 64
+    size = sum(_nbytes(value) for value in stored.values())
+    budget, limit = 4 * size + (16 << 20), 4 * len(stored) + 64
     try:
-        with _tensor_budget(limit), FakeTensorMode(allow_non_fake_inputs=True):
+        with _tensor_budget(limit), _AllocationBudget(budget):
             return cls(**kwargs)
     except _TooManyTensors:
         raise error(
             f"{what}: its arguments describe a network of more than {limit} tensors, but the file holds "
-            f"{num_tensors}"
+            f"{len(stored)}"
+        ) from None
+    except _TooLarge:
+        raise error(
+            f"{what}: its arguments describe a network larger than {_size(budget)}, far more than its "
+            f"{len(stored)} stored tensors take ({_size(size)})"
         ) from None
     except Exception as exc:
         raise error(f"{what}: cannot be built from its arguments: {exc}") from exc
@@ -243,12 +259,60 @@ def _tensor_budget(limit: int) -> Iterator[None]:
             handle.remove()
 
 
+class _TooLarge(Exception):
+    """Raised inside a build that would allocate more than its budget."""
+
+
+class _AllocationBudget(TorchFunctionMode):
+    """Sizes each tensor factory call (randn, zeros, as_tensor...) on the meta device and raises
+    `_TooLarge` instead of allocating once the factories' total would pass `budget` bytes."""
+
+    _FACTORIES = _device_constructors()  # torch's own list of the functions that create tensors
+    _SIZED = (torch.empty, torch.zeros, torch.ones, torch.rand, torch.randn)
+    """Factories sized like `torch.empty`: sized by it on meta (randn's own meta path imports sympy)."""
+
+    def __init__(self, budget: int) -> None:
+        super().__init__()
+        self.budget, self.allocated = budget, 0
+
+    def __torch_function__(self, func: Any, types: Any, args: tuple = (), kwargs: dict | None = None) -> Any:
+        kwargs = kwargs or {}
+        if func in self._FACTORIES:
+            if func in self._SIZED:
+                size_kwargs = {key: kwargs[key] for key in ("size", "dtype") if key in kwargs}
+                planned = torch.empty(*args, **size_kwargs, device="meta")
+            else:
+                planned = func(*args, **{**kwargs, "device": "meta"})
+            self.allocated += planned.numel() * planned.element_size()
+            if self.allocated > self.budget:
+                raise _TooLarge
+        return func(*args, **kwargs)
+
+
+def _size(size: int) -> str:
+    """A byte count in KiB, MiB or GiB."""
+    for unit, shift in (("GiB", 30), ("MiB", 20)):
+        if size >= 1 << shift:
+            return f"{size / (1 << shift):.1f} {unit}"
+    return f"{size / 1024:.1f} KiB"
+
+
+def _nbytes(value: Any) -> int:
+    """The bytes of a stored tensor or numpy array (0 for anything else)."""
+    if isinstance(value, torch.Tensor):
+        return value.numel() * value.element_size()
+    return value.nbytes if isinstance(value, np.ndarray | np.generic) else 0
+
+
 def _check_arguments(value: Any, what: str, error: type[NetworkFileError], path: str = "") -> None:
-    """Refuse integer arguments (at any depth) above `MAX_ARGUMENT`: no network has them."""
+    """Refuse integers above `MAX_ARGUMENT` and lists longer than `MAX_LIST` (at any depth): no
+    network has them, and a constructor could turn them into huge tensors (a filter's outer product)."""
     if isinstance(value, dict):
         for key, item in value.items():
             _check_arguments(item, what, error, f"{path}.{key}" if path else str(key))
     elif isinstance(value, list | tuple):
+        if len(value) > MAX_LIST:
+            raise error(f"{what}: argument {path} is a list of {len(value)} items ({MAX_LIST} at most)")
         for i, item in enumerate(value):
             _check_arguments(item, what, error, f"{path}[{i}]")
     elif isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_ARGUMENT:

@@ -24,7 +24,7 @@ from ganforge.errors import OutputError
 _HINTS = {
     errno.ENOSPC: "free some space or choose another destination",
     errno.EDQUOT: "free some space or choose another destination",
-    errno.EROFS: "the file system is read-only; choose another destination",
+    errno.EROFS: "choose another destination",
     errno.EACCES: "choose a destination you may write to",
     errno.EPERM: "choose a destination you may write to",
 }

@@ -181,3 +181,15 @@ def test_read_only_folder_for_real(
     assert exit_info.value.code == 1
     assert f"Error: cannot write '{locked}/seed0000.png': Permission denied" in capsys.readouterr().err
     assert list(locked.iterdir()) == []
+
+
+@pytest.mark.parametrize("command, work", [("generate", "Generating"), ("style-mix", "Synthesising"),
+                                           ("project", "Projecting")])
+def test_an_unwritable_outdir_fails_before_the_work(
+    command: str, work: str, inputs: dict[str, str], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    (tmp_path / "blocker").write_text("a file")
+    argv = COMMANDS[command](inputs, tmp_path / "blocker")
+    with caplog.at_level("INFO"), pytest.raises(SystemExit):
+        main(argv)
+    assert not [m for m in caplog.messages if m.startswith(work)]

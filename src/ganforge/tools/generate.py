@@ -16,7 +16,7 @@ from ganforge.compat import load_network
 from ganforge.data.grid import grid_size, save_image_grid
 from ganforge.errors import NetworkFileError, OptionError
 from ganforge.fileio import atomic_path, make_dirs
-from ganforge.tools.runner import pick_device, run_generator, run_synthesis
+from ganforge.tools.runner import check_class, pick_device, run_generator, run_synthesis
 
 logger = logging.getLogger(__name__)
 
@@ -97,6 +97,9 @@ def generate_images(
     G = load_generator(network_path, device)
     if several and G.c_dim == 0:
         raise OptionError(f"--class: {network_path} is unconditional; it has no classes to lay out")
+    for k in classes:
+        check_class(G.c_dim, k)
+    make_dirs(outdir)  # before the work: an unwritable --outdir fails at once
     count = len(seeds) * len(classes)
     logger.info("Generating %d image%s from %s", count, "" if count == 1 else "s", network_path)
     images = np.concatenate([
@@ -161,9 +164,9 @@ def generate_from_projected_w(
     """
     G = load_generator(network_path, device)
     ws = load_projected_w(projected_w, G.num_ws, G.w_dim)
+    make_dirs(outdir)  # before the work: an unwritable --outdir fails at once
     images = run_synthesis(G, ws, noise_mode=noise_mode, batch_size=batch_size, progress=progress).numpy()
     outdir = Path(outdir)
-    make_dirs(outdir)
     paths = []
     for idx, image in enumerate(images):
         path = outdir / f"proj{idx:02d}.png"

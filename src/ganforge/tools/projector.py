@@ -28,7 +28,7 @@ from ganforge.errors import MetricError, OptionError
 from ganforge.fileio import atomic_open, make_dirs
 from ganforge.progress import progress as progress_bar
 from ganforge.tools.generate import load_generator, require_mapping, save_png
-from ganforge.tools.runner import class_labels, module_device, run_mapping, run_synthesis
+from ganforge.tools.runner import check_class, class_labels, module_device, run_mapping, run_synthesis
 from ganforge.tools.video import write_video
 
 logger = logging.getLogger(__name__)
@@ -317,6 +317,8 @@ def project_images(
     targets = find_targets(target)
     G = load_generator(network_path, device)
     require_mapping(G, network_path, "project")
+    check_class(G.c_dim, class_idx)
+    make_dirs(outdir)  # before the work: an unwritable --outdir fails at once, not after the projection
     dist_fn, dist_name = load_distance(distance, detector_path)
     if isinstance(dist_fn, torch.nn.Module):
         dist_fn.to(module_device(G))

@@ -71,14 +71,21 @@ def class_labels(c_dim: int, class_idx: int | None, n: int) -> torch.Tensor:
         if class_idx is not None:
             logger.warning("--class=%d ignored: the network is unconditional", class_idx)
         return labels
+    check_class(c_dim, class_idx)
+    labels[:, class_idx] = 1
+    return labels
+
+
+def check_class(c_dim: int, class_idx: int | None) -> None:
+    """Refuse a missing or out-of-range class for a conditional network (OptionError naming --class)."""
+    if c_dim == 0:
+        return
     if class_idx is None:
         raise OptionError(
             f"--class: the network is conditional ({c_dim} classes); give a class with --class 0..{c_dim - 1}"
         )
     if not 0 <= class_idx < c_dim:
         raise OptionError(f"--class: {class_idx} is out of range; the network has classes 0..{c_dim - 1}")
-    labels[:, class_idx] = 1
-    return labels
 
 
 def to_uint8(img: torch.Tensor) -> torch.Tensor:

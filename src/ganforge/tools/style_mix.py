@@ -20,7 +20,7 @@ from ganforge.data.grid import save_image_grid
 from ganforge.errors import OptionError
 from ganforge.fileio import make_dirs
 from ganforge.tools.generate import GRID_NAME, load_generator, require_mapping, save_png
-from ganforge.tools.runner import class_labels, run_mapping, run_synthesis, seed_latents
+from ganforge.tools.runner import check_class, class_labels, run_mapping, run_synthesis, seed_latents
 
 logger = logging.getLogger(__name__)
 
@@ -69,18 +69,20 @@ def style_mix_grid(
     G = load_generator(network_path, device)
     require_mapping(G, network_path, "style-mix")
     check_styles(col_styles, G.num_ws)
-    if not isinstance(class_idx, Sequence):
-        return _mix(G, row_seeds, col_seeds, col_styles, Path(outdir), truncation_psi, noise_mode, class_idx,
-                    batch_size, progress)
-    classes = list(dict.fromkeys(class_idx))
+    several = isinstance(class_idx, Sequence)
+    classes: list[int | None] = list(dict.fromkeys(class_idx)) if several else [class_idx]
     if not classes:
         raise OptionError("--class: give at least one class, e.g. '0-9'")
-    if G.c_dim == 0:
+    if several and G.c_dim == 0:
         raise OptionError(f"--class: {network_path} is unconditional; it has no classes to mix within")
+    for k in classes:
+        check_class(G.c_dim, k)
+    make_dirs(outdir)  # before the work: an unwritable --outdir fails at once
     paths = []
     for k in classes:
-        paths += _mix(G, row_seeds, col_seeds, col_styles, Path(outdir) / f"class{k}", truncation_psi,
-                      noise_mode, k, batch_size, progress)
+        folder = Path(outdir) / f"class{k}" if several else Path(outdir)
+        paths += _mix(G, row_seeds, col_seeds, col_styles, folder, truncation_psi, noise_mode, k, batch_size,
+                      progress)
     return paths
 
 

@@ -43,7 +43,7 @@ def refusal(names: list[str], G: object, data: Path | None = None) -> str:
 def test_class_accuracy_needs_the_detectors_ten_classes(c_dim: int, got: str) -> None:
     message = refusal(["class_acc"], tiny_generator(c_dim=c_dim, res=32, channels=1))
     assert message.startswith("class_acc needs a generator conditioned on the detector's 10 classes")
-    assert message.endswith(f"(trained with --cond on labelled digits); this one {got}.")
+    assert message.endswith(f"(made by `ganforge train --cond` on labelled digits); this one {got}.")
 
 
 def test_class_accuracy_needs_digit_sized_images() -> None:

@@ -34,7 +34,7 @@ def check_generator_fits(metric: Metric, G: nn.Module) -> None:
         got = "is unconditional" if G.c_dim == 0 else f"takes {G.c_dim} label values"
         raise MetricError(
             f"{metric.name} needs a generator conditioned on the detector's {metric.num_classes} classes "
-            f"(trained with --cond on labelled digits); this one {got}."
+            f"(made by `ganforge train --cond` on labelled digits); this one {got}."
         )
     shape = [getattr(G, "img_channels", None), *[getattr(G, "img_resolution", None)] * 2]
     if metric.image_shape is not None and None not in shape and tuple(shape) != metric.image_shape:

@@ -111,7 +111,7 @@ def resolve_weights(kind: str, path: str | os.PathLike[str] | None = None) -> Pa
     raise MetricError(
         f"No {spec.what} weights: {spec.file_name} is not in {searched} and {reason}. "
         f"Download {spec.url} and save it as {dest} (or set GANFORGE_DETECTOR_DIR to the folder "
-        "holding it, or pass the file with --detector PATH)."
+        "holding it, or pass the file with `ganforge metrics --detector PATH`)."
     )
 
 

@@ -8,7 +8,7 @@ from typing import TypeVar
 import click
 
 from ganforge.errors import OptionError
-from ganforge.tools.runner import DEVICE_HELP, NOISE_MODES, check_device_name
+from ganforge.tools.runner import DEVICE_HELP, NOISE_MODES, is_device_name
 from ganforge.tools.seeds import parse_int_list
 
 FC = TypeVar("FC", bound=Callable[..., object])
@@ -35,10 +35,10 @@ class DeviceName(click.ParamType):
     name = "DEVICE"
 
     def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None) -> str:
-        try:
-            return check_device_name(str(value).strip().lower())
-        except OptionError as e:
-            self.fail(str(e), param, ctx)
+        name = str(value).strip().lower()
+        if not is_device_name(name):
+            self.fail(f"{value!r} is not a device; use {DEVICE_HELP}", param, ctx)
+        return name
 
 
 INT_LIST = IntList()

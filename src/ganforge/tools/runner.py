@@ -27,12 +27,10 @@ DEVICE_HELP = "auto (cuda, else mps, else cpu), cpu, cuda, cuda:N or mps"
 OutputTransform = Callable[[torch.Tensor], torch.Tensor]
 
 
-def check_device_name(name: str) -> str:
-    """`name` if it spells a device ganforge runs on (see DEVICE_HELP), else OptionError."""
+def is_device_name(name: str) -> bool:
+    """Whether `name` spells a device ganforge runs on (see DEVICE_HELP); it need not exist here."""
     kind, colon, index = name.partition(":")
-    if name == "auto" or (kind in DEVICE_KINDS and not colon) or (kind == "cuda" and index.isdigit()):
-        return name
-    raise OptionError(f"--device: {name!r} is not a device; use {DEVICE_HELP}")
+    return name == "auto" or (kind in DEVICE_KINDS and not colon) or (kind == "cuda" and index.isdigit())
 
 
 def pick_device(name: str | None = "auto") -> torch.device:
@@ -43,7 +41,9 @@ def pick_device(name: str | None = "auto") -> torch.device:
         if torch.backends.mps.is_available():
             return torch.device("mps")
         return torch.device("cpu")
-    kind, _, index = check_device_name(name).partition(":")
+    if not is_device_name(name):
+        raise OptionError(f"--device: {name!r} is not a device; use {DEVICE_HELP}")
+    kind, _, index = name.partition(":")
     if kind == "cuda" and not torch.cuda.is_available():
         raise OptionError(f"--device {name}: CUDA is not available on this machine; use --device cpu")
     if kind == "cuda" and index and int(index) >= torch.cuda.device_count():

@@ -20,9 +20,9 @@ from tests.compat.builds import Allocations
 from tests.compat.official_pickles import Persistent, dumps, persistent
 
 from ganforge.cli.main import main
-from ganforge.compat import load_network, load_network_pkl, save_network
+from ganforge.compat import DamagedCheckpointError, load_network, load_network_pkl, save_network
 from ganforge.errors import NetworkFileError
-from ganforge.models.checkpoint import MAX_ARGUMENT, DamagedCheckpointError, read_training_state
+from ganforge.models.checkpoint import MAX_ARGUMENT, read_training_state
 from ganforge.models.stylegan2 import Generator, MappingNetwork
 
 
@@ -85,6 +85,11 @@ def state_dict(path: Path) -> Path:
     return path
 
 
+def legacy_torch_file(path: Path) -> Path:
+    torch.save(tiny_generator().state_dict(), path, _use_new_zipfile_serialization=False)
+    return path
+
+
 def text(path: Path) -> Path:
     path.write_text("G_ema = my network\n")
     return path
@@ -111,6 +116,8 @@ FILES: dict[str, tuple[Callable[[Path], Path], str, str]] = {
                                   "x.pkl: the file is truncated (the pickle ends early); download or copy"),
     "pickled-module": (pickled_module, "x.pt is not a ganforge checkpoint: it is a torch.save file holding a "
                        "pickled ganforge.models.stylegan2.generator.Generator, which ganforge never", ""),
+    "legacy-torch-file": (legacy_torch_file, "x.pt is a torch.save file of the legacy (pre-zip) format, "
+                          "not a network pickle or ganforge checkpoint", ""),
     "state-dict": (state_dict, "x.pt is a torch.save file but not a ganforge checkpoint: it holds a bare "
                    "state_dict of 37 tensors, without the class and arguments", ""),
 }

@@ -45,6 +45,9 @@ OFFICIAL_CLASSES: dict[str, str] = {
 }
 """Official class name -> ganforge registry name."""
 
+TORCH_LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
+"""The number a torch.save file of the legacy (non-zip) format pickles first."""
+
 NETWORK_KEYS = ("G", "D", "G_ema")
 """Keys of a training snapshot that must hold networks ganforge can rebuild."""
 
@@ -109,8 +112,8 @@ def load_network_pkl(source: NetworkSource) -> dict[str, Any]:
     `augment_pipe` becomes a ganforge `AugmentPipe` (with its `p`); other values stay plain data
     (`training_set_kwargs` a dict). A pickle holding one bare network returns it as {'G_ema': G}
     for a Generator, {'D': D} for a Discriminator, else under its official class name. A legacy
-    TensorFlow StyleGAN2 or StyleGAN pickle (G, D, Gs) is converted (`ganforge.compat.tf_legacy`)
-    to {'G', 'D', 'G_ema'}.
+    TensorFlow StyleGAN2, StyleGAN2-ADA or StyleGAN pickle (G, D, Gs) is converted
+    (`ganforge.compat.tf_legacy`) to {'G', 'D', 'G_ema'}.
     """
     with open_source(source) as (f, name):
         return read_network_pkl(f, name)
@@ -134,6 +137,11 @@ def read_network_pkl(f: BinaryIO, name: str) -> dict[str, Any]:
     if isinstance(data, OfficialObject):
         data = {_SINGLE_NETWORK_KEYS.get(data.class_name, data.class_name): data}
     if not isinstance(data, dict):
+        if data == TORCH_LEGACY_MAGIC:
+            raise NetworkFileError(
+                f"{name} is a torch.save file of the legacy (pre-zip) format, not a network pickle or "
+                "ganforge checkpoint"
+            )
         raise NetworkFileError(f"{name} is not a network pickle: it holds a {type(data).__name__}")
     result: dict[str, Any] = {}
     for key, value in data.items():

@@ -187,3 +187,20 @@ def test_tf_kwargs_claiming_a_huge_network_fail_before_building_it() -> None:
     net.state["components"]["synthesis"].state["static_kwargs"]["resolution"] = 2**40
     with pytest.raises(NetworkFileError, match=r"resolution 1099511627776, not a power of two from 4 to \d+"):
         load_network_pkl(io.BytesIO(dumps(net)))
+
+
+def test_networks_without_noise_inputs_load(tmp_path: Path) -> None:
+    """use_noise=False: TF keeps no noise inputs or strengths, and the output equals the reference with
+    the noise strengths at zero."""
+    cfg = CONFIGS["unconditional"]
+    v = generator_variables(cfg, 0)
+    quiet = {k: val for k, val in v.items() if "noise" not in k}
+    net = generator_network(cfg, quiet)
+    for component in net.state["components"].values():
+        component.state["static_kwargs"]["use_noise"] = False
+    G = load_network_pkl(io.BytesIO(dumps(net)))["G_ema"]
+    assert not any("noise" in key for key in G.state_dict())
+    zeroed = {k: np.zeros_like(val) if k.endswith("noise_strength") else val for k, val in v.items()}
+    z = np.random.default_rng(1).standard_normal((2, cfg.latent_size))
+    dl = np.repeat(mapping(z, v, cfg.mapping_layers)[:, None], 6, axis=1)
+    close(G(torch.from_numpy(z).float(), None), synthesis(dl, zeroed, cfg))

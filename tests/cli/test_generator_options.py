@@ -126,16 +126,21 @@ def test_video_and_project_refuse_lists_they_cannot_use(
 # --- --device -----------------------------------------------------------------------------------
 
 
+DEVICE_COMMANDS = sorted(name for name, command in cli.commands.items() if any(
+    p.name == "device" for p in command.params))
+
+
 def test_one_device_option_for_every_command() -> None:
+    assert set(DEVICE_COMMANDS) >= {*GENERATOR_COMMANDS, "train", "metrics"}
     options = []
-    for command in (*GENERATOR_COMMANDS, "train"):
+    for command in DEVICE_COMMANDS:
         (param,) = [p for p in cli.commands[command].params if p.name == "device"]
         options.append((type(param.type).__name__, param.default, param.help))
     assert options[0][1] == "auto"
     assert all(option == options[0] for option in options), options
 
 
-@pytest.mark.parametrize("command", [*GENERATOR_COMMANDS, "train"])
+@pytest.mark.parametrize("command", DEVICE_COMMANDS)
 def test_a_bad_device_gets_the_same_answer_everywhere(command: str) -> None:
     result = CliRunner().invoke(cli, [command, "--device", "tpu"])  # options given are checked first
     assert result.exit_code == 2

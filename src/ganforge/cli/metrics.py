@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from ganforge.cli.options import device_option
 from ganforge.metrics.compute import evaluate_network, format_table, metric_file
 from ganforge.metrics.registry import METRICS
 
@@ -29,7 +30,8 @@ def parse_metric_names(value: str | None, allow_none: bool = False) -> tuple[str
 @click.option("--data", metavar="PATH",
               help="Dataset zip or folder to compare with  [default: the one recorded in the network file].")
 @click.option("--mirror/--no-mirror", default=None,
-              help="Count x-flipped copies of the dataset  [default: as recorded in the network file].")
+              help="Count x-flipped copies of the dataset in the legacy fid50k, kid50k and pr50k3 (the other "
+                   "metrics never mirror, as official)  [default: as recorded in the network file].")
 @click.option("--detector", "detector_path", metavar="PATH",
               help="Weights file for the Inception/VGG16/LPIPS detector  [default: $GANFORGE_DETECTOR_DIR, "
                    "~/.cache/ganforge/detectors, else download].")
@@ -41,7 +43,7 @@ def parse_metric_names(value: str | None, allow_none: bool = False) -> tuple[str
 @click.option("--num-gen", type=click.IntRange(min=2), default=None,
               help="Generated samples per metric, for quick checks (the figures are then not comparable "
                    "with published ones)  [default: the metric's own, e.g. 50000 for fid50k_full].")
-@click.option("--device", default=None, help="cpu, cuda, cuda:N or mps  [default: cuda, else mps, else cpu].")
+@device_option
 def metrics_command(
     network_path: str,
     metric_names: tuple[str, ...],
@@ -52,7 +54,7 @@ def metrics_command(
     batch_size: int,
     seed: int,
     num_gen: int | None,
-    device: str | None,
+    device: str,
 ) -> None:
     """Compute quality metrics of a generator (its G_ema) against a dataset.
 

@@ -179,8 +179,8 @@ def test_train_takes_the_new_ppl_names() -> None:
 @pytest.mark.parametrize("metric, expected", [
     ("fid_digits", "Error: fid_digits needs 32x32 grayscale digit images (what its detector knows), but "
                    "dataset {rgb} holds 16x16 RGB images; for other data use fid50k_full or kid50k_full."),
-    ("class_acc", "Error: class_acc needs a generator conditioned on the detector's 10 classes (trained with "
-                  "--cond on labelled digits); this one is unconditional."),
+    ("class_acc", "Error: class_acc needs a generator conditioned on the detector's 10 classes (made by "
+                  "`ganforge train --cond` on labelled digits); this one is unconditional."),
 ])
 def test_metrics_that_do_not_fit_refuse_in_one_line(
     metric: str, expected: str, tmp_path: Path, digits_zip: Path, capsys: pytest.CaptureFixture[str]

@@ -45,3 +45,15 @@ def locate_parity(name: str, dirs: Sequence[Path] = PARITY_DIRS, ci: bool | None
 def parity() -> ParityLookup:
     """`parity("g32_skip_rgb.npz")`: the path of a parity file (../shared/parity, then tests/data/parity)."""
     return locate_parity
+
+
+@pytest.fixture
+def official_rgb(parity: ParityLookup) -> str:
+    """The official unconditional RGB 32 px snapshot pickle (g32_skip_rgb), as a path string."""
+    return str(parity("g32_skip_rgb-snapshot.pkl"))
+
+
+@pytest.fixture
+def official_cond(parity: ParityLookup) -> str:
+    """The official class-conditional grayscale 16 px snapshot pickle (g16_orig_gray_cond)."""
+    return str(parity("g16_orig_gray_cond-snapshot.pkl"))

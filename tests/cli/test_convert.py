@@ -9,12 +9,11 @@ import pytest
 import torch
 from click.testing import CliRunner
 from tests.compat.tf_pickles import TFNetwork, dumps, write_tf_pickle
+from tests.conftest import ParityLookup
 
 from ganforge.cli.main import cli, main
 from ganforge.compat import load_network, load_network_pkl
 from ganforge.models.checkpoint import ZIP_MAGIC
-
-PARITY = Path(__file__).resolve().parents[1] / "data" / "parity"
 
 
 def same_outputs(a: dict, b: dict, resolution: int) -> None:
@@ -46,8 +45,8 @@ def test_convert_tf_pickle_round_trip(tmp_path: Path) -> None:
     assert torch.equal(converted["G_ema"].mapping.w_avg, w_avg)
 
 
-def test_convert_official_pickle_keeps_its_data(tmp_path: Path) -> None:
-    source = PARITY / "g32_skip_rgb-snapshot.pkl"
+def test_convert_official_pickle_keeps_its_data(tmp_path: Path, parity: ParityLookup) -> None:
+    source = parity("g32_skip_rgb-snapshot.pkl")
     out = tmp_path / "g32.pt"
     result = CliRunner().invoke(cli, ["convert", str(source), str(out)])
     assert result.exit_code == 0, result.output

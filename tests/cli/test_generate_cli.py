@@ -12,16 +12,12 @@ from ganforge.cli.generate import generate_command
 from ganforge.cli.style_mix import style_mix_command
 from ganforge.errors import NetworkFileError, OptionError
 
-PARITY = Path(__file__).resolve().parents[2] / "tests" / "data" / "parity"
-OFFICIAL_RGB = str(PARITY / "g32_skip_rgb-snapshot.pkl")
-OFFICIAL_COND = str(PARITY / "g16_orig_gray_cond-snapshot.pkl")
 
-
-def test_generate_command_writes_images_and_grid(tmp_path: Path) -> None:
+def test_generate_command_writes_images_and_grid(tmp_path: Path, official_rgb: str) -> None:
     out = tmp_path / "out"
     result = CliRunner().invoke(
         generate_command,
-        ["--network", OFFICIAL_RGB, "--seeds", "0-2,9", "--trunc", "0.7", "--grid", "--outdir", str(out),
+        ["--network", official_rgb, "--seeds", "0-2,9", "--trunc", "0.7", "--grid", "--outdir", str(out),
          "--batch", "3", "--device", "cpu"],
     )
     assert result.exit_code == 0, result.output
@@ -32,13 +28,13 @@ def test_generate_command_writes_images_and_grid(tmp_path: Path) -> None:
     assert "Wrote 4 images and grid.png to" in result.output
 
 
-def test_generate_command_matches_library_defaults(tmp_path: Path) -> None:
+def test_generate_command_matches_library_defaults(tmp_path: Path, official_rgb: str) -> None:
     """Same seed through the CLI with different batch sizes gives the same file."""
     runner = CliRunner()
     for name, batch in (("a", "1"), ("b", "2")):
         result = runner.invoke(
             generate_command,
-            ["--network", OFFICIAL_RGB, "--seeds", "4,5", "--outdir", str(tmp_path / name), "--batch", batch],
+            ["--network", official_rgb, "--seeds", "4,5", "--outdir", str(tmp_path / name), "--batch", batch],
         )
         assert result.exit_code == 0, result.output
     a = np.asarray(PIL.Image.open(tmp_path / "a" / "seed0005.png"), dtype=np.int32)
@@ -46,9 +42,9 @@ def test_generate_command_matches_library_defaults(tmp_path: Path) -> None:
     assert np.abs(a - b).max() <= 1
 
 
-def test_generate_command_conditional(tmp_path: Path) -> None:
+def test_generate_command_conditional(tmp_path: Path, official_cond: str) -> None:
     runner = CliRunner()
-    args = ["--network", OFFICIAL_COND, "--seeds", "1", "--outdir", str(tmp_path)]
+    args = ["--network", official_cond, "--seeds", "1", "--outdir", str(tmp_path)]
     result = runner.invoke(generate_command, args)
     assert isinstance(result.exception, OptionError) and "--class" in str(result.exception)
     result = runner.invoke(generate_command, [*args, "--class", "9"])
@@ -59,8 +55,8 @@ def test_generate_command_conditional(tmp_path: Path) -> None:
         assert (img.size, img.mode) == ((16, 16), "L")
 
 
-def test_generate_command_class_grid(tmp_path: Path) -> None:
-    args = ["--network", OFFICIAL_COND, "--seeds", "1-3", "--class", "0-4", "--grid",
+def test_generate_command_class_grid(tmp_path: Path, official_cond: str) -> None:
+    args = ["--network", official_cond, "--seeds", "1-3", "--class", "0-4", "--grid",
             "--outdir", str(tmp_path)]
     result = CliRunner().invoke(generate_command, args)
     assert result.exit_code == 0, result.output
@@ -71,16 +67,16 @@ def test_generate_command_class_grid(tmp_path: Path) -> None:
     assert (tmp_path / "class4" / "seed0003.png").is_file()
 
 
-def test_generate_command_bad_options(tmp_path: Path) -> None:
+def test_generate_command_bad_options(tmp_path: Path, official_rgb: str) -> None:
     runner = CliRunner()
-    base = ["--network", OFFICIAL_RGB, "--outdir", str(tmp_path)]
+    base = ["--network", official_rgb, "--outdir", str(tmp_path)]
     result = runner.invoke(generate_command, [*base, "--seeds", "3-1"])
     assert result.exit_code == 2 and "runs backwards" in result.output
     result = runner.invoke(generate_command, [*base, "--seeds", "1", "--noise-mode", "loud"])
     assert result.exit_code == 2 and "--noise-mode" in result.output
     result = runner.invoke(generate_command, [*base, "--seeds", "1", "--batch", "0"])
     assert result.exit_code == 2
-    result = runner.invoke(generate_command, ["--network", OFFICIAL_RGB, "--seeds", "1"])
+    result = runner.invoke(generate_command, ["--network", official_rgb, "--seeds", "1"])
     assert result.exit_code == 2 and "--outdir" in result.output
     assert not list(tmp_path.iterdir())
 
@@ -100,10 +96,10 @@ def test_generate_command_help() -> None:
         assert option in result.output
 
 
-def test_style_mix_command(tmp_path: Path) -> None:
+def test_style_mix_command(tmp_path: Path, official_rgb: str) -> None:
     result = CliRunner().invoke(
         style_mix_command,
-        ["--network", OFFICIAL_RGB, "--rows", "85,100", "--cols", "55,821", "--styles", "0-3",
+        ["--network", official_rgb, "--rows", "85,100", "--cols", "55,821", "--styles", "0-3",
          "--trunc", "0.9", "--outdir", str(tmp_path)],
     )
     assert result.exit_code == 0, result.output
@@ -113,12 +109,12 @@ def test_style_mix_command(tmp_path: Path) -> None:
         assert grid.size == (3 * 32, 3 * 32)
 
 
-def test_style_mix_command_errors(tmp_path: Path) -> None:
+def test_style_mix_command_errors(tmp_path: Path, official_rgb: str) -> None:
     runner = CliRunner()
-    base = ["--network", OFFICIAL_RGB, "--rows", "1", "--cols", "2", "--outdir", str(tmp_path)]
+    base = ["--network", official_rgb, "--rows", "1", "--cols", "2", "--outdir", str(tmp_path)]
     result = runner.invoke(style_mix_command, [*base, "--styles", "0-99"])
     assert isinstance(result.exception, OptionError) and "--styles" in str(result.exception)
     result = runner.invoke(style_mix_command, [*base, "--styles", "x"])
     assert result.exit_code == 2 and "--styles" in result.output
-    result = runner.invoke(style_mix_command, ["--network", OFFICIAL_RGB, "--cols", "2", "--outdir", "o"])
+    result = runner.invoke(style_mix_command, ["--network", official_rgb, "--cols", "2", "--outdir", "o"])
     assert result.exit_code == 2 and "--rows" in result.output

@@ -16,11 +16,10 @@ import numpy as np
 import pytest
 import torch
 from tests.compat.official_pickles import OFFICIAL_MODULES, Persistent, dumps, easydicts
+from tests.conftest import ParityLookup
 
 from ganforge.compat.safe_unpickle import OfficialObject, TFNetworkRecord, TorchModuleRecord, safe_load
 from ganforge.errors import NetworkFileError
-
-PARITY = Path(__file__).resolve().parents[1] / "data" / "parity"
 
 
 def load(data: bytes, source: str = "test.pkl") -> Any:
@@ -133,14 +132,14 @@ def test_module_source_is_kept_as_text_and_never_run(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("name", ["g16_orig_gray_cond", "g32_skip_rgb", "g64_resnet_rgb"])
-def test_real_official_snapshots_load_as_records(name: str) -> None:
-    with open(PARITY / f"{name}-snapshot.pkl", "rb") as f:
+def test_real_official_snapshots_load_as_records(name: str, parity: ParityLookup) -> None:
+    with open(parity(f"{name}-snapshot.pkl"), "rb") as f:
         snapshot = safe_load(f, name)
     assert not any(mod in sys.modules for mod in OFFICIAL_MODULES)
     assert {"G", "D", "G_ema", "augment_pipe", "training_set_kwargs"} <= snapshot.keys()
     assert [snapshot[k].class_name for k in ("G", "D", "G_ema", "augment_pipe")] == [
         "Generator", "Discriminator", "Generator", "AugmentPipe"]
-    ref = np.load(PARITY / f"{name}.npz")
+    ref = np.load(parity(f"{name}.npz"))
     fc0 = snapshot["G"].state["_modules"]["mapping"].state["_modules"]["fc0"]
     np.testing.assert_array_equal(fc0.state["_parameters"]["weight"].numpy(), ref["G/mapping.fc0.weight"])
     assert isinstance(fc0.state["weight_gain"], np.floating)

@@ -15,10 +15,6 @@ from ganforge.models.stylegan2 import Generator
 from ganforge.tools.generate import generate_images
 from ganforge.tools.style_mix import mix_styles, style_mix_grid
 
-PARITY = Path(__file__).resolve().parents[2] / "tests" / "data" / "parity"
-OFFICIAL_RGB = PARITY / "g32_skip_rgb-snapshot.pkl"
-OFFICIAL_COND = PARITY / "g16_orig_gray_cond-snapshot.pkl"
-
 
 def tiny_generator(c_dim: int = 0, seed: int = 0) -> Generator:
     torch.manual_seed(seed)
@@ -96,9 +92,9 @@ def test_generate_grid(tiny_pkl: Path, tmp_path: Path) -> None:
     assert not grid[16:, 32:].any()
 
 
-def test_generate_official_pickle(tmp_path: Path) -> None:
-    paths = generate_images(OFFICIAL_RGB, [0, 1], tmp_path, truncation_psi=0.5)
-    G = load_network(OFFICIAL_RGB)["G_ema"].eval()
+def test_generate_official_pickle(tmp_path: Path, official_rgb: str) -> None:
+    paths = generate_images(official_rgb, [0, 1], tmp_path, truncation_psi=0.5)
+    G = load_network(official_rgb)["G_ema"].eval()
     z = torch.from_numpy(np.random.RandomState(1).randn(1, G.z_dim)).float()
     with torch.no_grad():
         expected = uint8_images(G(z, torch.zeros([1, 0]), truncation_psi=0.5, noise_mode="const"))[0]
@@ -107,28 +103,30 @@ def test_generate_official_pickle(tmp_path: Path) -> None:
     assert max_diff(image, expected) <= 1
 
 
-def test_generate_conditional_official_pickle(tmp_path: Path) -> None:
-    paths = generate_images(OFFICIAL_COND, [7], tmp_path / "c2", class_idx=2, noise_mode="none")
+def test_generate_conditional_official_pickle(tmp_path: Path, official_cond: str) -> None:
+    paths = generate_images(official_cond, [7], tmp_path / "c2", class_idx=2, noise_mode="none")
     with PIL.Image.open(paths[0]) as img:
         assert (img.size, img.mode) == ((16, 16), "L")
-    G = load_network(OFFICIAL_COND)["G_ema"].eval()
+    G = load_network(official_cond)["G_ema"].eval()
     z = torch.from_numpy(np.random.RandomState(7).randn(1, G.z_dim)).float()
     c = torch.zeros([1, 5])
     c[0, 2] = 1
     with torch.no_grad():
         expected = uint8_images(G(z, c, noise_mode="none"))[0, :, :, 0]
     assert max_diff(read_png(paths[0]), expected) <= 1
-    other = generate_images(OFFICIAL_COND, [7], tmp_path / "c3", class_idx=3, noise_mode="none")
+    other = generate_images(official_cond, [7], tmp_path / "c3", class_idx=3, noise_mode="none")
     assert not np.array_equal(read_png(other[0]), read_png(paths[0]))
 
 
-def test_generate_several_classes_lays_out_one_row_per_class(tiny_pkl: Path, tmp_path: Path) -> None:
+def test_generate_several_classes_lays_out_one_row_per_class(
+    tiny_pkl: Path, tmp_path: Path, official_cond: str
+) -> None:
     paths = generate_images(
-        OFFICIAL_COND, [7, 1], tmp_path, class_idx=[3, 0, 4, 3], noise_mode="none", grid=True
+        official_cond, [7, 1], tmp_path, class_idx=[3, 0, 4, 3], noise_mode="none", grid=True
     )
     names = [p.relative_to(tmp_path).as_posix() for p in paths]
     assert names == [f"class{k}/seed{s:04d}.png" for k in (3, 0, 4) for s in (7, 1)] + ["grid.png"]
-    single = generate_images(OFFICIAL_COND, [7], tmp_path / "one", class_idx=4, noise_mode="none")
+    single = generate_images(official_cond, [7], tmp_path / "one", class_idx=4, noise_mode="none")
     assert max_diff(read_png(paths[4]), read_png(single[0])) <= 1
     grid = read_png(paths[-1])
     assert grid.shape == (3 * 16, 2 * 16)
@@ -139,15 +137,15 @@ def test_generate_several_classes_lays_out_one_row_per_class(tiny_pkl: Path, tmp
     with pytest.raises(OptionError, match="unconditional"):
         generate_images(tiny_pkl, [0], tmp_path / "u", class_idx=[0, 1])
     with pytest.raises(OptionError, match="out of range"):
-        generate_images(OFFICIAL_COND, [0], tmp_path / "r", class_idx=[0, 5])
+        generate_images(official_cond, [0], tmp_path / "r", class_idx=[0, 5])
     assert not (tmp_path / "u").exists() and not (tmp_path / "r").exists()
 
 
-def test_generate_class_errors(tmp_path: Path) -> None:
+def test_generate_class_errors(tmp_path: Path, official_cond: str) -> None:
     with pytest.raises(OptionError, match="--class"):
-        generate_images(OFFICIAL_COND, [0], tmp_path)
+        generate_images(official_cond, [0], tmp_path)
     with pytest.raises(OptionError, match="out of range"):
-        generate_images(OFFICIAL_COND, [0], tmp_path, class_idx=5)
+        generate_images(official_cond, [0], tmp_path, class_idx=5)
     assert not list(tmp_path.iterdir())
 
 
@@ -175,8 +173,8 @@ def test_mix_styles_layout() -> None:
 
 
 @pytest.mark.parametrize("network", ["tiny", "official"])
-def test_style_mix_grid_composition(network: str, tiny_pkl: Path, tmp_path: Path) -> None:
-    path = tiny_pkl if network == "tiny" else OFFICIAL_RGB
+def test_style_mix_grid_composition(network: str, tiny_pkl: Path, tmp_path: Path, official_rgb: str) -> None:
+    path = tiny_pkl if network == "tiny" else official_rgb
     rows, cols, styles, psi = [85, 100], [55, 821, 7], [0, 2], 0.8
     paths = style_mix_grid(path, rows, cols, styles, tmp_path, truncation_psi=psi, batch_size=4)
     G = load_network(path)["G_ema"].eval()
@@ -213,13 +211,13 @@ def test_style_mix_grid_composition(network: str, tiny_pkl: Path, tmp_path: Path
             assert np.array_equal(cell(i, j), read_png(tmp_path / f"{r}-{c}.png"))
 
 
-def test_style_mix_conditional_and_errors(tmp_path: Path) -> None:
-    G = load_network(OFFICIAL_COND)["G_ema"]
+def test_style_mix_conditional_and_errors(tmp_path: Path, official_cond: str) -> None:
+    G = load_network(official_cond)["G_ema"]
     with pytest.raises(OptionError, match="--styles"):
-        style_mix_grid(OFFICIAL_COND, [1], [2], [0, G.num_ws], tmp_path, class_idx=0)
+        style_mix_grid(official_cond, [1], [2], [0, G.num_ws], tmp_path, class_idx=0)
     with pytest.raises(OptionError, match="--class"):
-        style_mix_grid(OFFICIAL_COND, [1], [2], [0], tmp_path)
-    paths = style_mix_grid(OFFICIAL_COND, [1], [2], list(range(G.num_ws)), tmp_path, class_idx=4)
+        style_mix_grid(official_cond, [1], [2], [0], tmp_path)
+    paths = style_mix_grid(official_cond, [1], [2], list(range(G.num_ws)), tmp_path, class_idx=4)
     # Taking every style from the column seed reproduces the column seed's own image.
     assert max_diff(read_png(tmp_path / "1-2.png"), read_png(tmp_path / "2-2.png")) <= 1
     assert read_png(paths[-1]).shape == (32, 32)

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 import torch
+from tests.conftest import ParityLookup
 
 from ganforge.compat import load_network
 from ganforge.errors import OptionError
@@ -21,8 +20,6 @@ from ganforge.tools.runner import (
     to_uint8,
 )
 from ganforge.tools.seeds import parse_int_list, parse_seeds
-
-PARITY = Path(__file__).resolve().parents[2] / "tests" / "data" / "parity"
 
 
 def tiny_generator(c_dim: int = 0, seed: int = 0) -> Generator:
@@ -189,10 +186,10 @@ def test_mapping_then_synthesis_equals_generator() -> None:
 
 
 @pytest.mark.parametrize("name", ["g32_skip_rgb", "g16_orig_gray_cond"])
-def test_official_pickle_reproduces_reference_images(name: str) -> None:
+def test_official_pickle_reproduces_reference_images(name: str, parity: ParityLookup) -> None:
     """The runner on the loaded official snapshot gives the official outputs for the reference inputs."""
-    ref = np.load(PARITY / f"{name}.npz")
-    nets = load_network(PARITY / f"{name}-snapshot.pkl")
+    ref = np.load(parity(f"{name}.npz"))
+    nets = load_network(parity(f"{name}-snapshot.pkl"))
     G = nets["G_ema"]
     z, c = torch.from_numpy(ref["in/z"]).float(), torch.from_numpy(ref["in/c"]).float()
     for i, psi in enumerate(ref["in/psi"]):

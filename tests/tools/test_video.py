@@ -22,9 +22,6 @@ from ganforge.tools.video import (
     write_video,
 )
 
-PARITY = Path(__file__).resolve().parents[2] / "tests" / "data" / "parity"
-OFFICIAL_COND = PARITY / "g16_orig_gray_cond-snapshot.pkl"
-
 
 def tiny_generator(seed: int = 0) -> Generator:
     torch.manual_seed(seed)
@@ -179,14 +176,14 @@ def test_make_interpolation_video_file(tiny_pkl: Path, tmp_path: Path) -> None:
     assert np.diag(dist).max() < 15 < dist[~np.eye(6, dtype=bool)].min()
 
 
-def test_video_of_conditional_gray_network(tmp_path: Path) -> None:
+def test_video_of_conditional_gray_network(tmp_path: Path, official_cond: str) -> None:
     out = tmp_path / "c.mp4"
-    count = make_interpolation_video(OFFICIAL_COND, [5, 6], out, grid=(2, 1), frames_per_seed=2, class_idx=3)
+    count = make_interpolation_video(official_cond, [5, 6], out, grid=(2, 1), frames_per_seed=2, class_idx=3)
     assert count == 2
     frames = imageio.mimread(out)
     assert len(frames) == 2 and frames[0].shape == (16, 32, 3)
     with pytest.raises(OptionError, match="--class"):
-        make_interpolation_video(OFFICIAL_COND, [5, 6], tmp_path / "d.mp4", grid=(2, 1), frames_per_seed=2)
+        make_interpolation_video(official_cond, [5, 6], tmp_path / "d.mp4", grid=(2, 1), frames_per_seed=2)
 
 
 def test_video_option_errors(tiny_pkl: Path, tmp_path: Path) -> None:

@@ -15,8 +15,9 @@ from ganforge.compat.convert import convert_network
 def convert_command(source: str, dest: str) -> None:
     """Convert network file IN (path or URL) to the ganforge checkpoint OUT.
 
-    IN may be an official StyleGAN2-ADA-PyTorch pickle, a legacy TensorFlow StyleGAN2 or StyleGAN
-    pickle (NVlabs/stylegan2, NVlabs/stylegan) or a ganforge checkpoint; no code from it is run.
+    IN may be an official StyleGAN2-ADA-PyTorch pickle, a TensorFlow StyleGAN2-ADA, StyleGAN2 or
+    StyleGAN pickle (NVlabs/stylegan2-ada, stylegan2, stylegan) or a ganforge checkpoint; no code
+    from it is run.
     OUT is written atomically.
 
     \b

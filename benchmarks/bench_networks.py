@@ -26,9 +26,9 @@ from pathlib import Path
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
+from ganforge.inference.runner import pick_device
 from ganforge.losses.stylegan2 import StyleGAN2Loss
 from ganforge.models.stylegan2 import Discriminator, Generator
-from ganforge.tools.runner import pick_device
 
 PHASES = ("Gmain", "Greg", "Dmain", "Dreg")
 REG_INTERVAL = {"Gmain": 1, "Greg": 4, "Dmain": 1, "Dreg": 16}

@@ -214,9 +214,9 @@ def test_the_scan_finds_mentions_and_flags_an_option_a_command_lacks() -> None:
     assert offenders(presets, bad) == ["training/presets.py:2 --gpus: not an option of train"]
     quoted = 'HELP = """Also:\n  ganforge generate --network x.pkl --projected-w w.npz --nope\n"""\n'
     assert offenders(presets, quoted) == ["training/presets.py:1 --nope: not an option of generate"]
-    shared = ROOT / "tools" / "runner.py"
+    shared = ROOT / "inference" / "runner.py"
     assert offenders(shared, 'M = "--trunc or --nope"\n') == [
-        f"tools/runner.py:1 --nope: not an option of {', '.join(sorted(_reach()[shared]))}"]
+        f"inference/runner.py:1 --nope: not an option of {', '.join(sorted(_reach()[shared]))}"]
     assert offenders(ROOT / "metrics" / "detectors" / "weights.py", 'M = "pass --detector PATH"\n') == [
         "metrics/detectors/weights.py:1 --detector: not an option of train"]
 

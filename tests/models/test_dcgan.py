@@ -11,6 +11,7 @@ from torch import nn
 
 from ganforge.compat import load_network, save_network_checkpoint
 from ganforge.errors import OptionError
+from ganforge.inference.runner import run_generator, seed_latents, to_uint8
 from ganforge.models import registry
 from ganforge.models.dcgan import (
     Discriminator,
@@ -19,7 +20,6 @@ from ganforge.models.dcgan import (
     sample_z,
     uniform_latents,
 )
-from ganforge.tools.runner import run_generator, seed_latents, to_uint8
 
 
 def num_params(module: nn.Module) -> int:

@@ -14,6 +14,7 @@ import torch
 
 from ganforge.compat import save_network
 from ganforge.errors import MetricError, OptionError
+from ganforge.inference.runner import run_mapping, run_synthesis, seed_latents
 from ganforge.metrics.detectors.lpips import lpips_key_map
 from ganforge.metrics.detectors.vgg16 import VGG16Trunk, torchvision_trunk_key_map
 from ganforge.metrics.detectors.weights import KNOWN_WEIGHTS
@@ -31,7 +32,6 @@ from ganforge.tools.projector import (
     schedule,
     w_statistics,
 )
-from ganforge.tools.runner import run_mapping, run_synthesis, seed_latents
 
 
 @pytest.fixture(autouse=True)

@@ -9,8 +9,7 @@ from tests.conftest import ParityLookup
 
 from ganforge.compat import load_network
 from ganforge.errors import OptionError
-from ganforge.models.stylegan2 import Generator
-from ganforge.tools.runner import (
+from ganforge.inference.runner import (
     class_labels,
     pick_device,
     run_generator,
@@ -19,6 +18,7 @@ from ganforge.tools.runner import (
     seed_latents,
     to_uint8,
 )
+from ganforge.models.stylegan2 import Generator
 from ganforge.tools.seeds import parse_int_list, parse_seeds
 
 

@@ -8,7 +8,7 @@ from typing import TypeVar
 import click
 
 from ganforge.errors import OptionError
-from ganforge.tools.runner import DEVICE_HELP, NOISE_MODES, is_device_name
+from ganforge.inference.runner import DEVICE_HELP, NOISE_MODES, is_device_name
 from ganforge.tools.seeds import parse_int_list
 
 FC = TypeVar("FC", bound=Callable[..., object])

@@ -26,10 +26,10 @@ from torch import nn
 from ganforge.compat import load_network
 from ganforge.errors import NetworkFileError, OptionError, OutputError
 from ganforge.fileio import make_dirs, output_error
+from ganforge.inference.runner import pick_device
 from ganforge.metrics.features import MetricOptions
 from ganforge.metrics.fit import check_data_fits, check_generator_fits
 from ganforge.metrics.registry import get_metric
-from ganforge.tools.runner import pick_device
 
 WEIGHTED_DETECTORS = ("inception", "vgg16", "lpips")
 RUN_DIR_MARKER = "training_options.json"

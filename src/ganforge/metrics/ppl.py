@@ -24,9 +24,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ganforge.inference.runner import eval_mode
 from ganforge.metrics.features import MetricOptions, sample_labels
 from ganforge.progress import progress as progress_bar
-from ganforge.tools.runner import eval_mode
 
 LPIPS_RESOLUTION = 256
 

@@ -16,7 +16,7 @@ from ganforge.compat import load_network
 from ganforge.data.grid import grid_size, save_image_grid
 from ganforge.errors import NetworkFileError, OptionError
 from ganforge.fileio import atomic_path, make_dirs
-from ganforge.tools.runner import check_class, pick_device, run_generator, run_synthesis
+from ganforge.inference.runner import check_class, pick_device, run_generator, run_synthesis
 
 logger = logging.getLogger(__name__)
 

@@ -26,9 +26,9 @@ import torch.nn.functional as F
 
 from ganforge.errors import MetricError, OptionError
 from ganforge.fileio import atomic_open, make_dirs
+from ganforge.inference.runner import check_class, class_labels, module_device, run_mapping, run_synthesis
 from ganforge.progress import progress as progress_bar
 from ganforge.tools.generate import load_generator, require_mapping, save_png
-from ganforge.tools.runner import check_class, class_labels, module_device, run_mapping, run_synthesis
 from ganforge.tools.video import write_video
 
 logger = logging.getLogger(__name__)

@@ -19,8 +19,8 @@ import torch
 from ganforge.data.grid import save_image_grid
 from ganforge.errors import OptionError
 from ganforge.fileio import make_dirs
+from ganforge.inference.runner import check_class, class_labels, run_mapping, run_synthesis, seed_latents
 from ganforge.tools.generate import GRID_NAME, load_generator, require_mapping, save_png
-from ganforge.tools.runner import check_class, class_labels, run_mapping, run_synthesis, seed_latents
 
 logger = logging.getLogger(__name__)
 

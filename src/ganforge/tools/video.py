@@ -24,9 +24,9 @@ import torch
 
 from ganforge.errors import OptionError, OutputError
 from ganforge.fileio import atomic_path, output_error
+from ganforge.inference.runner import class_labels, run_mapping, run_synthesis, seed_latents
 from ganforge.progress import progress as progress_bar
 from ganforge.tools.generate import load_generator, require_mapping
-from ganforge.tools.runner import class_labels, run_mapping, run_synthesis, seed_latents
 
 logger = logging.getLogger(__name__)
 

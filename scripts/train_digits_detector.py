@@ -1,7 +1,7 @@
 """Train the digits-v1 detector on `demo:digits` and write its weights file (float16 .npz).
 
 Deterministic on CPU (fixed seeds, 2 threads, deterministic kernels); takes about two minutes.
-The held-out split comes from `ganforge.metrics.detectors.digits.heldout_split`, so the tests can
+The held-out split comes from `ganforge.detectors.digits.heldout_split`, so the tests can
 measure accuracy on the same images. Refuses to write weights scoring below --min-accuracy there.
 
     python scripts/train_digits_detector.py [--out PATH] [--epochs N]
@@ -17,16 +17,16 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ganforge.fileio import atomic_path
-from ganforge.metrics.detectors.digits import (
+from ganforge.detectors.digits import (
     WEIGHTS_FILE,
     DigitsClassifier,
     digits_arrays,
     heldout_split,
     state_to_arrays,
 )
+from ganforge.fileio import atomic_path
 
-DEFAULT_OUT = Path(__file__).resolve().parents[1] / "src/ganforge/metrics/detectors" / WEIGHTS_FILE
+DEFAULT_OUT = Path(__file__).resolve().parents[1] / "src/ganforge/detectors" / WEIGHTS_FILE
 MAX_SHIFT = 2
 BATCH = 64
 

@@ -25,7 +25,7 @@ from ganforge.metrics import compute
 from ganforge.models.checkpoint import save_network
 from ganforge.models.stylegan2 import Generator
 
-HAVE_DIGITS = (resources.files("ganforge.metrics.detectors") / "digits-v1.npz").is_file()
+HAVE_DIGITS = (resources.files("ganforge.detectors") / "digits-v1.npz").is_file()
 needs_digits = pytest.mark.skipif(not HAVE_DIGITS, reason="digits-v1.npz weights not committed yet")
 
 
@@ -148,10 +148,10 @@ def test_unknown_metric_is_a_usage_error(tmp_path: Path, digits_zip: Path) -> No
 
 def test_every_ppl_variant_runs_by_name(tmp_path: Path, digits_zip: Path) -> None:
     """The official ppl_zfull, ppl_wfull and ppl_zend through the command (LPIPS of stand-in weights)."""
-    from tests.metrics.test_detectors import save_trunk
+    from tests.detectors.test_detectors import save_trunk
 
-    from ganforge.metrics.detectors.lpips import lpips_key_map
-    from ganforge.metrics.detectors.weights import KNOWN_WEIGHTS
+    from ganforge.detectors.lpips import lpips_key_map
+    from ganforge.detectors.weights import KNOWN_WEIGHTS
 
     weights = tmp_path / "detectors"
     weights.mkdir()

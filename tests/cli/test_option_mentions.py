@@ -48,7 +48,8 @@ OWNERS: list[tuple[str, frozenset[str]]] = [
     ("tools/video.py", frozenset({"video"})),
     ("tools/projector.py", frozenset({"project"})),
     # Detector weights are looked up by metrics, by the projector (LPIPS) and by train --metrics.
-    ("metrics/detectors/weights.py", frozenset({"metrics", "project", "train"})),
+    ("detectors/weights.py", frozenset({"metrics", "project", "train"})),
+    ("detectors/", frozenset({"metrics"})),
     ("metrics/", frozenset({"metrics"})),
 ]
 """Library modules in one area, by path prefix under src/ganforge (the first match counts), and
@@ -217,8 +218,8 @@ def test_the_scan_finds_mentions_and_flags_an_option_a_command_lacks() -> None:
     shared = ROOT / "inference" / "runner.py"
     assert offenders(shared, 'M = "--trunc or --nope"\n') == [
         f"inference/runner.py:1 --nope: not an option of {', '.join(sorted(_reach()[shared]))}"]
-    assert offenders(ROOT / "metrics" / "detectors" / "weights.py", 'M = "pass --detector PATH"\n') == [
-        "metrics/detectors/weights.py:1 --detector: not an option of train"]
+    assert offenders(ROOT / "detectors" / "weights.py", 'M = "pass --detector PATH"\n') == [
+        "detectors/weights.py:1 --detector: not an option of train"]
 
 
 def test_owners_are_commands_that_reach_their_modules() -> None:

@@ -20,10 +20,10 @@ import pytest
 import torch
 import torch.multiprocessing as mp
 
+from ganforge.detectors import load_detector
+from ganforge.detectors.base import Detector
 from ganforge.errors import MetricError, OptionError
 from ganforge.metrics.compute import compute_metrics, format_table, report
-from ganforge.metrics.detectors import load_detector
-from ganforge.metrics.detectors.base import Detector
 from ganforge.metrics.features import MetricOptions, dataset_features
 from ganforge.metrics.inception_score import inception_score
 from ganforge.metrics.kid import kernel_distance
@@ -238,7 +238,7 @@ def test_ppl_runs_on_a_stylegan2_generator() -> None:
 
 def test_ppl_with_the_lpips_module() -> None:
     """The real LPIPS class (untrained weights: only its interface matters here) takes PPL's images."""
-    from ganforge.metrics.detectors.lpips import LPIPS
+    from ganforge.detectors.lpips import LPIPS
 
     torch.manual_seed(0)
     lpips = LPIPS()

@@ -13,11 +13,11 @@ import pytest
 import torch
 
 from ganforge.compat import save_network
+from ganforge.detectors.lpips import lpips_key_map
+from ganforge.detectors.vgg16 import VGG16Trunk, torchvision_trunk_key_map
+from ganforge.detectors.weights import KNOWN_WEIGHTS
 from ganforge.errors import MetricError, OptionError
 from ganforge.inference.runner import run_mapping, run_synthesis, seed_latents
-from ganforge.metrics.detectors.lpips import lpips_key_map
-from ganforge.metrics.detectors.vgg16 import VGG16Trunk, torchvision_trunk_key_map
-from ganforge.metrics.detectors.weights import KNOWN_WEIGHTS
 from ganforge.models.stylegan2 import Generator
 from ganforge.tools.generate import generate_from_projected_w, load_generator
 from ganforge.tools.projector import (

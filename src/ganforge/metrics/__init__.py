@@ -1,1 +1,1 @@
-"""Evaluation metrics (FID, KID, precision/recall, IS, PPL and the digits metrics) and their detectors."""
+"""Evaluation metrics (FID, KID, precision/recall, IS, PPL and the digits metrics) over detector features."""

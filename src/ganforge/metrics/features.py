@@ -18,9 +18,9 @@ import torch
 from torch import nn
 
 from ganforge.data.dataset import ImageDataset
+from ganforge.detectors import load_detector
 from ganforge.errors import MetricError
 from ganforge.inference.runner import run_generator
-from ganforge.metrics.detectors import load_detector
 from ganforge.metrics.feature_stats import FeatureStats
 from ganforge.metrics.stats_cache import cache_path, load_cached, save_cached, weights_digest
 from ganforge.progress import progress as progress_bar

@@ -17,9 +17,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from ganforge.detectors.digits import NUM_CLASSES as DIGITS_CLASSES
+from ganforge.detectors.digits import RESOLUTION as DIGITS_RESOLUTION
 from ganforge.errors import MetricError
-from ganforge.metrics.detectors.digits import NUM_CLASSES as DIGITS_CLASSES
-from ganforge.metrics.detectors.digits import RESOLUTION as DIGITS_RESOLUTION
 from ganforge.metrics.features import MetricOptions, dataset_features, generator_features
 from ganforge.metrics.fid import frechet_distance
 from ganforge.metrics.inception_score import inception_score

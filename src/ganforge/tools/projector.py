@@ -127,7 +127,7 @@ def load_distance(kind: str = "auto", detector_path: str | None = None) -> tuple
     "auto" takes LPIPS if its weights are found or can be downloaded (an explicit `detector_path`
     must work), otherwise falls back to the pixel distance with a warning.
     """
-    from ganforge.metrics.detectors import load_detector  # deferred: VGG code only when needed
+    from ganforge.detectors import load_detector  # deferred: VGG code only when needed
 
     if kind not in DISTANCES:
         raise OptionError(f"--distance: {kind!r} is not one of {', '.join(DISTANCES)}")

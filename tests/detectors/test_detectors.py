@@ -15,25 +15,25 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from ganforge.errors import MetricError
-from ganforge.metrics.detectors import load_detector
-from ganforge.metrics.detectors import weights as weights_mod
-from ganforge.metrics.detectors.inception import (
+from ganforge.detectors import load_detector
+from ganforge.detectors import weights as weights_mod
+from ganforge.detectors.inception import (
     InceptionV3FID,
     _avg_pool_tf,
     load_inception,
     pt_inception_key_map,
     resize_like_tf1,
 )
-from ganforge.metrics.detectors.lpips import LPIPS, load_lpips, lpips_key_map
-from ganforge.metrics.detectors.vgg16 import (
+from ganforge.detectors.lpips import LPIPS, load_lpips, lpips_key_map
+from ganforge.detectors.vgg16 import (
     VGG16,
     VGG16Trunk,
     load_vgg16,
     torchvision_trunk_key_map,
     torchvision_vgg16_key_map,
 )
-from ganforge.metrics.detectors.weights import KNOWN_WEIGHTS, WeightsFile, resolve_weights
+from ganforge.detectors.weights import KNOWN_WEIGHTS, WeightsFile, resolve_weights
+from ganforge.errors import MetricError
 
 # torchvision's inception_v3 has 27,161,264 parameters; without AuxLogits (conv 768->128 1x1,
 # conv 128->768 5x5, each with BN, fc 768->1000: 3,326,696) and with 1008 classes (+8 * 2049).

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from ganforge.metrics.detectors import Detector, load_detector
-from ganforge.metrics.detectors.digits import (
+from ganforge.detectors import Detector, load_detector
+from ganforge.detectors.digits import (
     FEATURE_DIM,
     WEIGHTS_FILE,
     DigitsClassifier,
@@ -38,7 +38,7 @@ def _predict(net: DigitsClassifier, images: torch.Tensor) -> torch.Tensor:
 
 
 def test_weights_file_is_small_and_loads_without_pickle() -> None:
-    source = resources.files("ganforge.metrics.detectors") / WEIGHTS_FILE
+    source = resources.files("ganforge.detectors") / WEIGHTS_FILE
     with source.open("rb") as f:
         data = f.read()
     assert len(data) < 400_000

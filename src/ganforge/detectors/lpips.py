@@ -13,8 +13,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ganforge.metrics.detectors.vgg16 import STAGE_CHANNELS, VGG16Trunk, torchvision_trunk_key_map
-from ganforge.metrics.detectors.weights import (
+from ganforge.detectors.vgg16 import STAGE_CHANNELS, VGG16Trunk, torchvision_trunk_key_map
+from ganforge.detectors.weights import (
     KNOWN_WEIGHTS,
     load_mapped_state_dict,
     read_state_dict,

@@ -13,9 +13,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ganforge.metrics.detectors.base import Detector
-from ganforge.metrics.detectors.inception import resize_like_tf1
-from ganforge.metrics.detectors.weights import (
+from ganforge.detectors.base import Detector
+from ganforge.detectors.inception import resize_like_tf1
+from ganforge.detectors.weights import (
     KNOWN_WEIGHTS,
     load_mapped_state_dict,
     read_state_dict,

@@ -15,8 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ganforge.detectors.base import Detector
 from ganforge.errors import MetricError
-from ganforge.metrics.detectors.base import Detector
 
 WEIGHTS_FILE = "digits-v1.npz"
 RESOLUTION = 32
@@ -104,7 +104,7 @@ def load_digits_detector() -> DigitsClassifier:
             state = {k: torch.from_numpy(npz[k].astype(np.float32)) for k in npz.files}
     except FileNotFoundError as e:
         raise MetricError(
-            f"The digits detector weights {WEIGHTS_FILE} are missing from ganforge.metrics.detectors; "
+            f"The digits detector weights {WEIGHTS_FILE} are missing from ganforge.detectors; "
             "reinstall ganforge or run scripts/train_digits_detector.py to make them."
         ) from e
     net = DigitsClassifier()

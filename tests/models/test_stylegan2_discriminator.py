@@ -11,7 +11,8 @@ import pytest
 import torch
 from tests.conftest import PARITY_CONFIGS, ParityLookup
 
-from ganforge.models.stylegan2.discriminator import Discriminator, DiscriminatorBlock, MinibatchStdLayer
+from ganforge.models.stylegan2.discriminator import Discriminator, DiscriminatorBlock
+from ganforge.ops.minibatch_std import MinibatchStdLayer
 
 # Scores and R1 penalties must match the official outputs to a relative 1e-4:
 # |ours - official| <= REL_TOL * max(|official|, floor), elementwise. Scores may cross zero, so they get

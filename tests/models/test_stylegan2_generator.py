@@ -16,8 +16,8 @@ from ganforge.models.stylegan2.layers import (
     Conv2dLayer,
     FullyConnectedLayer,
     MappingNetwork,
-    normalize_2nd_moment,
 )
+from ganforge.ops.normalize import normalize_2nd_moment
 
 # --- layers -------------------------------------------------------------------------------------
 

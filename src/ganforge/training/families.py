@@ -22,7 +22,7 @@ from ganforge.losses import StyleGAN2Loss
 from ganforge.losses.dcgan import DCGANConfig, DCGANLoss
 from ganforge.losses.stylegan import StyleGANLoss
 from ganforge.models import dcgan, stylegan
-from ganforge.models.stylegan.layers import downscale2d, upscale2d
+from ganforge.ops.scale2d import downscale2d, upscale2d
 from ganforge.training.presets import MODELS, TrainingConfig, build_networks
 
 STYLEGAN_ADAM = {"betas": (0.0, 0.99), "eps": 1e-8}

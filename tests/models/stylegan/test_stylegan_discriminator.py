@@ -7,7 +7,7 @@ import torch
 from tests.models.stylegan.helpers import set_lod, tiny_discriminator
 
 from ganforge.models.stylegan import Discriminator
-from ganforge.models.stylegan.layers import downscale2d
+from ganforge.ops.scale2d import downscale2d
 
 
 def images(n: int, resolution: int, seed: int = 0) -> torch.Tensor:

@@ -14,7 +14,7 @@ from tests.models.stylegan.helpers import set_lod, tiny_discriminator, tiny_gene
 from ganforge.compat import load_network, save_network_checkpoint
 from ganforge.inference.runner import run_generator, run_mapping, run_synthesis, seed_latents
 from ganforge.models.stylegan import Discriminator, Generator, SynthesisNetwork
-from ganforge.models.stylegan.layers import upscale2d
+from ganforge.ops.scale2d import upscale2d
 from ganforge.tools.generate import generate_images
 from ganforge.tools.style_mix import mix_styles, style_mix_grid
 

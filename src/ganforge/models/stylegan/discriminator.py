@@ -19,13 +19,13 @@ from ganforge.models.stylegan.layers import (
     Conv2d,
     Dense,
     check_choice,
-    downscale2d,
     feature_maps,
     lerp_clip,
     resolution_log2,
     use_fused,
 )
-from ganforge.models.stylegan2.discriminator import MinibatchStdLayer
+from ganforge.ops.minibatch_std import MinibatchStdLayer
+from ganforge.ops.scale2d import downscale2d
 
 
 class DiscriminatorBlock(nn.Module):

@@ -28,11 +28,11 @@ from ganforge.models.stylegan.layers import (
     instance_norm,
     lerp_clip,
     resolution_log2,
-    upscale2d,
     use_fused,
 )
-from ganforge.models.stylegan2.layers import normalize_2nd_moment
 from ganforge.ops.bias_act import bias_act
+from ganforge.ops.normalize import normalize_2nd_moment
+from ganforge.ops.scale2d import upscale2d
 
 NOISE_MODES = ("random", "const", "none")
 LAYER_KINDS = ("const", "conv", "up")

@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ganforge.ops.bias_act import bias_act
+from ganforge.ops.scale2d import downscale2d, upscale2d
 from ganforge.ops.upfirdn2d import filter2d, setup_filter
 
 ACTIVATIONS = ("lrelu", "relu")
@@ -61,18 +62,6 @@ def instance_norm(x: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
     """Normalise each feature map of NCHW `x` to zero mean and unit mean square over H x W."""
     x = x - x.mean(dim=(2, 3), keepdim=True)
     return x * (x.square().mean(dim=(2, 3), keepdim=True) + eps).rsqrt()
-
-
-def upscale2d(x: torch.Tensor, factor: int = 2) -> torch.Tensor:
-    """Nearest-neighbour upscaling of NCHW images by an integer factor."""
-    if factor == 1:
-        return x
-    return x.repeat_interleave(factor, dim=2).repeat_interleave(factor, dim=3)
-
-
-def downscale2d(x: torch.Tensor, factor: int = 2) -> torch.Tensor:
-    """Box-filter downscaling of NCHW images (mean of each factor x factor block)."""
-    return x if factor == 1 else F.avg_pool2d(x, factor)
 
 
 def lerp_clip(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:

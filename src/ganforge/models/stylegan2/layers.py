@@ -16,15 +16,11 @@ from torch import nn
 
 from ganforge.ops.bias_act import activation_gain, bias_act
 from ganforge.ops.conv2d_resample import conv2d_resample
+from ganforge.ops.normalize import normalize_2nd_moment
 from ganforge.ops.upfirdn2d import setup_filter
 
 DEFAULT_FILTER = (1, 3, 3, 1)
 HOMOGENEOUS = ("linear", "relu", "lrelu")  # act(g * x) == g * act(x) for g > 0
-
-
-def normalize_2nd_moment(x: torch.Tensor, dim: int = 1, eps: float = 1e-8) -> torch.Tensor:
-    """Scale `x` to unit mean square along `dim` (used on z and on the embedded label)."""
-    return x * (x.square().mean(dim=dim, keepdim=True) + eps).rsqrt()
 
 
 class FullyConnectedLayer(nn.Module):

@@ -18,9 +18,9 @@ from ganforge.augment.pipeline import (
     build_augment_pipe,
     filter_bank,
 )
+from ganforge.compat import registry
+from ganforge.compat.checkpoint import read_checkpoint, save_network_checkpoint
 from ganforge.errors import OptionError
-from ganforge.models import registry
-from ganforge.models.checkpoint import read_checkpoint, save_network_checkpoint
 
 AUGMENTATIONS = [
     "xflip", "rotate90", "xint", "scale", "rotate", "aniso", "xfrac", "brightness", "contrast",

@@ -13,7 +13,7 @@ from tests.conftest import ParityLookup
 
 from ganforge.cli.main import cli, main
 from ganforge.compat import load_network, load_network_pkl
-from ganforge.models.checkpoint import ZIP_MAGIC
+from ganforge.compat.checkpoint import ZIP_MAGIC
 
 
 def same_outputs(a: dict, b: dict, resolution: int) -> None:

@@ -19,10 +19,10 @@ from click.testing import CliRunner
 
 from ganforge.cli.main import cli, main
 from ganforge.cli.metrics import metrics_command, parse_metric_names
+from ganforge.compat.checkpoint import save_network
 from ganforge.data.sources import open_source
 from ganforge.errors import MetricError
 from ganforge.metrics import compute
-from ganforge.models.checkpoint import save_network
 from ganforge.models.stylegan2 import Generator
 
 HAVE_DIGITS = (resources.files("ganforge.detectors") / "digits-v1.npz").is_file()

@@ -17,8 +17,8 @@ from tests.training.tiny import make_dataset, tiny_config
 from ganforge.cli.main import main
 from ganforge.cli.train import train_command
 from ganforge.compat import load_network
+from ganforge.compat.checkpoint import read_training_state
 from ganforge.errors import GanforgeError, NetworkFileError, OptionError
-from ganforge.models.checkpoint import read_training_state
 from ganforge.training.loop import LoopOptions, training_loop
 from ganforge.training.rundir import new_run_dir
 

@@ -13,10 +13,9 @@ from typing import Any
 import pytest
 import torch
 
-from ganforge.compat import load_network, save_network, save_network_checkpoint
+from ganforge.compat import load_network, registry, save_network, save_network_checkpoint
+from ganforge.compat.checkpoint import DamagedCheckpointError
 from ganforge.errors import NetworkFileError
-from ganforge.models import registry
-from ganforge.models.checkpoint import DamagedCheckpointError
 from ganforge.models.stylegan2 import Discriminator, Generator, MappingNetwork, SynthesisNetwork
 
 
@@ -209,7 +208,7 @@ def test_registry_maps_names_and_classes_both_ways() -> None:
         registry.get_class("nope")
 
 
-IMPORT_ORDERS = ["ganforge.models.checkpoint", "ganforge.compat.loader", "ganforge.compat"]
+IMPORT_ORDERS = ["ganforge.compat.checkpoint", "ganforge.compat.loader", "ganforge.compat"]
 
 
 @pytest.mark.parametrize("module", IMPORT_ORDERS)

@@ -9,10 +9,9 @@ import pytest
 import torch
 from torch import nn
 
-from ganforge.compat import load_network, save_network_checkpoint
+from ganforge.compat import load_network, registry, save_network_checkpoint
 from ganforge.errors import OptionError
 from ganforge.inference.runner import run_generator, seed_latents, to_uint8
-from ganforge.models import registry
 from ganforge.models.dcgan import (
     Discriminator,
     Generator,

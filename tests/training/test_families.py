@@ -21,12 +21,12 @@ from torch import nn
 
 from ganforge.cli.train import train_command
 from ganforge.compat import load_network
+from ganforge.compat.checkpoint import read_training_state
 from ganforge.data.writer import create_dataset
 from ganforge.errors import DatasetError, OptionError
 from ganforge.losses.stylegan import StyleGANLoss
 from ganforge.metrics.compute import compute_metrics
 from ganforge.models import dcgan, stylegan
-from ganforge.models.checkpoint import read_training_state
 from ganforge.tools.generate import generate_images
 from ganforge.training.families import check_resolution, images_at_lod, make_family, stylegan_lod
 from ganforge.training.loop import LoopOptions, training_loop

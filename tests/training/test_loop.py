@@ -18,8 +18,8 @@ import torch
 from tests.training.tiny import make_dataset, tiny_config
 
 from ganforge.compat import load_network
+from ganforge.compat.checkpoint import read_training_state, save_network_checkpoint
 from ganforge.errors import GanforgeError, OptionError
-from ganforge.models.checkpoint import read_training_state, save_network_checkpoint
 from ganforge.training.loop import LoopOptions, copy_matching, training_loop
 from ganforge.training.presets import build_networks
 from ganforge.training.rundir import latest_snapshot, new_run_dir

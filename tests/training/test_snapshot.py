@@ -14,8 +14,8 @@ from tests.training.tiny import tiny_config
 
 from ganforge.augment import build_augment_pipe
 from ganforge.compat import load_network
+from ganforge.compat.checkpoint import save_network_checkpoint
 from ganforge.errors import NetworkFileError, OptionError, OutputError
-from ganforge.models.checkpoint import save_network_checkpoint
 from ganforge.training.distributed import DistEnv
 from ganforge.training.presets import build_networks
 from ganforge.training.rundir import (

@@ -4,10 +4,10 @@
 A ganforge checkpoint that is truncated or corrupt raises `DamagedCheckpointError`.
 """
 
+from ganforge.compat.checkpoint import DamagedCheckpointError, save_network, save_network_checkpoint
 from ganforge.compat.loader import load_network
 from ganforge.compat.official import load_network_pkl
 from ganforge.compat.safe_unpickle import OfficialObject
-from ganforge.models.checkpoint import DamagedCheckpointError, save_network, save_network_checkpoint
 
 __all__ = [
     "DamagedCheckpointError", "OfficialObject", "load_network", "load_network_pkl", "save_network",

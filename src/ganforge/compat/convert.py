@@ -9,9 +9,9 @@ from typing import Any
 
 from torch import nn
 
+from ganforge.compat.checkpoint import save_network_checkpoint
 from ganforge.compat.loader import load_network
 from ganforge.compat.official import NetworkSource
-from ganforge.models.checkpoint import save_network_checkpoint
 
 logger = logging.getLogger(__name__)
 

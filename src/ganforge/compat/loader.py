@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ganforge.compat.checkpoint import ZIP_MAGIC, read_checkpoint
 from ganforge.compat.official import NetworkSource, open_source, read_network_pkl
-from ganforge.models.checkpoint import ZIP_MAGIC, read_checkpoint
 
 
 def load_network(source: NetworkSource) -> dict[str, Any]:

@@ -24,26 +24,27 @@ from typing import Any, BinaryIO
 import torch
 from torch import nn
 
+from ganforge.augment.pipeline import AugmentPipe
+from ganforge.compat.checkpoint import HEAD_BYTES, ZIP_MAGIC, is_checkpoint, rebuild_network
 from ganforge.compat.safe_unpickle import OfficialObject, TorchModuleRecord, safe_load
 from ganforge.compat.tf_legacy import convert_tf_pickle, is_tf_pickle
 from ganforge.errors import NetworkFileError
 from ganforge.fileio import atomic_path
-from ganforge.models import registry
-from ganforge.models.checkpoint import HEAD_BYTES, ZIP_MAGIC, is_checkpoint, rebuild_network
+from ganforge.models import stylegan2
 
 logger = logging.getLogger(__name__)
 
 NetworkSource = str | os.PathLike[str] | BinaryIO
 """A local path, an http(s) URL, or an open binary file."""
 
-OFFICIAL_CLASSES: dict[str, str] = {
-    "Generator": "stylegan2.Generator",
-    "Discriminator": "stylegan2.Discriminator",
-    "MappingNetwork": "stylegan2.MappingNetwork",
-    "SynthesisNetwork": "stylegan2.SynthesisNetwork",
-    "AugmentPipe": "augment.AugmentPipe",
+OFFICIAL_CLASSES: dict[str, type[nn.Module]] = {
+    "Generator": stylegan2.Generator,
+    "Discriminator": stylegan2.Discriminator,
+    "MappingNetwork": stylegan2.MappingNetwork,
+    "SynthesisNetwork": stylegan2.SynthesisNetwork,
+    "AugmentPipe": AugmentPipe,
 }
-"""Official class name -> ganforge registry name."""
+"""Official class name (as a pickle records it) -> the ganforge class that rebuilds it."""
 
 TORCH_LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 """The number a torch.save file of the legacy (non-zip) format pickles first."""
@@ -159,13 +160,12 @@ def read_network_pkl(f: BinaryIO, name: str) -> dict[str, Any]:
 
 def build_network(record: OfficialObject, source: str) -> nn.Module:
     """The ganforge network for an official record: constructed from its arguments, weights loaded."""
-    registry_name = OFFICIAL_CLASSES.get(record.class_name)
-    if registry_name is None:
+    cls = OFFICIAL_CLASSES.get(record.class_name)
+    if cls is None:
         raise NetworkFileError(
             f"{source}: network class {record.class_name!r} is not one ganforge can rebuild "
             f"(supported: {', '.join(OFFICIAL_CLASSES)})"
         )
-    cls = registry.get_class(registry_name)
     kwargs = official_kwargs(cls, record, source)
     return rebuild_network(cls, kwargs, collect_tensors(record, source), f"{source}: the {record.class_name}")
 

@@ -22,8 +22,8 @@ from typing import Any, BinaryIO
 import numpy as np
 import torch
 
+from ganforge.compat.checkpoint import HEAD_BYTES
 from ganforge.errors import NetworkFileError
-from ganforge.models.checkpoint import HEAD_BYTES
 
 try:  # NumPy >= 2
     from numpy._core.multiarray import _reconstruct as _np_reconstruct

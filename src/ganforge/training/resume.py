@@ -19,10 +19,10 @@ from typing import Any
 
 import numpy as np
 
+from ganforge.compat.checkpoint import read_training_state
 from ganforge.data.dataset import ImageDataset
 from ganforge.errors import NetworkFileError, OptionError
 from ganforge.fileio import atomic_open
-from ganforge.models.checkpoint import read_training_state
 from ganforge.training.presets import PROCESSES, TrainingConfig, check_config, check_overrides, option_name
 from ganforge.training.rundir import latest_run, run_snapshots
 

@@ -1,6 +1,6 @@
 """Training snapshots: the networks plus everything needed to continue training bit for bit.
 
-A snapshot is a ganforge checkpoint (`ganforge.models.checkpoint`): the networks G, D, G_ema and
+A snapshot is a ganforge checkpoint (`ganforge.compat.checkpoint`): the networks G, D, G_ema and
 the augment pipe (when there is one) are stored as usual, so `ganforge.compat.load_network` and
 `ganforge generate` open it like any network file; the training state (counters, optimiser
 states, loss, ADA and schedule state) rides along as the checkpoint's `training_state`. Randomness needs no
@@ -16,8 +16,8 @@ from typing import Any
 from torch import nn
 
 from ganforge.compat import load_network
+from ganforge.compat.checkpoint import read_training_state, save_network_checkpoint
 from ganforge.errors import NetworkFileError
-from ganforge.models.checkpoint import read_training_state, save_network_checkpoint
 
 NETWORK_KEYS = ("G", "D", "G_ema", "augment_pipe")
 

@@ -37,10 +37,10 @@ from torch.nn.modules.module import (
 from torch.overrides import TorchFunctionMode
 from torch.utils._device import _device_constructors
 
+from ganforge.compat import registry
 from ganforge.data.formats.images import IMAGE_EXTENSIONS
 from ganforge.errors import NetworkFileError
 from ganforge.fileio import atomic_open
-from ganforge.models import registry
 
 FORMAT = "ganforge-checkpoint"
 VERSION = 1

@@ -1,0 +1,55 @@
+"""Names of the network classes a checkpoint can rebuild, and the classes they stand for.
+
+A checkpoint stores a network as (registry name, constructor kwargs, state); `get_class` turns the
+name back into the class. The registry sits above the model families and the augment pipe, so it
+imports their classes directly and none of them needs to know about it. New families add their
+classes to `_CLASSES`.
+"""
+
+from __future__ import annotations
+
+from torch import nn
+
+from ganforge.augment.pipeline import AugmentPipe
+from ganforge.errors import NetworkFileError
+from ganforge.models import dcgan, stylegan, stylegan2
+
+_CLASSES: dict[str, type[nn.Module]] = {
+    "stylegan2.Generator": stylegan2.Generator,
+    "stylegan2.Discriminator": stylegan2.Discriminator,
+    "stylegan2.MappingNetwork": stylegan2.MappingNetwork,
+    "stylegan2.SynthesisNetwork": stylegan2.SynthesisNetwork,
+    "stylegan.Generator": stylegan.Generator,
+    "stylegan.Discriminator": stylegan.Discriminator,
+    "stylegan.MappingNetwork": stylegan.MappingNetwork,
+    "stylegan.SynthesisNetwork": stylegan.SynthesisNetwork,
+    "augment.AugmentPipe": AugmentPipe,
+    "dcgan.Generator": dcgan.Generator,
+    "dcgan.Discriminator": dcgan.Discriminator,
+}
+"""Registry name (as stored in checkpoints) -> class."""
+
+_NAMES: dict[type[nn.Module], str] = {cls: name for name, cls in _CLASSES.items()}
+
+
+def names() -> list[str]:
+    """Every registered network name."""
+    return sorted(_CLASSES)
+
+
+def get_class(name: str) -> type[nn.Module]:
+    """The class registered as `name`; `NetworkFileError` (listing the known names) if there is none."""
+    if name not in _CLASSES:
+        raise NetworkFileError(f"unknown network class {name!r}; known classes: {', '.join(names())}")
+    return _CLASSES[name]
+
+
+def name_of(network: nn.Module | type[nn.Module]) -> str:
+    """The registry name of a network (or network class); `ValueError` if it is not registered."""
+    cls = network if isinstance(network, type) else type(network)
+    if cls not in _NAMES:
+        raise ValueError(
+            f"{cls.__module__}.{cls.__qualname__} is not a registered network class; "
+            "add it to ganforge.compat.registry to save it in a checkpoint"
+        )
+    return _NAMES[cls]

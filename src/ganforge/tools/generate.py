@@ -17,14 +17,15 @@ from ganforge.data.grid import grid_size, save_image_grid
 from ganforge.errors import NetworkFileError, OptionError
 from ganforge.fileio import atomic_path, make_dirs
 from ganforge.inference.runner import check_class, pick_device, run_generator, run_synthesis
+from ganforge.models import dcgan
 
 logger = logging.getLogger(__name__)
 
 GRID_NAME = "grid.png"
 """The file name of the image grid written beside the images (generate --grid, style-mix)."""
 
-_FAMILY_NAMES = {"ganforge.models.dcgan": "DCGAN"}
-"""Display names of the generator modules that lack a mapping network."""
+_FAMILY_NAMES: dict[type[torch.nn.Module], str] = {dcgan.Generator: "DCGAN"}
+"""Display names of the generator classes that lack a mapping network."""
 
 
 def load_generator(network_path: str | os.PathLike[str], device: str | None = None) -> torch.nn.Module:
@@ -49,7 +50,7 @@ def require_mapping(G: torch.nn.Module, network_path: str | os.PathLike[str], co
     """Refuse a generator without a mapping network (DCGAN): `command` works on its ws."""
     if hasattr(G, "mapping") and hasattr(G, "synthesis"):
         return
-    family = _FAMILY_NAMES.get(type(G).__module__, type(G).__name__)
+    family = _FAMILY_NAMES.get(type(G), type(G).__name__)
     raise NetworkFileError(
         f"{network_path} holds a {family} generator, which has no mapping network; `ganforge {command}` "
         "works with StyleGAN2 and StyleGAN networks only (use `ganforge generate` for this one)"

@@ -35,6 +35,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ganforge.errors import OptionError
+from ganforge.ops.init_args import records_init_args
 from ganforge.ops.upfirdn2d import setup_filter, upfirdn2d
 
 SYM2 = [-0.12940952255092145, 0.22414386804185735, 0.836516303737469, 0.48296291314469025]
@@ -181,6 +182,7 @@ class _Draws:
         return torch.where(chosen, value, torch.full_like(value, default))
 
 
+@records_init_args
 class AugmentPipe(nn.Module):
     """StyleGAN2-ADA augmentations with per-augmentation probability multipliers and strength `p`.
 
@@ -222,15 +224,6 @@ class AugmentPipe(nn.Module):
         cutout_size: float = 0.5,
     ) -> None:
         super().__init__()
-        self.init_kwargs: dict[str, Any] = dict(
-            xflip=xflip, rotate90=rotate90, xint=xint, xint_max=xint_max, scale=scale, rotate=rotate,
-            aniso=aniso, xfrac=xfrac, scale_std=scale_std, rotate_max=rotate_max, aniso_std=aniso_std,
-            xfrac_std=xfrac_std, brightness=brightness, contrast=contrast, lumaflip=lumaflip, hue=hue,
-            saturation=saturation, brightness_std=brightness_std, contrast_std=contrast_std,
-            hue_max=hue_max, saturation_std=saturation_std, imgfilter=imgfilter,
-            imgfilter_bands=list(imgfilter_bands), imgfilter_std=imgfilter_std, noise=noise, cutout=cutout,
-            noise_std=noise_std, cutout_size=cutout_size,
-        )  # fmt: skip
         for name, value in self.init_kwargs.items():
             if name != "imgfilter_bands":
                 setattr(self, name, float(value))

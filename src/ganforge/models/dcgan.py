@@ -35,6 +35,7 @@ import torch
 from torch import nn
 
 from ganforge.errors import OptionError
+from ganforge.ops.init_args import records_init_args
 
 LRELU_SLOPE = 0.2
 INIT_STD = 0.02
@@ -140,6 +141,7 @@ class _ConditionalGenerator(nn.Module):
         return torch.sigmoid(self.to_img(x)) * 2 - 1
 
 
+@records_init_args
 class Generator(nn.Module):
     """DCGAN generator with the call signature of ganforge's StyleGAN2 generator: G(z, c) -> images."""
 
@@ -154,14 +156,6 @@ class Generator(nn.Module):
     ) -> None:
         super().__init__()
         _check_resolution(img_resolution, c_dim)
-        self.init_kwargs = {
-            "z_dim": z_dim,
-            "c_dim": c_dim,
-            "img_resolution": img_resolution,
-            "img_channels": img_channels,
-            "gf_dim": gf_dim,
-            "gfc_dim": gfc_dim,
-        }
         self.z_dim = z_dim
         self.c_dim = c_dim
         self.img_resolution = img_resolution
@@ -237,6 +231,7 @@ class _ConditionalDiscriminator(nn.Module):
         return self.fc3(torch.cat([x, c], dim=1))
 
 
+@records_init_args
 class Discriminator(nn.Module):
     """DCGAN discriminator with the call signature of ganforge's StyleGAN2 one: D(img, c) -> logits [N, 1]."""
 
@@ -250,13 +245,6 @@ class Discriminator(nn.Module):
     ) -> None:
         super().__init__()
         _check_resolution(img_resolution, c_dim)
-        self.init_kwargs = {
-            "c_dim": c_dim,
-            "img_resolution": img_resolution,
-            "img_channels": img_channels,
-            "df_dim": df_dim,
-            "dfc_dim": dfc_dim,
-        }
         self.c_dim = c_dim
         self.img_resolution = img_resolution
         self.img_channels = img_channels

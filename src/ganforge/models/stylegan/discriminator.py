@@ -24,6 +24,7 @@ from ganforge.models.stylegan.layers import (
     resolution_log2,
     use_fused,
 )
+from ganforge.ops.init_args import records_init_args
 from ganforge.ops.minibatch_std import MinibatchStdLayer
 from ganforge.ops.scale2d import downscale2d
 
@@ -84,6 +85,7 @@ class DiscriminatorEpilogue(nn.Module):
         return self.dense1(self.dense0(self.conv(x)))
 
 
+@records_init_args
 class Discriminator(nn.Module):
     """StyleGAN discriminator D(img, c) -> scores [N, 1].
 
@@ -114,12 +116,6 @@ class Discriminator(nn.Module):
         log2 = resolution_log2(img_resolution)
         check_choice("structure", structure, STRUCTURES)
         check_choice("activation", activation, ACTIVATIONS)
-        self.init_kwargs = dict(
-            c_dim=c_dim, img_resolution=img_resolution, img_channels=img_channels, fmap_base=fmap_base,
-            fmap_decay=fmap_decay, fmap_max=fmap_max, structure=structure, activation=activation,
-            use_wscale=use_wscale, mbstd_group_size=mbstd_group_size, mbstd_num_features=mbstd_num_features,
-            fused_scale=fused_scale, blur_filter=None if blur_filter is None else list(blur_filter),
-        )
         self.c_dim = c_dim
         self.img_resolution = img_resolution
         self.img_resolution_log2 = log2

@@ -31,6 +31,7 @@ from ganforge.models.stylegan.layers import (
     use_fused,
 )
 from ganforge.ops.bias_act import bias_act
+from ganforge.ops.init_args import records_init_args
 from ganforge.ops.normalize import normalize_2nd_moment
 from ganforge.ops.scale2d import upscale2d
 
@@ -38,6 +39,7 @@ NOISE_MODES = ("random", "const", "none")
 LAYER_KINDS = ("const", "conv", "up")
 
 
+@records_init_args
 class MappingNetwork(nn.Module):
     """z (and label c) -> w broadcast to [N, num_ws, w_dim], tracking the running mean of w.
 
@@ -65,11 +67,6 @@ class MappingNetwork(nn.Module):
         check_choice("activation", activation, ACTIVATIONS)
         if z_dim < 1 or num_layers < 1:
             raise ValueError(f"z_dim and num_layers must be positive, got {z_dim} and {num_layers}")
-        self.init_kwargs = {
-            "z_dim": z_dim, "c_dim": c_dim, "w_dim": w_dim, "num_ws": num_ws, "num_layers": num_layers,
-            "layer_features": layer_features, "lr_multiplier": lr_multiplier, "activation": activation,
-            "normalize_latents": normalize_latents, "use_wscale": use_wscale, "w_avg_beta": w_avg_beta,
-        }
         self.z_dim = z_dim
         self.c_dim = c_dim
         self.w_dim = w_dim
@@ -206,6 +203,7 @@ class SynthesisBlock(nn.Module):
         return self.conv1(x, ws[:, 1], noise_mode=noise_mode)
 
 
+@records_init_args
 class SynthesisNetwork(nn.Module):
     """ws [N, num_ws, w_dim] -> images [N, img_channels, img_resolution, img_resolution].
 
@@ -237,13 +235,6 @@ class SynthesisNetwork(nn.Module):
         log2 = resolution_log2(img_resolution)
         check_choice("structure", structure, STRUCTURES)
         check_choice("activation", activation, ACTIVATIONS)
-        self.init_kwargs = {
-            "w_dim": w_dim, "img_resolution": img_resolution, "img_channels": img_channels,
-            "fmap_base": fmap_base, "fmap_decay": fmap_decay, "fmap_max": fmap_max, "structure": structure,
-            "activation": activation, "use_noise": use_noise, "use_pixel_norm": use_pixel_norm,
-            "use_instance_norm": use_instance_norm, "use_wscale": use_wscale, "fused_scale": fused_scale,
-            "blur_filter": None if blur_filter is None else list(blur_filter),
-        }
         self.w_dim = w_dim
         self.img_resolution = img_resolution
         self.img_resolution_log2 = log2
@@ -289,6 +280,7 @@ class SynthesisNetwork(nn.Module):
         return img
 
 
+@records_init_args
 class Generator(nn.Module):
     """StyleGAN generator G(z, c) = synthesis(mapping(z, c)), with style mixing while training.
 
@@ -314,11 +306,6 @@ class Generator(nn.Module):
         synthesis_kwargs = dict(synthesis_kwargs or {})
         if not 0 <= style_mixing_prob <= 1:
             raise ValueError(f"style_mixing_prob must be in [0, 1], got {style_mixing_prob}")
-        self.init_kwargs = {
-            "z_dim": z_dim, "c_dim": c_dim, "w_dim": w_dim, "img_resolution": img_resolution,
-            "img_channels": img_channels, "mapping_kwargs": mapping_kwargs,
-            "synthesis_kwargs": synthesis_kwargs, "style_mixing_prob": style_mixing_prob,
-        }
         self.z_dim = z_dim
         self.c_dim = c_dim
         self.w_dim = w_dim

@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from ganforge.models.stylegan2.layers import Conv2dLayer, FullyConnectedLayer, MappingNetwork
+from ganforge.ops.init_args import records_init_args
 from ganforge.ops.minibatch_std import MinibatchStdLayer
 from ganforge.ops.upfirdn2d import downsample2d, setup_filter
 
@@ -194,6 +195,7 @@ class DiscriminatorEpilogue(nn.Module):
         return x
 
 
+@records_init_args
 class Discriminator(nn.Module):
     """StyleGAN2-ADA discriminator D(img, c) -> [N, 1] real/fake scores.
 
@@ -226,12 +228,6 @@ class Discriminator(nn.Module):
         block_kwargs = dict(block_kwargs or {})
         mapping_kwargs = dict(mapping_kwargs or {})
         epilogue_kwargs = dict(epilogue_kwargs or {})
-        self.init_kwargs: dict[str, Any] = dict(
-            c_dim=c_dim, img_resolution=img_resolution, img_channels=img_channels, architecture=architecture,
-            channel_base=channel_base, channel_max=channel_max, num_fp16_res=num_fp16_res,
-            conv_clamp=conv_clamp, cmap_dim=cmap_dim, block_kwargs=dict(block_kwargs),
-            mapping_kwargs=dict(mapping_kwargs), epilogue_kwargs=dict(epilogue_kwargs),
-        )
 
         self.c_dim = c_dim
         self.img_resolution = img_resolution

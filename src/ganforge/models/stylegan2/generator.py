@@ -24,6 +24,7 @@ from ganforge.models.stylegan2.layers import (
     MappingNetwork,
 )
 from ganforge.ops.bias_act import activation_gain, bias_act
+from ganforge.ops.init_args import records_init_args
 from ganforge.ops.modulated_conv2d import modulated_conv2d
 from ganforge.ops.upfirdn2d import setup_filter, upsample2d
 
@@ -262,6 +263,7 @@ class SynthesisBlock(nn.Module):
         return x, img
 
 
+@records_init_args
 class SynthesisNetwork(nn.Module):
     """Maps ws [N, num_ws, w_dim] to images [N, img_channels, img_resolution, img_resolution]."""
 
@@ -284,21 +286,6 @@ class SynthesisNetwork(nn.Module):
         if img_resolution < 4 or img_resolution & (img_resolution - 1) != 0:
             raise ValueError(f"img_resolution must be a power of two >= 4, got {img_resolution}")
         super().__init__()
-        self.init_kwargs = {
-            "w_dim": w_dim,
-            "img_resolution": img_resolution,
-            "img_channels": img_channels,
-            "channel_base": channel_base,
-            "channel_max": channel_max,
-            "num_fp16_res": num_fp16_res,
-            "architecture": architecture,
-            "resample_filter": list(resample_filter),
-            "conv_clamp": conv_clamp,
-            "fp16_channels_last": fp16_channels_last,
-            "kernel_size": kernel_size,
-            "use_noise": use_noise,
-            "activation": activation,
-        }
         self.w_dim = w_dim
         self.img_resolution = img_resolution
         self.img_resolution_log2 = int(math.log2(img_resolution))
@@ -354,6 +341,7 @@ class SynthesisNetwork(nn.Module):
         return img
 
 
+@records_init_args
 class Generator(nn.Module):
     """StyleGAN2 generator: G(z, c) = synthesis(mapping(z, c))."""
 
@@ -370,15 +358,6 @@ class Generator(nn.Module):
         super().__init__()
         mapping_kwargs = dict(mapping_kwargs or {})
         synthesis_kwargs = dict(synthesis_kwargs or {})
-        self.init_kwargs = {
-            "z_dim": z_dim,
-            "c_dim": c_dim,
-            "w_dim": w_dim,
-            "img_resolution": img_resolution,
-            "img_channels": img_channels,
-            "mapping_kwargs": mapping_kwargs,
-            "synthesis_kwargs": synthesis_kwargs,
-        }
         self.z_dim = z_dim
         self.c_dim = c_dim
         self.w_dim = w_dim

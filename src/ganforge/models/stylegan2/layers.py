@@ -16,6 +16,7 @@ from torch import nn
 
 from ganforge.ops.bias_act import activation_gain, bias_act
 from ganforge.ops.conv2d_resample import conv2d_resample
+from ganforge.ops.init_args import records_init_args
 from ganforge.ops.normalize import normalize_2nd_moment
 from ganforge.ops.upfirdn2d import setup_filter
 
@@ -129,6 +130,7 @@ class Conv2dLayer(nn.Module):
         )
 
 
+@records_init_args
 class MappingNetwork(nn.Module):
     """Maps latent z (and label c) to the intermediate latent w, tracking the running mean of w.
 
@@ -151,18 +153,6 @@ class MappingNetwork(nn.Module):
         w_avg_beta: float | None = 0.995,
     ) -> None:
         super().__init__()
-        self.init_kwargs = {
-            "z_dim": z_dim,
-            "c_dim": c_dim,
-            "w_dim": w_dim,
-            "num_ws": num_ws,
-            "num_layers": num_layers,
-            "embed_features": embed_features,
-            "layer_features": layer_features,
-            "activation": activation,
-            "lr_multiplier": lr_multiplier,
-            "w_avg_beta": w_avg_beta,
-        }
         self.z_dim = z_dim
         self.c_dim = c_dim
         self.w_dim = w_dim

@@ -20,9 +20,10 @@ from tests.training.tiny import make_dataset, tiny_config
 from ganforge.compat import load_network
 from ganforge.compat.checkpoint import read_training_state, save_network_checkpoint
 from ganforge.errors import GanforgeError, OptionError
-from ganforge.training.loop import LoopOptions, copy_matching, training_loop
+from ganforge.training.loop import LoopOptions, training_loop
 from ganforge.training.presets import build_networks
 from ganforge.training.rundir import latest_snapshot, new_run_dir
+from ganforge.training.snapshot import copy_matching
 
 REPO = Path(__file__).resolve().parents[2]
 OPTIONS = LoopOptions(device="cpu", grid=(4, 2), progress=False)

@@ -15,7 +15,8 @@ from ganforge.augment import AUGMENT_PRESETS
 from ganforge.cli.metrics import parse_metric_names
 from ganforge.cli.options import device_option
 from ganforge.training.distributed import shutdown
-from ganforge.training.loop import LoopOptions, launch
+from ganforge.training.launch import launch
+from ganforge.training.loop import LoopOptions
 from ganforge.training.presets import AUG_MODES, MODEL_PRESETS, MODELS, STYLEGAN_LOSSES
 
 CFG = "  [default: from --cfg]"

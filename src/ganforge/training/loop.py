@@ -7,45 +7,30 @@ then Gmain at the level of detail of its progressive schedule, which also sets t
 rounds of `batch_gpu` images whose gradients are accumulated, reduced over ranks and applied by one
 Adam step. A tick
 (`kimg_per_tick` thousand images; the first tick is one step) ends with the status line, the
-statistics and, every `snap` ticks, an image grid and a network snapshot.
-
-Reproducibility: every random draw comes from seeds derived from (seed, step, ...) - the latents
-and their labels from a generator shared by all ranks, everything else (noise inputs, style mixing,
-augmentation) from torch's global generator, reseeded for each phase and round by the round's
-global index - and the data order from the sampler position. A snapshot therefore needs no RNG
-state, resuming continues bit for bit, and a round sees the same images, latents and random draws
-whatever the number of ranks.
+statistics and, every `snap` ticks, an image grid and a network snapshot. How rounds are formed
+and seeded, so that resuming continues bit for bit, is told in `ganforge.training.rounds`.
 """
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import logging
 import math
 import os
-import resource
-import shutil
-import signal
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
 from ganforge.augment import AdaController, AugmentPipe, build_augment_pipe
-from ganforge.compat import load_network
 from ganforge.data.dataset import ImageDataset
-from ganforge.data.grid import save_image_grid
 from ganforge.data.loader import make_loader
 from ganforge.errors import GanforgeError, OptionError
-from ganforge.metrics.compute import check_metrics, format_results, report, run_metrics
-from ganforge.metrics.features import MetricOptions
 from ganforge.progress import progress
 from ganforge.training.distributed import (
     DistEnv,
@@ -55,11 +40,16 @@ from ganforge.training.distributed import (
     reduce_gradients_,
 )
 from ganforge.training.families import check_resolution, make_family
-from ganforge.training.presets import TrainingConfig, resolve_config, round_size
-from ganforge.training.resume import OPTIONS_FILE, dataset_fingerprint, resume_latest, write_training_options
-from ganforge.training.rundir import kimg_label, new_run_dir, run_description, run_log, snapshot_name
-from ganforge.training.snapshot import TrainingState, load_snapshot, save_snapshot
+from ganforge.training.grid import PreviewGrid
+from ganforge.training.presets import TrainingConfig, round_size
+from ganforge.training.resume import dataset_fingerprint, write_training_options
+from ganforge.training.rounds import derive_seed, split_rounds, step_latents, update_ema
+from ganforge.training.rundir import kimg_label, run_log, snapshot_name
+from ganforge.training.signals import stop_requests
+from ganforge.training.snapshot import TrainingState, load_snapshot, save_snapshot, transfer_weights
+from ganforge.training.snapshot_metrics import SnapshotMetrics
 from ganforge.training.stats import Stat, StatsWriter, TickStats, drop_stats_after
+from ganforge.training.status import status_line, tick_values
 
 logger = logging.getLogger(__name__)
 
@@ -121,7 +111,7 @@ def training_loop(
         )
     if env.is_main and run_dir is None:
         raise ValueError("rank 0 needs a run_dir")
-    with run_log(run_dir if env.is_main else None), _stop_requests() as stop:
+    with run_log(run_dir if env.is_main else None), stop_requests() as stop:
         own_dir = run_dir if env.is_main else None
         trainer = _Trainer(config, os.fspath(data), own_dir, env, options, resume_from)
         return trainer.run(stop)
@@ -168,7 +158,7 @@ class _Trainer:
         self.D = D.train().requires_grad_(False).to(self.device)
         self.G_ema = copy.deepcopy(self.G).eval()
         if config.resume is not None and resume_from is None:
-            self._transfer(config.resume)
+            transfer_weights(config.resume, {"G": self.G, "D": self.D, "G_ema": self.G_ema})
         self.augment_pipe, self.ada = self._setup_augment()
         for module in (self.G, self.D, self.G_ema, self.augment_pipe):
             if module is not None:
@@ -196,20 +186,12 @@ class _Trainer:
         self.resumed = resume_from is not None
         if resume_from is not None:
             self._resume(resume_from)
-        self.metric_options = self._setup_metrics()
+        self.metrics = None
+        if options.metrics:
+            self.metrics = SnapshotMetrics(options.metrics, self.G_ema, data, config.mirror, env,
+                                           options.metrics_num_gen)
 
     # ---- setup ---------------------------------------------------------------------------------
-
-    def _transfer(self, source: str) -> None:
-        """Copy the tensors of `source` whose names and shapes match into G, D and G_ema."""
-        logger.info('Resuming from "%s"', source)
-        loaded = load_network(source)
-        for key, module in (("G", self.G), ("D", self.D), ("G_ema", self.G_ema)):
-            if not isinstance(loaded.get(key), nn.Module):
-                logger.info("  %s: not in the file, left as initialised", key)
-                continue
-            copied, total = copy_matching(loaded[key], module)
-            logger.info("  %s: copied %d of %d parameters and buffers", key, copied, total)
 
     def _setup_augment(self) -> tuple[AugmentPipe | None, AdaController | None]:
         config = self.config
@@ -342,9 +324,10 @@ class _Trainer:
         step_batch = images.shape[0] * env.world_size
         self.family.begin_step(self.cur_nimg, self.G, self.D, self.opts)
         num_rounds = step_batch // (round_size(config, step_batch) * env.world_size)
-        real_img = _rounds(self.family.process_reals(images.to(torch.float32) / 127.5 - 1), num_rounds)
-        real_c = _rounds(labels, num_rounds)
-        gen_z, gen_c = self._latents(step_batch, num_rounds)
+        real_img = split_rounds(self.family.process_reals(images.to(torch.float32) / 127.5 - 1), num_rounds)
+        real_c = split_rounds(labels, num_rounds)
+        gen_z, gen_c = step_latents(config.seed, self.batch_idx, len(self.phases), step_batch, self.G.z_dim,
+                                    self.labels, env, num_rounds)
 
         for phase_idx, phase in enumerate(self.phases):
             if self.batch_idx % phase.interval != 0:
@@ -352,8 +335,8 @@ class _Trainer:
             phase.opt.zero_grad(set_to_none=True)
             phase.module.requires_grad_(True)
             for j in range(num_rounds):
-                global_round = env.rank + env.world_size * j  # see _rounds
-                torch.manual_seed(_derive_seed(config.seed, self.batch_idx, 1, phase_idx, global_round))
+                global_round = env.rank + env.world_size * j  # see split_rounds
+                torch.manual_seed(derive_seed(config.seed, self.batch_idx, 1, phase_idx, global_round))
                 gain = phase.interval * real_img[j].shape[0] / step_batch
                 loss = self.main_loss if phase.name.endswith("main") else self.loss
                 values = loss.accumulate_gradients(
@@ -367,28 +350,11 @@ class _Trainer:
             phase.module.requires_grad_(False)
             self._apply(phase)
 
-        self._update_ema(step_batch)
+        update_ema(self.G_ema, self.G, step_batch, self.cur_nimg, config.ema_kimg, config.ema_rampup)
         self.cur_nimg += step_batch
         self.batch_idx += 1
         if self.ada is not None and self.batch_idx % self.ada.interval == 0:
             self.ada.update(step_batch)
-
-    def _latents(
-        self, batch: int, num_rounds: int
-    ) -> tuple[list[list[torch.Tensor]], list[list[torch.Tensor]]]:
-        """Per phase and round, this rank's latents and labels of the step.
-
-        All ranks draw the whole step's latents from the same seed and take their share the way
-        the sampler shares out the images, so a given image position meets the same latent
-        whatever the number of ranks.
-        """
-        config, env = self.config, self.env
-        gen = torch.Generator().manual_seed(_derive_seed(config.seed, self.batch_idx, 0))
-        z = torch.randn([len(self.phases), batch, self.G.z_dim], generator=gen)
-        c_idx = torch.randint(len(self.dataset), [len(self.phases), batch], generator=gen)
-        z = z[:, env.rank :: env.world_size].to(self.device)
-        c = self.labels[c_idx[:, env.rank :: env.world_size].to(self.device)]
-        return [_rounds(zi, num_rounds) for zi in z], [_rounds(ci, num_rounds) for ci in c]
 
     def _apply(self, phase: _Phase) -> None:
         """Reduce the gradients over ranks and step, unless any is non-finite (then skip and count)."""
@@ -414,24 +380,11 @@ class _Trainer:
                 "rates (--glr/--dlr) or raise --gamma, and resume from that snapshot"
             )
 
-    @torch.no_grad()
-    def _update_ema(self, batch: int) -> None:
-        """Move G_ema towards G with half-life ema_kimg (0: G_ema becomes a copy of G); copy buffers."""
-        config = self.config
-        ema_nimg = config.ema_kimg * 1000
-        if config.ema_rampup is not None:
-            ema_nimg = min(ema_nimg, self.cur_nimg * config.ema_rampup)
-        beta = 0.5 ** (batch / max(ema_nimg, 1e-8))
-        for p_ema, p in zip(self.G_ema.parameters(), self.G.parameters(), strict=True):
-            p_ema.copy_(p.lerp(p_ema, beta))
-        for b_ema, b in zip(self.G_ema.buffers(), self.G.buffers(), strict=True):
-            b_ema.copy_(b)
-
     # ---- maintenance ---------------------------------------------------------------------------
 
     def _maintenance(
         self,
-        grid: _Grid | None,
+        grid: PreviewGrid | None,
         writer: StatsWriter | None,
         done: bool,
         tick_start_nimg: int,
@@ -439,43 +392,27 @@ class _Trainer:
         maintenance_time: float,
     ) -> None:
         """Status line, image grid, snapshot and statistics at the end of a tick."""
-        now = time.time()
         stats = self.stats.collect(self.env)
-        tick_sec = now - tick_start_time
         augment_p = float(self.augment_pipe.p) if self.augment_pipe is not None else 0.0
         gpu_mem = torch.cuda.max_memory_allocated(self.device) / 2**30 if self.device.type == "cuda" else 0.0
-        own: dict[str, float] = {
-            "Progress/tick": self.cur_tick,
-            "Progress/kimg": self.cur_nimg / 1e3,
-            "Timing/total_sec": now - self.start_time,
-            "Timing/sec_per_tick": tick_sec,
-            "Timing/sec_per_kimg": tick_sec / max(self.cur_nimg - tick_start_nimg, 1) * 1e3,
-            "Timing/maintenance_sec": maintenance_time,
-            "Resources/cpu_mem_gb": _cpu_mem_gb(),
-            "Resources/peak_gpu_mem_gb": gpu_mem,
-            "Progress/augment": augment_p,
-            "Timing/total_hours": (now - self.start_time) / 3600,
-            "Timing/total_days": (now - self.start_time) / 86400,
-        }
+        own = tick_values(
+            self.cur_tick, self.cur_nimg, tick_start_nimg, self.start_time, tick_start_time, maintenance_time,
+            augment_p, gpu_mem,
+        )
         schedule = self.family.status()
         own.update(schedule)
         if self.device.type == "cuda":
             torch.cuda.reset_peak_memory_stats(self.device)
-        logger.info(
-            "tick %-5d kimg %-8.3f time %-12s sec/tick %-7.1f sec/kimg %-7.2f maintenance %-6.1f "
-            "cpumem %-6.2f gpumem %-6.2f augment %.3f%s",
-            self.cur_tick, self.cur_nimg / 1e3, _format_time(own["Timing/total_sec"]), tick_sec,
-            own["Timing/sec_per_kimg"], maintenance_time, own["Resources/cpu_mem_gb"], gpu_mem, augment_p,
-            "".join(f" {name.split('/')[-1]} {value:.3f}" for name, value in schedule.items()),
-        )
+        logger.info("%s", status_line(self.cur_tick, own, schedule))
         if done or self.cur_tick % self.config.snap == 0:
             self._snapshot(grid)
-            own.update(self._evaluate_metrics())  # on every rank
+            if self.metrics is not None:  # on every rank
+                own.update(self.metrics.evaluate(self.run_dir, self.last_snapshot))
         if writer is not None:
             stats.update({name: Stat(1, float(value), 0.0) for name, value in own.items()})
             writer.write(stats, self.cur_nimg, timestamp=time.time(), walltime=time.time() - self.start_time)
 
-    def _snapshot(self, grid: _Grid | None) -> None:
+    def _snapshot(self, grid: PreviewGrid | None) -> None:
         """Write the image grid and the snapshot (rank 0 only).
 
         Their names give the kimg as a whole number, or exactly with fractional ticks or where the
@@ -497,213 +434,14 @@ class _Trainer:
             self.last_good_snapshot = path
         logger.info("Saved %s", path.name)
 
-    def _setup_metrics(self) -> MetricOptions | None:
-        """Options for the snapshot metrics; checks the names and loads the detectors up front."""
-        if not self.options.metrics:
-            return None
-        metric_options = MetricOptions(
-            G=self.G_ema, data=self.data, xflip=self.config.mirror, device=self.device,
-            rank=self.env.rank, num_gpus=self.env.world_size, num_gen=self.options.metrics_num_gen,
-            progress=False,
-        )
-        check_metrics(self.options.metrics, metric_options, load_detectors=True)
-        return metric_options
-
-    def _evaluate_metrics(self) -> dict[str, float]:
-        """Compute the snapshot metrics of G_ema on all ranks (sharded); rank 0 reports them.
-
-        Returns the values as `Metrics/<key>` statistics for stats.jsonl and TensorBoard.
-        """
-        if self.metric_options is None:
-            return {}
-        values = {}
-        for result in run_metrics(self.options.metrics, self.metric_options.for_new_weights()):
-            if self.run_dir is not None:
-                report(result, run_dir=self.run_dir, snapshot_pkl=os.fspath(self.last_snapshot))
-            logger.info("%s in %s", format_results(result), result["total_time_str"])
-            values.update({f"Metrics/{key}": value for key, value in result["results"].items()})
-        return values
-
-    def _setup_grid(self, write_init: bool) -> _Grid | None:
+    def _setup_grid(self, write_init: bool) -> PreviewGrid | None:
         """The fixed grid of reals and latents; on a new run also write reals.png and fakes_init.png."""
         if self.run_dir is None:
             return None
-        grid = _Grid(self.dataset, self.G.z_dim, self.config.batch_gpu, self.device, self.options.grid,
+        grid = PreviewGrid(self.dataset, self.G.z_dim, self.config.batch_gpu, self.device, self.options.grid,
                      self.config.seed)
         if write_init:
             logger.info("Exporting sample images...")
             grid.save_reals(self.run_dir / "reals.png")
             grid.save_fakes(self.G_ema, self.run_dir / "fakes_init.png")
         return grid
-
-
-class _Grid:
-    """A fixed set of dataset images (grouped by label) and latents for the preview grids."""
-
-    def __init__(
-        self,
-        dataset: ImageDataset,
-        z_dim: int,
-        batch_gpu: int,
-        device: torch.device,
-        size: tuple[int, int] | None,
-        seed: int,
-    ) -> None:
-        rnd = np.random.RandomState(seed)
-        height, width = dataset.image_shape[1:]
-        self.size = size or (int(np.clip(7680 // width, 7, 32)), int(np.clip(4320 // height, 4, 32)))
-        cols, rows = self.size
-        if not dataset.has_labels:
-            order = rnd.permutation(len(dataset))
-            indices = [int(order[i % len(order)]) for i in range(cols * rows)]
-        else:
-            groups: dict[tuple[float, ...], list[int]] = {}
-            for idx in range(len(dataset)):
-                key = tuple(dataset.get_details(idx).raw_label.flat[::-1])
-                groups.setdefault(key, []).append(idx)
-            keys = sorted(groups)
-            for key in keys:
-                rnd.shuffle(groups[key])
-            indices = []
-            for row in range(rows):
-                members = groups[keys[row % len(keys)]]
-                indices += [members[col % len(members)] for col in range(cols)]
-                groups[keys[row % len(keys)]] = members[cols % len(members):] + members[: cols % len(members)]
-        self.indices = indices
-        self.dataset = dataset
-        labels = torch.from_numpy(np.stack([dataset.get_label(i) for i in indices]).astype(np.float32))
-        gen = torch.Generator().manual_seed(seed)
-        self.z = torch.randn([len(indices), z_dim], generator=gen).to(device).split(batch_gpu)
-        self.c = labels.to(device).split(batch_gpu)
-
-    def save_reals(self, path: Path) -> None:
-        images = np.stack([self.dataset[i][0] for i in self.indices])
-        save_image_grid(images, path, self.size)
-
-    @torch.no_grad()
-    def save_fakes(self, G_ema: nn.Module, path: Path) -> None:
-        batches = zip(self.z, self.c, strict=True)
-        images = torch.cat([G_ema(z, c, noise_mode="const").cpu() for z, c in batches])
-        pixels = ((images.float() + 1) * 127.5).round().clamp(0, 255).to(torch.uint8).numpy()
-        save_image_grid(pixels, path, self.size)
-
-
-# ---- helpers -----------------------------------------------------------------------------------
-
-
-def copy_matching(source: nn.Module, target: nn.Module) -> tuple[int, int]:
-    """Copy `source`'s parameters and buffers into `target`'s of the same name and shape.
-
-    Returns (number copied, number of tensors in `target`).
-    """
-    src = dict(source.state_dict())
-    dst = target.state_dict()
-    copied = 0
-    with torch.no_grad():
-        for name, tensor in dst.items():
-            if name in src and src[name].shape == tensor.shape:
-                tensor.copy_(src[name].to(tensor.device, tensor.dtype))
-                copied += 1
-    return copied, len(dst)
-
-
-def _rounds(batch: torch.Tensor, num_rounds: int) -> list[torch.Tensor]:
-    """Split a rank's batch into rounds by striding: round j holds items j, j + R, j + 2R, ...
-
-    With the sampler giving rank r the global positions r, r + W, ..., round j of rank r then
-    holds global positions (r + W j) + (W R) m: the same set as global round r + W j of any
-    other rank count, which makes a step's math independent of the number of ranks.
-    """
-    return [batch[j::num_rounds] for j in range(num_rounds)]
-
-
-def _derive_seed(*keys: int) -> int:
-    """A well-mixed 63-bit seed from integer keys (seed, step, stream, ...)."""
-    return int(np.random.SeedSequence(list(keys)).generate_state(1, dtype=np.uint64)[0] >> np.uint64(1))
-
-
-def _format_time(seconds: float) -> str:
-    """'12s', '3m 04s', '2h 05m 07s' or '1d 02h 03m' like the official status line."""
-    s = int(np.rint(seconds))
-    if s < 60:
-        return f"{s}s"
-    if s < 3600:
-        return f"{s // 60}m {s % 60:02}s"
-    if s < 86400:
-        return f"{s // 3600}h {(s // 60) % 60:02}m {s % 60:02}s"
-    return f"{s // 86400}d {(s // 3600) % 24:02}h {(s // 60) % 60:02}m"
-
-
-def _cpu_mem_gb() -> float:
-    """This process's resident memory in GiB (peak resident memory where /proc is missing)."""
-    try:
-        with open("/proc/self/statm") as f:
-            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**30
-    except (OSError, ValueError, IndexError):
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
-
-
-@contextlib.contextmanager
-def _stop_requests() -> Iterator[threading.Event]:
-    """An event set by the first SIGINT/SIGTERM (a second SIGINT interrupts at once).
-
-    Signal handlers can only be installed from the main thread; elsewhere the event never fires.
-    """
-    stop = threading.Event()
-    if threading.current_thread() is not threading.main_thread():
-        yield stop
-        return
-
-    def handler(signum: int, _frame: Any) -> None:
-        if stop.is_set() and signum == signal.SIGINT:
-            raise KeyboardInterrupt
-        stop.set()
-        logger.info("\nReceived %s: stopping after this step...", signal.Signals(signum).name)
-
-    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield stop
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
-
-
-def launch(
-    data: str | None,
-    outdir: str | os.PathLike[str],
-    cfg: str | None = None,
-    overrides: dict[str, Any] | None = None,
-    resume: str | None = None,
-    options: LoopOptions = LoopOptions(),
-) -> TrainingResult:
-    """Start a run in a new folder of `outdir`, or continue the newest one with ``resume='latest'``.
-
-    `cfg` (None: not given, 'auto' for a new run) and `overrides` (TrainingConfig fields) are what
-    the user set. Any other `resume` value names a network file to start from (transfer learning,
-    in a new run folder). A run that fails to start leaves no run folder behind.
-    """
-    overrides = dict(overrides or {})
-    env = init_distributed(options.device)
-    if resume == "latest":
-        run = resume_latest(outdir, data, cfg, overrides, env.world_size)
-        return training_loop(run.config, run.data, run.run_dir, resume_from=run.snapshot, options=options)
-    if data is None:
-        raise OptionError("--data is required (a dataset zip or folder) unless you --resume latest")
-    cfg = cfg or "auto"
-    dataset = ImageDataset(data)
-    if resume is not None:
-        overrides["resume"] = resume
-    config = resolve_config(cfg, dataset.resolution, env.world_size, overrides)
-    desc = run_description(
-        dataset.name, cfg, env.world_size, model=config.model, cond=config.cond, mirror=config.mirror,
-        gamma=overrides.get("gamma"), kimg=overrides.get("kimg"), batch=overrides.get("batch"),
-        aug=overrides.get("aug"), p=overrides.get("p"), target=overrides.get("target"),
-        augpipe=overrides.get("augpipe"), transfer=resume is not None, freezed=overrides.get("freezed"),
-    )
-    run_dir = new_run_dir(outdir, desc) if env.is_main else None
-    try:
-        return training_loop(config, data, run_dir, options=options)
-    except BaseException:
-        if run_dir is not None and not (run_dir / OPTIONS_FILE).exists():  # written once training starts
-            shutil.rmtree(run_dir, ignore_errors=True)
-        raise

@@ -1,4 +1,5 @@
-"""Training snapshots: the networks plus everything needed to continue training bit for bit.
+"""Training snapshots: the networks plus everything needed to continue training bit for bit, and
+the transfer of matching weights from a network file into a new run.
 
 A snapshot is a ganforge checkpoint (`ganforge.compat.checkpoint`): the networks G, D, G_ema and
 the augment pipe (when there is one) are stored as usual, so `ganforge.compat.load_network` and
@@ -9,15 +10,19 @@ stored state: the loop derives every random draw from (seed, rank, step).
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+import torch
 from torch import nn
 
 from ganforge.compat import load_network
 from ganforge.compat.checkpoint import read_training_state, save_network_checkpoint
 from ganforge.errors import NetworkFileError
+
+logger = logging.getLogger(__name__)
 
 NETWORK_KEYS = ("G", "D", "G_ema", "augment_pipe")
 
@@ -73,3 +78,31 @@ def load_snapshot(
         return TrainingState(**raw)
     except TypeError as exc:
         raise NetworkFileError(f"{path}: malformed training state ({exc})") from exc
+
+
+def transfer_weights(source: str, networks: dict[str, nn.Module]) -> None:
+    """Start a new run from network file `source`: copy its tensors whose names and shapes match."""
+    logger.info('Resuming from "%s"', source)
+    loaded = load_network(source)
+    for key, module in networks.items():
+        if not isinstance(loaded.get(key), nn.Module):
+            logger.info("  %s: not in the file, left as initialised", key)
+            continue
+        copied, total = copy_matching(loaded[key], module)
+        logger.info("  %s: copied %d of %d parameters and buffers", key, copied, total)
+
+
+def copy_matching(source: nn.Module, target: nn.Module) -> tuple[int, int]:
+    """Copy `source`'s parameters and buffers into `target`'s of the same name and shape.
+
+    Returns (number copied, number of tensors in `target`).
+    """
+    src = dict(source.state_dict())
+    dst = target.state_dict()
+    copied = 0
+    with torch.no_grad():
+        for name, tensor in dst.items():
+            if name in src and src[name].shape == tensor.shape:
+                tensor.copy_(src[name].to(tensor.device, tensor.dtype))
+                copied += 1
+    return copied, len(dst)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import pytest
+import torch
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_PARITY = REPO.parent / "shared" / "parity"
@@ -57,3 +58,12 @@ def official_rgb(parity: ParityLookup) -> str:
 def official_cond(parity: ParityLookup) -> str:
     """The official class-conditional grayscale 16 px snapshot pickle (g16_orig_gray_cond)."""
     return str(parity("g16_orig_gray_cond-snapshot.pkl"))
+
+
+@pytest.fixture
+def one_thread() -> Iterator[None]:
+    """Run torch single-threaded: tiny networks are fastest so and do not fight other test processes."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

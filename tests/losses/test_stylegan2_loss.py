@@ -237,7 +237,8 @@ def test_style_mixing_replaces_ws_after_a_random_cutoff_only() -> None:
 
     cutoffs = set()
     for seed in range(12):
-        loss = StyleGAN2Loss(G, D, style_mixing_prob=1, generator=torch.Generator().manual_seed(seed))
+        torch.manual_seed(seed)
+        loss = StyleGAN2Loss(G, D, style_mixing_prob=1)
         with torch.no_grad():
             _, ws = loss.run_G(z, c)
         same = [torch.equal(ws[:, i], reference[:, i]) for i in range(num_ws)]
@@ -259,7 +260,8 @@ def test_style_mixing_draws_are_seeded_and_leave_w_avg_to_the_first_pass() -> No
     z, c = make_inputs()["gen_z"], make_inputs()["gen_c"]
     runs = []
     for _ in range(2):
-        loss = StyleGAN2Loss(G, D, style_mixing_prob=0.5, generator=torch.Generator().manual_seed(3))
+        torch.manual_seed(3)
+        loss = StyleGAN2Loss(G, D, style_mixing_prob=0.5)
         with torch.no_grad():
             runs.append(torch.stack([loss.run_G(z, c)[1] for _ in range(8)]))
     torch.testing.assert_close(runs[0], runs[1])
@@ -271,7 +273,8 @@ def test_style_mixing_draws_are_seeded_and_leave_w_avg_to_the_first_pass() -> No
     with torch.no_grad():
         w = G.mapping(z, c)[:, 0]
     G.train()
-    loss = StyleGAN2Loss(G, D, style_mixing_prob=1, generator=torch.Generator().manual_seed(0))
+    torch.manual_seed(0)
+    loss = StyleGAN2Loss(G, D, style_mixing_prob=1)
     with torch.no_grad():
         loss.run_G(z, c)
     torch.testing.assert_close(G.mapping.w_avg, w.mean(0).lerp(before, 0.995))

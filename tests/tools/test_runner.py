@@ -19,7 +19,7 @@ from ganforge.inference.runner import (
     to_uint8,
 )
 from ganforge.models.stylegan2 import Generator
-from ganforge.tools.seeds import parse_int_list, parse_seeds
+from ganforge.tools.seeds import parse_int_list
 
 
 def tiny_generator(c_dim: int = 0, seed: int = 0) -> Generator:
@@ -44,14 +44,14 @@ def tiny_generator(c_dim: int = 0, seed: int = 0) -> Generator:
      ("9,9", [9, 9]), ("4294967295", [2**32 - 1])],
 )
 def test_parse_seeds(text: str, expected: list[int]) -> None:
-    assert parse_seeds(text) == expected
+    assert parse_int_list(text) == expected
 
 
 @pytest.mark.parametrize("text", ["", " ", "1,,2", "a", "-3", "3-", "1-2-3", "7-2", "1.5", "4294967296",
                                   "0-4294967295"])
 def test_parse_seeds_refuses_bad_text(text: str) -> None:
     with pytest.raises(OptionError, match="--seeds"):
-        parse_seeds(text)
+        parse_int_list(text)
 
 
 def test_parse_int_list_names_option() -> None:

@@ -1,4 +1,5 @@
-"""What every ganforge loss shares: its networks, D seen through the optional augment pipe, no state."""
+"""What every ganforge loss shares: its networks, D seen through the optional augment pipe, the
+phase dispatch of the training loop, and (unless a subclass adds some) no state."""
 
 from __future__ import annotations
 
@@ -8,12 +9,22 @@ import torch
 from torch import nn
 
 
+def score_stats(kind: str, logits: torch.Tensor) -> dict[str, torch.Tensor]:
+    """The statistics of D's scores for `kind` 'real' or 'fake': the raw scores and their signs."""
+    return {f"Loss/scores/{kind}": logits.detach(), f"Loss/signs/{kind}": logits.detach().sign()}
+
+
 class AdversarialLoss:
     """Base of the family losses: holds G, D and `augment_pipe`; stateless unless a subclass adds state.
 
-    `augment_pipe` (when given) is applied to every image, real or fake, before D sees it. The
-    training loop stores `state_dict()` in snapshots and restores it with `load_state_dict()`.
+    The training loop calls `accumulate_gradients` once per round of a phase of `PHASES`: 'G' or 'D'
+    followed by 'main' (the adversarial loss), 'reg' (the regulariser) or 'both' (the two in one
+    pass). Subclasses implement `generator_step` and `discriminator_step`. `augment_pipe` (when
+    given) is applied to every image, real or fake, before D sees it. The training loop stores
+    `state_dict()` in snapshots and restores it with `load_state_dict()`.
     """
+
+    PHASES: tuple[str, ...] = ("Gmain", "Dmain")
 
     def __init__(self, G: nn.Module, D: nn.Module, augment_pipe: nn.Module | None = None) -> None:
         self.G = G
@@ -34,3 +45,44 @@ class AdversarialLoss:
         if self.augment_pipe is not None:
             img = self.augment_pipe(img)
         return self.D(img, c)
+
+    def accumulate_gradients(
+        self,
+        phase: str,
+        real_img: torch.Tensor,
+        real_c: torch.Tensor,
+        gen_z: torch.Tensor,
+        gen_c: torch.Tensor,
+        gain: float,
+    ) -> dict[str, torch.Tensor]:
+        """Back-propagate ``loss.mean() * gain`` of one round of `phase`; return detached per-sample values.
+
+        `real_img` is float NCHW in [-1, 1], `gen_z` standard-normal latents. D phases also return
+        the raw real scores under "real_logits" for the ADA controller.
+        """
+        if phase not in self.PHASES:
+            raise ValueError(f"{type(self).__name__} phase must be one of {self.PHASES}, got {phase!r}")
+        main, reg = phase[1:] in ("main", "both"), phase[1:] in ("reg", "both")
+        if phase.startswith("G"):
+            return self.generator_step(gen_z, gen_c, gain, main=main, reg=reg)
+        return self.discriminator_step(real_img, real_c, gen_z, gen_c, gain, main=main, reg=reg)
+
+    def generator_step(
+        self, gen_z: torch.Tensor, gen_c: torch.Tensor, gain: float, *, main: bool, reg: bool
+    ) -> dict[str, torch.Tensor]:
+        """G's part of a phase: the adversarial loss if `main`, the regulariser if `reg`."""
+        raise NotImplementedError
+
+    def discriminator_step(
+        self,
+        real_img: torch.Tensor,
+        real_c: torch.Tensor,
+        gen_z: torch.Tensor,
+        gen_c: torch.Tensor,
+        gain: float,
+        *,
+        main: bool,
+        reg: bool,
+    ) -> dict[str, torch.Tensor]:
+        """D's part of a phase: the adversarial loss if `main`, the regulariser if `reg`."""
+        raise NotImplementedError

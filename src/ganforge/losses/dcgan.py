@@ -19,10 +19,9 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 from ganforge.errors import OptionError
-from ganforge.losses.base import AdversarialLoss
+from ganforge.losses.base import AdversarialLoss, score_stats
 
 PHASES = ("Gmain", "Dmain")
 
@@ -56,14 +55,6 @@ def sigmoid_cross_entropy(logits: torch.Tensor, target: float) -> torch.Tensor:
     return F.binary_cross_entropy_with_logits(logits, torch.full_like(logits, target), reduction="none")
 
 
-def dcgan_optimizers(
-    G: nn.Module, D: nn.Module, config: DCGANConfig | None = None
-) -> tuple[torch.optim.Adam, torch.optim.Adam]:
-    """Adam optimisers (G's, D's) with the DCGAN settings of `config` (the defaults when None)."""
-    kwargs = (config or DCGANConfig()).adam_kwargs()
-    return torch.optim.Adam(G.parameters(), **kwargs), torch.optim.Adam(D.parameters(), **kwargs)
-
-
 class DCGANLoss(AdversarialLoss):
     """The DCGAN loss for generator `G` and discriminator `D`, with `StyleGAN2Loss`'s interface.
 
@@ -71,44 +62,29 @@ class DCGANLoss(AdversarialLoss):
     has no state; `state_dict()` and `load_state_dict()` exist for the training loop's snapshots.
     """
 
-    def accumulate_gradients(
-        self,
-        phase: str,
-        real_img: torch.Tensor,
-        real_c: torch.Tensor,
-        gen_z: torch.Tensor,
-        gen_c: torch.Tensor,
-        gain: float,
+    PHASES = PHASES
+
+    def generator_step(
+        self, gen_z: torch.Tensor, gen_c: torch.Tensor, gain: float, *, main: bool, reg: bool
     ) -> dict[str, torch.Tensor]:
-        """Back-propagate ``loss * gain`` of one round of `phase`; return detached per-sample values.
-
-        `real_img` is float NCHW in [-1, 1]; `gen_z` standard-normal latents. Dmain also returns the
-        real logits under "real_logits" for the ADA controller.
-        """
-        if phase not in PHASES:
-            raise ValueError(f"DCGANLoss phase must be one of {PHASES}, got {phase!r}")
-        if phase == "Gmain":
-            return self._generator(gen_z, gen_c, gain)
-        return self._discriminator(real_img, real_c, gen_z, gen_c, gain)
-
-    def _generator(self, gen_z: torch.Tensor, gen_c: torch.Tensor, gain: float) -> dict[str, torch.Tensor]:
+        """Gmain: G raises its fakes' scores."""
         gen_logits = self.run_D(self.G(gen_z, gen_c), gen_c)
         loss_G = sigmoid_cross_entropy(gen_logits, 1.0)
         loss_G.mean().mul(gain).backward()
-        return {
-            "Loss/scores/fake": gen_logits.detach(),
-            "Loss/signs/fake": gen_logits.detach().sign(),
-            "Loss/G/loss": loss_G.detach(),
-        }
+        return {**score_stats("fake", gen_logits), "Loss/G/loss": loss_G.detach()}
 
-    def _discriminator(
+    def discriminator_step(
         self,
         real_img: torch.Tensor,
         real_c: torch.Tensor,
         gen_z: torch.Tensor,
         gen_c: torch.Tensor,
         gain: float,
+        *,
+        main: bool,
+        reg: bool,
     ) -> dict[str, torch.Tensor]:
+        """Dmain: D tells reals from fakes, each batch through D in its own call."""
         with torch.no_grad():
             gen_img = self.G(gen_z, gen_c)
         gen_logits = self.run_D(gen_img, gen_c)
@@ -118,10 +94,8 @@ class DCGANLoss(AdversarialLoss):
         (loss_real.mean() + loss_fake.mean()).mul(gain).backward()
         return {
             "real_logits": real_logits.detach(),
-            "Loss/scores/fake": gen_logits.detach(),
-            "Loss/signs/fake": gen_logits.detach().sign(),
-            "Loss/scores/real": real_logits.detach(),
-            "Loss/signs/real": real_logits.detach().sign(),
+            **score_stats("fake", gen_logits),
+            **score_stats("real", real_logits),
             "Loss/D/loss_fake": loss_fake.detach(),
             "Loss/D/loss_real": loss_real.detach(),
             "Loss/D/loss": (loss_real + loss_fake).detach(),

@@ -16,35 +16,14 @@ generator while it is in training mode. `StyleGANLoss` has the interface of `Sty
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ganforge.losses.base import AdversarialLoss
+from ganforge.losses.base import AdversarialLoss, score_stats
+from ganforge.losses.penalties import r1_penalty, wgan_gp_penalty
 
 LOSSES = ("logistic-r1", "wgangp")
-PHASES = ("Gmain", "Dmain")
-
-
-def wgan_gp_penalty(
-    D: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
-    real_img: torch.Tensor,
-    fake_img: torch.Tensor,
-    c: torch.Tensor,
-    mixing: torch.Tensor,
-    target: float = 1.0,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-image (|grad D(x_mix)| - target)^2 at x_mix = real + mixing * (fake - real), and the norms.
-
-    The graph is kept (create_graph) so the penalty can be back-propagated into D.
-    """
-    mixed = real_img.detach().lerp(fake_img.detach(), mixing).requires_grad_(True)
-    scores = D(mixed, c)
-    (grads,) = torch.autograd.grad(scores.sum(), mixed, create_graph=True)
-    norms = grads.square().sum(dim=[1, 2, 3]).sqrt()
-    return (norms - target).square(), norms
 
 
 class StyleGANLoss(AdversarialLoss):
@@ -75,38 +54,27 @@ class StyleGANLoss(AdversarialLoss):
         self.wgan_epsilon = wgan_epsilon
         self.wgan_target = wgan_target
 
-    def accumulate_gradients(
+    def generator_step(
+        self, gen_z: torch.Tensor, gen_c: torch.Tensor, gain: float, *, main: bool, reg: bool
+    ) -> dict[str, torch.Tensor]:
+        """Gmain: G raises its fakes' scores."""
+        gen_logits = self.run_D(self.G(gen_z, gen_c), gen_c)
+        loss_G = F.softplus(-gen_logits) if self.loss == "logistic-r1" else -gen_logits
+        loss_G.mean().mul(gain).backward()
+        return {**score_stats("fake", gen_logits), "Loss/G/loss": loss_G.detach()}
+
+    def discriminator_step(
         self,
-        phase: str,
         real_img: torch.Tensor,
         real_c: torch.Tensor,
         gen_z: torch.Tensor,
         gen_c: torch.Tensor,
         gain: float,
+        *,
+        main: bool,
+        reg: bool,
     ) -> dict[str, torch.Tensor]:
-        """Back-propagate ``loss.mean() * gain`` of one round of `phase`; return detached per-sample values.
-
-        Dmain also returns the real scores under "real_logits" for the ADA controller.
-        """
-        if phase not in PHASES:
-            raise ValueError(f"StyleGANLoss phase must be one of {PHASES}, got {phase!r}")
-        if phase == "Gmain":
-            return self._generator(gen_z, gen_c, gain)
-        return self._discriminator(real_img, real_c, gen_z, gain)
-
-    def _generator(self, gen_z: torch.Tensor, gen_c: torch.Tensor, gain: float) -> dict[str, torch.Tensor]:
-        gen_logits = self.run_D(self.G(gen_z, gen_c), gen_c)
-        loss_G = F.softplus(-gen_logits) if self.loss == "logistic-r1" else -gen_logits
-        loss_G.mean().mul(gain).backward()
-        return {
-            "Loss/scores/fake": gen_logits.detach(),
-            "Loss/signs/fake": gen_logits.detach().sign(),
-            "Loss/G/loss": loss_G.detach(),
-        }
-
-    def _discriminator(
-        self, real_img: torch.Tensor, real_c: torch.Tensor, gen_z: torch.Tensor, gain: float
-    ) -> dict[str, torch.Tensor]:
+        """Dmain: the main loss and its penalty in one pass; the fakes get the reals' labels."""
         with torch.no_grad():
             gen_img = self.G(gen_z, real_c)
         r1 = self.loss == "logistic-r1" and self.r1_gamma != 0
@@ -115,19 +83,16 @@ class StyleGANLoss(AdversarialLoss):
         real_logits = self.run_D(real_img, real_c)
         stats = {
             "real_logits": real_logits.detach(),
-            "Loss/scores/fake": gen_logits.detach(),
-            "Loss/signs/fake": gen_logits.detach().sign(),
-            "Loss/scores/real": real_logits.detach(),
-            "Loss/signs/real": real_logits.detach().sign(),
+            **score_stats("fake", gen_logits),
+            **score_stats("real", real_logits),
         }
         if self.loss == "logistic-r1":
             loss = F.softplus(gen_logits) + F.softplus(-real_logits)
             stats["Loss/D/loss"] = loss.detach()
             if r1:
-                (grads,) = torch.autograd.grad(real_logits.sum(), real_img, create_graph=True)
-                r1_penalty = grads.square().sum(dim=[1, 2, 3])
-                loss = loss + (r1_penalty * (self.r1_gamma / 2))[:, None]
-                stats["Loss/r1_penalty"] = r1_penalty.detach()
+                penalty = r1_penalty(real_logits, real_img)
+                loss = loss + (penalty * (self.r1_gamma / 2))[:, None]
+                stats["Loss/r1_penalty"] = penalty.detach()
         else:
             loss = gen_logits - real_logits
             stats["Loss/D/loss"] = loss.detach()

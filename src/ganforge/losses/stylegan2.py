@@ -24,7 +24,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ganforge.losses.base import AdversarialLoss
+from ganforge.losses.base import AdversarialLoss, score_stats
+from ganforge.losses.penalties import path_lengths, r1_penalty
 
 PHASES = ("Gmain", "Greg", "Gboth", "Dmain", "Dreg", "Dboth")
 
@@ -34,11 +35,12 @@ class StyleGAN2Loss(AdversarialLoss):
 
     `augment_pipe` (when given) is applied to every image, real or fake, before D sees it.
     `pl_mean`, the running mean of path lengths, is the only state; `state_dict()` and
-    `load_state_dict()` carry it across snapshots. For multi-GPU training, `G_mapping`,
-    `G_synthesis` and `D` may be DistributedDataParallel wrappers of G's halves and D; randomness
-    (style-mixing draws, path-length noise) comes from `generator`, a `torch.Generator` on the
-    training device, or from torch's global generator when None.
+    `load_state_dict()` carry it across snapshots. `G_mapping` and `G_synthesis` (G's halves when
+    None) may be wrappers of them, such as compiled modules. Random draws (style mixing, path-length
+    noise) use torch's global generator.
     """
+
+    PHASES = PHASES
 
     def __init__(
         self,
@@ -53,7 +55,6 @@ class StyleGAN2Loss(AdversarialLoss):
         *,
         G_mapping: nn.Module | None = None,
         G_synthesis: nn.Module | None = None,
-        generator: torch.Generator | None = None,
     ) -> None:
         super().__init__(G, D, augment_pipe)
         self.G_mapping = G_mapping if G_mapping is not None else G.mapping
@@ -63,7 +64,6 @@ class StyleGAN2Loss(AdversarialLoss):
         self.pl_batch_shrink = pl_batch_shrink
         self.pl_decay = pl_decay
         self.pl_weight = pl_weight
-        self.generator = generator
         self.pl_mean = torch.zeros([], device=next(G.parameters()).device)
 
     def state_dict(self) -> dict[str, torch.Tensor]:
@@ -81,7 +81,7 @@ class StyleGAN2Loss(AdversarialLoss):
     def run_G(self, z: torch.Tensor, c: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Images and the ws that made them, with style mixing applied with `style_mixing_prob`."""
         ws = self.G_mapping(z, c)
-        if self.style_mixing_prob > 0 and self._uniform(ws.device) < self.style_mixing_prob:
+        if self.style_mixing_prob > 0 and float(torch.rand([], device=ws.device)) < self.style_mixing_prob:
             ws = self.mix_styles(ws, z, c)
         return self.G_synthesis(ws), ws
 
@@ -91,40 +91,38 @@ class StyleGAN2Loss(AdversarialLoss):
         The second mapping pass leaves the tracked w average alone, so it averages only the
         latents the loop drew.
         """
-        cutoff = int(torch.randint(1, ws.shape[1], [], device=ws.device, generator=self.generator))
-        other = self.G_mapping(self._randn_like(z), c, skip_w_avg_update=True)
+        cutoff = int(torch.randint(1, ws.shape[1], [], device=ws.device))
+        other = self.G_mapping(torch.randn_like(z), c, skip_w_avg_update=True)
         return torch.cat([ws[:, :cutoff], other[:, cutoff:]], dim=1)
 
-    def accumulate_gradients(
+    def generator_step(
+        self, gen_z: torch.Tensor, gen_c: torch.Tensor, gain: float, *, main: bool, reg: bool
+    ) -> dict[str, torch.Tensor]:
+        """Gmain: G raises its fakes' scores; Greg: the path-length penalty (when pl_weight != 0)."""
+        stats: dict[str, torch.Tensor] = {}
+        if main:
+            stats.update(self._generator_main(gen_z, gen_c, gain))
+        if reg and self.pl_weight != 0:
+            stats.update(self._path_length(gen_z, gen_c, gain))
+        return stats
+
+    def discriminator_step(
         self,
-        phase: str,
         real_img: torch.Tensor,
         real_c: torch.Tensor,
         gen_z: torch.Tensor,
         gen_c: torch.Tensor,
         gain: float,
+        *,
+        main: bool,
+        reg: bool,
     ) -> dict[str, torch.Tensor]:
-        """Back-propagate one round of `phase`; return detached per-sample values for the stats.
-
-        `real_img` is float NCHW in [-1, 1]. D phases also return the raw real scores under
-        "real_logits" for the ADA controller (the official heuristic counts the reals of every
-        D phase, Dreg included).
-        """
-        if phase not in PHASES:
-            raise ValueError(f"phase must be one of {PHASES}, got {phase!r}")
-        do_Gmain = phase in ("Gmain", "Gboth")
-        do_Dmain = phase in ("Dmain", "Dboth")
-        do_Gpl = phase in ("Greg", "Gboth") and self.pl_weight != 0
-        do_Dr1 = phase in ("Dreg", "Dboth") and self.r1_gamma != 0
-
-        stats: dict[str, torch.Tensor] = {}
-        if do_Gmain:
-            stats.update(self._generator_main(gen_z, gen_c, gain))
-        if do_Gpl:
-            stats.update(self._path_length(gen_z, gen_c, gain))
-        if do_Dmain or do_Dr1:
-            stats.update(self._discriminator(real_img, real_c, gen_z, gen_c, gain, do_Dmain, do_Dr1))
-        return stats
+        """Dmain: D tells reals from fakes; Dreg: R1 on the reals (when r1_gamma != 0). The real
+        scores are returned by every D phase, as the official ADA heuristic counts them all."""
+        do_Dr1 = reg and self.r1_gamma != 0
+        if not (main or do_Dr1):
+            return {}
+        return self._discriminator(real_img, real_c, gen_z, gen_c, gain, main, do_Dr1)
 
     def _generator_main(
         self, gen_z: torch.Tensor, gen_c: torch.Tensor, gain: float
@@ -133,11 +131,7 @@ class StyleGAN2Loss(AdversarialLoss):
         gen_logits = self.run_D(gen_img, gen_c)
         loss_Gmain = F.softplus(-gen_logits)  # -log(sigmoid(D(G(z))))
         loss_Gmain.mean().mul(gain).backward()
-        return {
-            "Loss/scores/fake": gen_logits.detach(),
-            "Loss/signs/fake": gen_logits.detach().sign(),
-            "Loss/G/loss": loss_Gmain.detach(),
-        }
+        return {**score_stats("fake", gen_logits), "Loss/G/loss": loss_Gmain.detach()}
 
     def _path_length(
         self, gen_z: torch.Tensor, gen_c: torch.Tensor, gain: float
@@ -145,15 +139,14 @@ class StyleGAN2Loss(AdversarialLoss):
         batch_size = max(gen_z.shape[0] // self.pl_batch_shrink, 1)
         gen_img, gen_ws = self.run_G(gen_z[:batch_size], gen_c[:batch_size])
         # Unit-variance noise per image, scaled so the expected length does not depend on resolution.
-        pl_noise = self._randn_like(gen_img) / math.sqrt(gen_img.shape[2] * gen_img.shape[3])
-        (pl_grads,) = torch.autograd.grad((gen_img * pl_noise).sum(), gen_ws, create_graph=True)
-        pl_lengths = pl_grads.square().sum(2).mean(1).sqrt()
+        pl_noise = torch.randn_like(gen_img) / math.sqrt(gen_img.shape[2] * gen_img.shape[3])
+        pl_lengths = path_lengths(gen_img, gen_ws, pl_noise)
         pl_mean = self.pl_mean.to(pl_lengths.device).lerp(pl_lengths.mean(), self.pl_decay)
         self.pl_mean = pl_mean.detach()
         pl_penalty = (pl_lengths - pl_mean).square()
         loss_Gpl = pl_penalty * self.pl_weight
         # The zero term gives every synthesis parameter a gradient (some, like the last ToRGB bias,
-        # do not affect the penalty), which DistributedDataParallel waits for.
+        # do not affect the penalty), as the official loss does.
         (gen_img[:, 0, 0, 0] * 0 + loss_Gpl).mean().mul(gain).backward()
         return {"Loss/pl_penalty": pl_penalty.detach(), "Loss/G/reg": loss_Gpl.detach()}
 
@@ -175,14 +168,12 @@ class StyleGAN2Loss(AdversarialLoss):
             gen_logits = self.run_D(gen_img, gen_c)
             loss_Dgen = F.softplus(gen_logits)  # -log(1 - sigmoid(D(G(z))))
             loss_Dgen.mean().mul(gain).backward()
-            stats["Loss/scores/fake"] = gen_logits.detach()
-            stats["Loss/signs/fake"] = gen_logits.detach().sign()
+            stats.update(score_stats("fake", gen_logits))
 
         real_img = real_img.detach().requires_grad_(do_Dr1)
         real_logits = self.run_D(real_img, real_c)
         stats["real_logits"] = real_logits.detach()
-        stats["Loss/scores/real"] = real_logits.detach()
-        stats["Loss/signs/real"] = real_logits.detach().sign()
+        stats.update(score_stats("real", real_logits))
         # As in _path_length, the zero term keeps all of D's parameters in the graph.
         total = real_logits.flatten() * 0
         if do_Dmain:
@@ -190,17 +181,10 @@ class StyleGAN2Loss(AdversarialLoss):
             total = total + loss_Dreal.flatten()
             stats["Loss/D/loss"] = (loss_Dgen + loss_Dreal).detach()
         if do_Dr1:
-            (r1_grads,) = torch.autograd.grad(real_logits.sum(), real_img, create_graph=True)
-            r1_penalty = r1_grads.square().sum([1, 2, 3])
-            loss_Dr1 = r1_penalty * (self.r1_gamma / 2)
+            penalty = r1_penalty(real_logits, real_img)
+            loss_Dr1 = penalty * (self.r1_gamma / 2)
             total = total + loss_Dr1
-            stats["Loss/r1_penalty"] = r1_penalty.detach()
+            stats["Loss/r1_penalty"] = penalty.detach()
             stats["Loss/D/reg"] = loss_Dr1.detach()
         total.mean().mul(gain).backward()
         return stats
-
-    def _uniform(self, device: torch.device) -> float:
-        return float(torch.rand([], device=device, generator=self.generator))
-
-    def _randn_like(self, t: torch.Tensor) -> torch.Tensor:
-        return torch.randn(t.shape, dtype=t.dtype, device=t.device, generator=self.generator)

@@ -46,13 +46,6 @@ def uniform_latents(z: torch.Tensor) -> torch.Tensor:
     return torch.erf(z / math.sqrt(2))
 
 
-def sample_z(
-    n: int, z_dim: int, generator: torch.Generator | None = None, device: torch.device | str | None = None
-) -> torch.Tensor:
-    """Latents [n, z_dim] for training a DCGAN `Generator`: standard normal, which G maps to U(-1, 1)."""
-    return torch.randn([n, z_dim], generator=generator, device=device)
-
-
 def conv_cond_concat(x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
     """Append labels c [N, C] to feature maps x [N, K, H, W] as C constant channels."""
     return torch.cat([x, c[:, :, None, None].expand(-1, -1, x.shape[2], x.shape[3])], dim=1)

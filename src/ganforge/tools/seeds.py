@@ -42,7 +42,3 @@ def parse_int_list(text: str, option: str = "--seeds", maximum: int = MAX_SEED) 
         values.extend(range(start, stop + 1))
     return values
 
-
-def parse_seeds(text: str, option: str = "--seeds") -> list[int]:
-    """Parse a seed list like "0-7,42"; seeds must fit np.random.RandomState (0..2**32-1)."""
-    return parse_int_list(text, option=option, maximum=MAX_SEED)

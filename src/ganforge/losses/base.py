@@ -3,10 +3,23 @@ phase dispatch of the training loop, and (unless a subclass adds some) no state.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import nn
+
+
+@dataclass(frozen=True)
+class Round:
+    """One round's inputs: reals with their labels, latents with the labels to generate, and the gain."""
+
+    real_img: torch.Tensor
+    real_c: torch.Tensor
+    gen_z: torch.Tensor
+    gen_c: torch.Tensor
+    gain: float
 
 
 def score_stats(kind: str, logits: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -62,27 +75,24 @@ class AdversarialLoss:
         """
         if phase not in self.PHASES:
             raise ValueError(f"{type(self).__name__} phase must be one of {self.PHASES}, got {phase!r}")
+        batch = Round(real_img, real_c, gen_z, gen_c, gain)
         main, reg = phase[1:] in ("main", "both"), phase[1:] in ("reg", "both")
-        if phase.startswith("G"):
-            return self.generator_step(gen_z, gen_c, gain, main=main, reg=reg)
-        return self.discriminator_step(real_img, real_c, gen_z, gen_c, gain, main=main, reg=reg)
+        step = self.generator_step if phase.startswith("G") else self.discriminator_step
+        return step(batch, main=main, reg=reg)
 
-    def generator_step(
-        self, gen_z: torch.Tensor, gen_c: torch.Tensor, gain: float, *, main: bool, reg: bool
-    ) -> dict[str, torch.Tensor]:
+    def generator_step(self, batch: Round, *, main: bool, reg: bool) -> dict[str, torch.Tensor]:
         """G's part of a phase: the adversarial loss if `main`, the regulariser if `reg`."""
         raise NotImplementedError
 
-    def discriminator_step(
-        self,
-        real_img: torch.Tensor,
-        real_c: torch.Tensor,
-        gen_z: torch.Tensor,
-        gen_c: torch.Tensor,
-        gain: float,
-        *,
-        main: bool,
-        reg: bool,
-    ) -> dict[str, torch.Tensor]:
+    def discriminator_step(self, batch: Round, *, main: bool, reg: bool) -> dict[str, torch.Tensor]:
         """D's part of a phase: the adversarial loss if `main`, the regulariser if `reg`."""
         raise NotImplementedError
+
+    def fool_D(
+        self, gen_img: torch.Tensor, batch: Round, loss_of: Callable[[torch.Tensor], torch.Tensor]
+    ) -> dict[str, torch.Tensor]:
+        """G's adversarial pass: back-propagate ``loss_of(D(gen_img)).mean() * gain`` into G."""
+        gen_logits = self.run_D(gen_img, batch.gen_c)
+        loss_G = loss_of(gen_logits)
+        loss_G.mean().mul(batch.gain).backward()
+        return {**score_stats("fake", gen_logits), "Loss/G/loss": loss_G.detach()}

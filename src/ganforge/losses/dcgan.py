@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from ganforge.errors import OptionError
-from ganforge.losses.base import AdversarialLoss, score_stats
+from ganforge.losses.base import AdversarialLoss, Round, score_stats
 
 PHASES = ("Gmain", "Dmain")
 
@@ -64,34 +64,20 @@ class DCGANLoss(AdversarialLoss):
 
     PHASES = PHASES
 
-    def generator_step(
-        self, gen_z: torch.Tensor, gen_c: torch.Tensor, gain: float, *, main: bool, reg: bool
-    ) -> dict[str, torch.Tensor]:
+    def generator_step(self, batch: Round, *, main: bool, reg: bool) -> dict[str, torch.Tensor]:
         """Gmain: G raises its fakes' scores."""
-        gen_logits = self.run_D(self.G(gen_z, gen_c), gen_c)
-        loss_G = sigmoid_cross_entropy(gen_logits, 1.0)
-        loss_G.mean().mul(gain).backward()
-        return {**score_stats("fake", gen_logits), "Loss/G/loss": loss_G.detach()}
+        gen_img = self.G(batch.gen_z, batch.gen_c)
+        return self.fool_D(gen_img, batch, lambda logits: sigmoid_cross_entropy(logits, 1.0))
 
-    def discriminator_step(
-        self,
-        real_img: torch.Tensor,
-        real_c: torch.Tensor,
-        gen_z: torch.Tensor,
-        gen_c: torch.Tensor,
-        gain: float,
-        *,
-        main: bool,
-        reg: bool,
-    ) -> dict[str, torch.Tensor]:
+    def discriminator_step(self, batch: Round, *, main: bool, reg: bool) -> dict[str, torch.Tensor]:
         """Dmain: D tells reals from fakes, each batch through D in its own call."""
         with torch.no_grad():
-            gen_img = self.G(gen_z, gen_c)
-        gen_logits = self.run_D(gen_img, gen_c)
-        real_logits = self.run_D(real_img.detach(), real_c)
+            gen_img = self.G(batch.gen_z, batch.gen_c)
+        gen_logits = self.run_D(gen_img, batch.gen_c)
+        real_logits = self.run_D(batch.real_img.detach(), batch.real_c)
         loss_fake = sigmoid_cross_entropy(gen_logits, 0.0)
         loss_real = sigmoid_cross_entropy(real_logits, 1.0)
-        (loss_real.mean() + loss_fake.mean()).mul(gain).backward()
+        (loss_real.mean() + loss_fake.mean()).mul(batch.gain).backward()
         return {
             "real_logits": real_logits.detach(),
             **score_stats("fake", gen_logits),

@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ganforge.losses.base import AdversarialLoss, score_stats
+from ganforge.losses.base import AdversarialLoss, Round, score_stats
 from ganforge.losses.penalties import r1_penalty, wgan_gp_penalty
 
 LOSSES = ("logistic-r1", "wgangp")
@@ -54,29 +54,16 @@ class StyleGANLoss(AdversarialLoss):
         self.wgan_epsilon = wgan_epsilon
         self.wgan_target = wgan_target
 
-    def generator_step(
-        self, gen_z: torch.Tensor, gen_c: torch.Tensor, gain: float, *, main: bool, reg: bool
-    ) -> dict[str, torch.Tensor]:
+    def generator_step(self, batch: Round, *, main: bool, reg: bool) -> dict[str, torch.Tensor]:
         """Gmain: G raises its fakes' scores."""
-        gen_logits = self.run_D(self.G(gen_z, gen_c), gen_c)
-        loss_G = F.softplus(-gen_logits) if self.loss == "logistic-r1" else -gen_logits
-        loss_G.mean().mul(gain).backward()
-        return {**score_stats("fake", gen_logits), "Loss/G/loss": loss_G.detach()}
+        loss_of = (lambda logits: F.softplus(-logits)) if self.loss == "logistic-r1" else torch.neg
+        return self.fool_D(self.G(batch.gen_z, batch.gen_c), batch, loss_of)
 
-    def discriminator_step(
-        self,
-        real_img: torch.Tensor,
-        real_c: torch.Tensor,
-        gen_z: torch.Tensor,
-        gen_c: torch.Tensor,
-        gain: float,
-        *,
-        main: bool,
-        reg: bool,
-    ) -> dict[str, torch.Tensor]:
+    def discriminator_step(self, batch: Round, *, main: bool, reg: bool) -> dict[str, torch.Tensor]:
         """Dmain: the main loss and its penalty in one pass; the fakes get the reals' labels."""
+        real_img, real_c = batch.real_img, batch.real_c
         with torch.no_grad():
-            gen_img = self.G(gen_z, real_c)
+            gen_img = self.G(batch.gen_z, real_c)
         r1 = self.loss == "logistic-r1" and self.r1_gamma != 0
         real_img = real_img.detach().requires_grad_(r1)
         gen_logits = self.run_D(gen_img, real_c)
@@ -105,5 +92,5 @@ class StyleGANLoss(AdversarialLoss):
             stats["Loss/mixed_norms"] = norms.detach()
             stats["Loss/epsilon_penalty"] = epsilon_penalty.detach()
         stats["Loss/D/total"] = loss.detach()
-        loss.mean().mul(gain).backward()
+        loss.mean().mul(batch.gain).backward()
         return stats

@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ganforge.losses.base import AdversarialLoss, score_stats
+from ganforge.losses.base import AdversarialLoss, Round, score_stats
 from ganforge.losses.penalties import path_lengths, r1_penalty
 
 PHASES = ("Gmain", "Greg", "Gboth", "Dmain", "Dreg", "Dboth")
@@ -95,49 +95,20 @@ class StyleGAN2Loss(AdversarialLoss):
         other = self.G_mapping(torch.randn_like(z), c, skip_w_avg_update=True)
         return torch.cat([ws[:, :cutoff], other[:, cutoff:]], dim=1)
 
-    def generator_step(
-        self, gen_z: torch.Tensor, gen_c: torch.Tensor, gain: float, *, main: bool, reg: bool
-    ) -> dict[str, torch.Tensor]:
+    def generator_step(self, batch: Round, *, main: bool, reg: bool) -> dict[str, torch.Tensor]:
         """Gmain: G raises its fakes' scores; Greg: the path-length penalty (when pl_weight != 0)."""
         stats: dict[str, torch.Tensor] = {}
         if main:
-            stats.update(self._generator_main(gen_z, gen_c, gain))
+            gen_img, _ = self.run_G(batch.gen_z, batch.gen_c)
+            # -log(sigmoid(D(G(z))))
+            stats.update(self.fool_D(gen_img, batch, lambda logits: F.softplus(-logits)))
         if reg and self.pl_weight != 0:
-            stats.update(self._path_length(gen_z, gen_c, gain))
+            stats.update(self._path_length(batch))
         return stats
 
-    def discriminator_step(
-        self,
-        real_img: torch.Tensor,
-        real_c: torch.Tensor,
-        gen_z: torch.Tensor,
-        gen_c: torch.Tensor,
-        gain: float,
-        *,
-        main: bool,
-        reg: bool,
-    ) -> dict[str, torch.Tensor]:
-        """Dmain: D tells reals from fakes; Dreg: R1 on the reals (when r1_gamma != 0). The real
-        scores are returned by every D phase, as the official ADA heuristic counts them all."""
-        do_Dr1 = reg and self.r1_gamma != 0
-        if not (main or do_Dr1):
-            return {}
-        return self._discriminator(real_img, real_c, gen_z, gen_c, gain, main, do_Dr1)
-
-    def _generator_main(
-        self, gen_z: torch.Tensor, gen_c: torch.Tensor, gain: float
-    ) -> dict[str, torch.Tensor]:
-        gen_img, _ = self.run_G(gen_z, gen_c)
-        gen_logits = self.run_D(gen_img, gen_c)
-        loss_Gmain = F.softplus(-gen_logits)  # -log(sigmoid(D(G(z))))
-        loss_Gmain.mean().mul(gain).backward()
-        return {**score_stats("fake", gen_logits), "Loss/G/loss": loss_Gmain.detach()}
-
-    def _path_length(
-        self, gen_z: torch.Tensor, gen_c: torch.Tensor, gain: float
-    ) -> dict[str, torch.Tensor]:
-        batch_size = max(gen_z.shape[0] // self.pl_batch_shrink, 1)
-        gen_img, gen_ws = self.run_G(gen_z[:batch_size], gen_c[:batch_size])
+    def _path_length(self, batch: Round) -> dict[str, torch.Tensor]:
+        batch_size = max(batch.gen_z.shape[0] // self.pl_batch_shrink, 1)
+        gen_img, gen_ws = self.run_G(batch.gen_z[:batch_size], batch.gen_c[:batch_size])
         # Unit-variance noise per image, scaled so the expected length does not depend on resolution.
         pl_noise = torch.randn_like(gen_img) / math.sqrt(gen_img.shape[2] * gen_img.shape[3])
         pl_lengths = path_lengths(gen_img, gen_ws, pl_noise)
@@ -147,36 +118,32 @@ class StyleGAN2Loss(AdversarialLoss):
         loss_Gpl = pl_penalty * self.pl_weight
         # The zero term gives every synthesis parameter a gradient (some, like the last ToRGB bias,
         # do not affect the penalty), as the official loss does.
-        (gen_img[:, 0, 0, 0] * 0 + loss_Gpl).mean().mul(gain).backward()
+        (gen_img[:, 0, 0, 0] * 0 + loss_Gpl).mean().mul(batch.gain).backward()
         return {"Loss/pl_penalty": pl_penalty.detach(), "Loss/G/reg": loss_Gpl.detach()}
 
-    def _discriminator(
-        self,
-        real_img: torch.Tensor,
-        real_c: torch.Tensor,
-        gen_z: torch.Tensor,
-        gen_c: torch.Tensor,
-        gain: float,
-        do_Dmain: bool,
-        do_Dr1: bool,
-    ) -> dict[str, torch.Tensor]:
+    def discriminator_step(self, batch: Round, *, main: bool, reg: bool) -> dict[str, torch.Tensor]:
+        """Dmain: D tells reals from fakes; Dreg: R1 on the reals (when r1_gamma != 0). The real
+        scores are returned by every D phase, as the official ADA heuristic counts them all."""
+        do_Dr1 = reg and self.r1_gamma != 0
+        if not (main or do_Dr1):
+            return {}
         stats: dict[str, torch.Tensor] = {}
         loss_Dgen: torch.Tensor | float = 0.0
-        if do_Dmain:
+        if main:
             with torch.no_grad():
-                gen_img, _ = self.run_G(gen_z, gen_c)
-            gen_logits = self.run_D(gen_img, gen_c)
+                gen_img, _ = self.run_G(batch.gen_z, batch.gen_c)
+            gen_logits = self.run_D(gen_img, batch.gen_c)
             loss_Dgen = F.softplus(gen_logits)  # -log(1 - sigmoid(D(G(z))))
-            loss_Dgen.mean().mul(gain).backward()
+            loss_Dgen.mean().mul(batch.gain).backward()
             stats.update(score_stats("fake", gen_logits))
 
-        real_img = real_img.detach().requires_grad_(do_Dr1)
-        real_logits = self.run_D(real_img, real_c)
+        real_img = batch.real_img.detach().requires_grad_(do_Dr1)
+        real_logits = self.run_D(real_img, batch.real_c)
         stats["real_logits"] = real_logits.detach()
         stats.update(score_stats("real", real_logits))
-        # As in _path_length, the zero term keeps all of D's parameters in the graph.
+        # As in the path-length pass, the zero term keeps all of D's parameters in the graph.
         total = real_logits.flatten() * 0
-        if do_Dmain:
+        if main:
             loss_Dreal = F.softplus(-real_logits)  # -log(sigmoid(D(x)))
             total = total + loss_Dreal.flatten()
             stats["Loss/D/loss"] = (loss_Dgen + loss_Dreal).detach()
@@ -186,5 +153,5 @@ class StyleGAN2Loss(AdversarialLoss):
             total = total + loss_Dr1
             stats["Loss/r1_penalty"] = penalty.detach()
             stats["Loss/D/reg"] = loss_Dr1.detach()
-        total.mean().mul(gain).backward()
+        total.mean().mul(batch.gain).backward()
         return stats

@@ -21,7 +21,8 @@ from tests.compat.official_pickles import Persistent, dumps, persistent
 
 from ganforge.cli.main import main
 from ganforge.compat import DamagedCheckpointError, load_network, load_network_pkl, save_network
-from ganforge.compat.checkpoint import MAX_ARGUMENT, read_training_state
+from ganforge.compat.bounded import MAX_ARGUMENT
+from ganforge.compat.checkpoint import read_training_state
 from ganforge.errors import NetworkFileError
 from ganforge.models.stylegan2 import Generator, MappingNetwork
 

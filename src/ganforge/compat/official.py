@@ -25,7 +25,8 @@ import torch
 from torch import nn
 
 from ganforge.augment.pipeline import AugmentPipe
-from ganforge.compat.checkpoint import HEAD_BYTES, ZIP_MAGIC, is_checkpoint, rebuild_network
+from ganforge.compat.bounded import rebuild_network
+from ganforge.compat.checkpoint import HEAD_BYTES, ZIP_MAGIC, is_checkpoint
 from ganforge.compat.safe_unpickle import OfficialObject, TorchModuleRecord, safe_load
 from ganforge.compat.tf_legacy import convert_tf_pickle, is_tf_pickle
 from ganforge.errors import NetworkFileError

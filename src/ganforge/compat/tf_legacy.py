@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ganforge.compat.checkpoint import MAX_ARGUMENT, bounded_network, state_mismatch
+from ganforge.compat.bounded import MAX_ARGUMENT, bounded_network, state_mismatch
 from ganforge.compat.safe_unpickle import TFNetworkRecord
 from ganforge.errors import NetworkFileError
 from ganforge.models import stylegan

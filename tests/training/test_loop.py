@@ -15,13 +15,12 @@ from pathlib import Path
 import PIL.Image
 import pytest
 import torch
-from tests.training.tiny import make_dataset, tiny_config
+from tests.training.tiny import make_dataset, stylegan2_networks, tiny_config
 
 from ganforge.compat import load_network
 from ganforge.compat.checkpoint import read_training_state, save_network_checkpoint
 from ganforge.errors import GanforgeError, OptionError
 from ganforge.training.loop import LoopOptions, training_loop
-from ganforge.training.presets import build_networks
 from ganforge.training.rundir import latest_snapshot, new_run_dir
 from ganforge.training.snapshot import copy_matching
 
@@ -180,7 +179,7 @@ def test_sigint_finishes_the_step_writes_a_snapshot_and_exits_cleanly(tmp_path: 
 
 def test_diverged_training_stops_with_a_clear_error(tmp_path: Path) -> None:
     data = make_dataset(tmp_path / "ds.zip")
-    G, D = build_networks(tiny_config(), 16, 3, 0)
+    G, D = stylegan2_networks(tiny_config(), 16, 3, 0)
     with torch.no_grad():
         D.b4.out.weight.fill_(float("nan"))
     source = tmp_path / "poisoned.pt"
@@ -196,8 +195,8 @@ def test_diverged_training_stops_with_a_clear_error(tmp_path: Path) -> None:
 
 def test_copy_matching_copies_only_same_names_and_shapes() -> None:
     torch.manual_seed(0)
-    source, _ = build_networks(tiny_config(map=3, cbase=512, cmax=32), 16, 3, 0)  # 32 channels at 8, 16
-    target, _ = build_networks(tiny_config(map=2), 16, 3, 0)
+    source, _ = stylegan2_networks(tiny_config(map=3, cbase=512, cmax=32), 16, 3, 0)  # 32 channels at 8, 16
+    target, _ = stylegan2_networks(tiny_config(map=2), 16, 3, 0)
     before = {name: t.clone() for name, t in target.state_dict().items()}
     copied, total = copy_matching(source, target)
     assert 0 < copied < total == len(before)

@@ -8,16 +8,9 @@ import torch
 from ganforge.cli.train import train_command
 from ganforge.errors import OptionError
 from ganforge.losses import StyleGAN2Loss
-from ganforge.training.presets import (
-    MODEL_PRESETS,
-    PRESETS,
-    TRAIN_OPTIONS,
-    TrainingConfig,
-    build_networks,
-    option_name,
-    resolve_config,
-    round_size,
-)
+from ganforge.training.families import StyleGAN2Family
+from ganforge.training.options import TRAIN_OPTIONS, TrainingConfig, option_name
+from ganforge.training.presets import MODEL_PRESETS, PRESETS, resolve_config, round_size
 
 TRAIN_FLAGS = {opt for param in train_command.params for opt in param.opts}
 
@@ -53,7 +46,8 @@ def test_fixed_configs_follow_cfg_specs() -> None:
     assert (c.kimg, c.batch, c.batch_gpu, c.mbstd_group) == (100000, 64, 32, 32)
     assert (c.gamma, c.ema_kimg, c.ema_rampup) == (0.01, 500.0, 0.05)
     assert (c.pl_weight, c.style_mixing, c.d_architecture) == (0.0, 0.0, "orig")
-    assert c.loss_kwargs() == {"r1_gamma": 0.01, "style_mixing_prob": 0.0, "pl_weight": 0.0}
+    loss_kwargs = StyleGAN2Family(c, 32).loss_kwargs()
+    assert loss_kwargs == {"r1_gamma": 0.01, "style_mixing_prob": 0.0, "pl_weight": 0.0}
     assert set(PRESETS) == {"auto", "stylegan2", "paper256", "paper512", "paper1024", "cifar", "cpu"}
 
 
@@ -103,7 +97,7 @@ def test_bad_config_or_option_raises_option_error_naming_it(cfg, gpus, overrides
 
 def test_adam_kwargs_rescale_for_lazy_regularisation() -> None:
     c = resolve_config("auto", 64, 1, {"G_reg_interval": 4, "D_reg_interval": None})
-    g, d = c.adam_kwargs("G"), c.adam_kwargs("D")
+    g, d = StyleGAN2Family(c, 64).adam_kwargs("G"), StyleGAN2Family(c, 64).adam_kwargs("D")
     assert g["lr"] == pytest.approx(0.0025 * 4 / 5) and g["betas"] == pytest.approx((0.0, 0.99**0.8))
     assert d == {"lr": 0.0025, "betas": (0.0, 0.99), "eps": 1e-8}
 
@@ -112,7 +106,7 @@ def test_adam_kwargs_rescale_for_lazy_regularisation() -> None:
 def test_build_networks_gives_the_configured_shapes(cfg, res, channels, c_dim) -> None:
     overrides = {"cbase": 512, "cmax": 32, "z_dim": 24, "w_dim": 20, "map": 3, "fp32": True, "batch": 4}
     c = resolve_config(cfg, res, 1, {**overrides, "batch_gpu": 4, "mbstd_group": 2, "freezed": 1})
-    G, D = build_networks(c, res, channels, c_dim)
+    G, D = StyleGAN2Family(c, res).build_networks(channels, c_dim)
     assert (G.z_dim, G.w_dim, G.c_dim, G.img_resolution, G.img_channels) == (24, 20, c_dim, res, channels)
     assert G.mapping.num_layers == 3 and G.synthesis.b32.conv1.weight.shape[0] == min(512 // 32, 32)
     assert G.synthesis.b4.conv1.weight.shape[0] == 32 and D.b4.conv.weight.shape[0] == 32
@@ -123,7 +117,7 @@ def test_build_networks_gives_the_configured_shapes(cfg, res, channels, c_dim) -
     z, lab = torch.randn([4, 24]), torch.eye(max(c_dim, 1))[:4, :c_dim]
     img = G(z, lab)
     assert img.shape == (4, channels, res, res) and D(img, lab).shape == (4, 1)
-    StyleGAN2Loss(G, D, **c.loss_kwargs())  # the loss takes the config's arguments as they are
+    StyleGAN2Loss(G, D, **StyleGAN2Family(c, res).loss_kwargs())  # the loss takes the family's arguments
 
 
 def test_defaults_match_the_official_training_loop() -> None:
@@ -131,7 +125,7 @@ def test_defaults_match_the_official_training_loop() -> None:
     assert (c.G_reg_interval, c.D_reg_interval, c.ada_interval, c.ada_kimg, c.target) == (4, 16, 4, 500, 0.6)
     assert (c.style_mixing, c.pl_weight, c.augpipe, c.aug) == (0.9, 2.0, "bgc", "ada")
     assert (c.snap, c.kimg_per_tick, c.seed) == (50, 4, 0)
-    G, D = build_networks(resolve_config("auto", 32, 1, {"cbase": 256, "cmax": 16}), 32, 3, 0)
+    G, D = StyleGAN2Family(resolve_config("auto", 32, 1, {"cbase": 256, "cmax": 16}), 32).build_networks(3, 0)
     assert G.init_kwargs["synthesis_kwargs"]["num_fp16_res"] == D.init_kwargs["num_fp16_res"] == 4
     assert G.init_kwargs["synthesis_kwargs"]["conv_clamp"] == D.init_kwargs["conv_clamp"] == 256
     assert resolve_config("cpu", 32, 1).fp32  # float16 is CUDA-only

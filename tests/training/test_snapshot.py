@@ -10,14 +10,13 @@ from pathlib import Path
 
 import pytest
 import torch
-from tests.training.tiny import tiny_config
+from tests.training.tiny import stylegan2_networks, tiny_config
 
 from ganforge.augment import build_augment_pipe
 from ganforge.compat import load_network
 from ganforge.compat.checkpoint import save_network_checkpoint
 from ganforge.errors import NetworkFileError, OptionError, OutputError
 from ganforge.training.distributed import DistEnv
-from ganforge.training.presets import build_networks
 from ganforge.training.rundir import (
     latest_snapshot,
     new_run_dir,
@@ -33,10 +32,10 @@ SINGLE = DistEnv(rank=0, world_size=1, device=torch.device("cpu"))
 
 def _networks(seed: int) -> dict[str, torch.nn.Module]:
     torch.manual_seed(seed)
-    G, D = build_networks(tiny_config(), 16, 3, 0)
+    G, D = stylegan2_networks(tiny_config(), 16, 3, 0)
     pipe = build_augment_pipe("bgc")
     pipe.p.fill_(0.25)
-    return {"G": G, "D": D, "G_ema": build_networks(tiny_config(), 16, 3, 0)[0], "augment_pipe": pipe}
+    return {"G": G, "D": D, "G_ema": stylegan2_networks(tiny_config(), 16, 3, 0)[0], "augment_pipe": pipe}
 
 
 def _state(G: torch.nn.Module) -> TrainingState:

@@ -11,8 +11,10 @@ from typing import Any
 
 import numpy as np
 import PIL.Image
+from torch import nn
 
-from ganforge.training.presets import TrainingConfig
+from ganforge.training.families import StyleGAN2Family
+from ganforge.training.options import TrainingConfig
 
 
 def make_dataset(path: Path, count: int = 32, resolution: int = 16, classes: int = 0) -> Path:
@@ -38,3 +40,10 @@ def tiny_config(**changes: Any) -> TrainingConfig:
         snap=2, workers=0,
     )
     return dataclasses.replace(base, **changes)
+
+
+def stylegan2_networks(
+    config: TrainingConfig, resolution: int, channels: int, c_dim: int
+) -> tuple[nn.Module, nn.Module]:
+    """A fresh StyleGAN2 G and D as training builds them for `config`."""
+    return StyleGAN2Family(config, resolution).build_networks(channels, c_dim)

@@ -21,12 +21,13 @@ from ganforge.errors import DatasetError, OptionError
 from ganforge.losses import StyleGAN2Loss
 from ganforge.losses.dcgan import DCGANConfig, DCGANLoss
 from ganforge.losses.stylegan import StyleGANLoss
-from ganforge.models import dcgan, stylegan
+from ganforge.models import dcgan, stylegan, stylegan2
 from ganforge.ops.scale2d import downscale2d, upscale2d
-from ganforge.training.presets import MODELS, TrainingConfig, build_networks
+from ganforge.training.options import FAMILY_NAMES, TrainingConfig
 
-STYLEGAN_ADAM = {"betas": (0.0, 0.99), "eps": 1e-8}
-"""Adam settings of the StyleGAN (2019) release for both networks."""
+ADAM_BETAS = (0.0, 0.99)
+ADAM_EPS = 1e-8
+"""Adam settings of the StyleGAN (2019) and StyleGAN2-ADA releases for both networks."""
 
 DCGAN_SIZE_STEP = {False: 16, True: 4}
 """What DCGAN image sizes must be multiples of, without and with labels: its networks halve the
@@ -127,14 +128,33 @@ class StyleGAN2Family(ModelFamily):
         return "powers of two from 8 (8, 16, 32, ...)"
 
     def build_networks(self, channels: int, c_dim: int) -> tuple[nn.Module, nn.Module]:
-        return build_networks(self.config, self.resolution, channels, c_dim)
+        c = self.config
+        num_fp16_res = 0 if c.fp32 else 4
+        conv_clamp = None if c.fp32 else 256
+        common = dict(channel_base=c.cbase, channel_max=c.cmax, num_fp16_res=num_fp16_res,
+                      conv_clamp=conv_clamp)
+        G = stylegan2.Generator(
+            z_dim=c.z_dim, c_dim=c_dim, w_dim=c.w_dim, img_resolution=self.resolution, img_channels=channels,
+            mapping_kwargs={"num_layers": c.map}, synthesis_kwargs=common,
+        )
+        D = stylegan2.Discriminator(
+            c_dim=c_dim, img_resolution=self.resolution, img_channels=channels,
+            architecture=c.d_architecture, block_kwargs={"freeze_layers": c.freezed},
+            epilogue_kwargs={"mbstd_group_size": c.mbstd_group}, **common,
+        )
+        return G, D
+
+    def loss_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments for `ganforge.losses.StyleGAN2Loss`."""
+        c = self.config
+        return {"r1_gamma": c.gamma, "style_mixing_prob": c.style_mixing, "pl_weight": c.pl_weight}
 
     def make_loss(self, G: nn.Module, D: nn.Module, augment_pipe: nn.Module | None) -> TrainingLoss:
-        return StyleGAN2Loss(G, D, augment_pipe, **self.config.loss_kwargs())
+        return StyleGAN2Loss(G, D, augment_pipe, **self.loss_kwargs())
 
     def make_compiled_loss(self, G: nn.Module, D: nn.Module, augment_pipe: nn.Module | None) -> TrainingLoss:
         return StyleGAN2Loss(
-            G, torch.compile(D), augment_pipe, **self.config.loss_kwargs(),
+            G, torch.compile(D), augment_pipe, **self.loss_kwargs(),
             G_mapping=torch.compile(G.mapping), G_synthesis=torch.compile(G.synthesis),
         )
 
@@ -149,7 +169,13 @@ class StyleGAN2Family(ModelFamily):
         return phases
 
     def adam_kwargs(self, network: str) -> dict[str, Any]:
-        return self.config.adam_kwargs(network)
+        """With lazy regularisation every `interval` steps, the main and the regulariser updates share
+        one optimiser; its learning rate and betas are rescaled by interval / (interval + 1) so that
+        the combined updates behave like the unregularised schedule."""
+        c = self.config
+        lr, interval = {"G": (c.glr, c.G_reg_interval), "D": (c.dlr, c.D_reg_interval)}[network]
+        ratio = 1.0 if interval is None else interval / (interval + 1)
+        return {"lr": lr * ratio, "betas": tuple(beta**ratio for beta in ADAM_BETAS), "eps": ADAM_EPS}
 
 
 class DCGANFamily(ModelFamily):
@@ -260,7 +286,8 @@ class StyleGANFamily(ModelFamily):
         return [PhaseSpec("Dmain", "D"), PhaseSpec("Gmain", "G")]
 
     def adam_kwargs(self, network: str) -> dict[str, Any]:
-        return {"lr": self.config.glr if network == "G" else self.config.dlr, **STYLEGAN_ADAM}
+        lr = self.config.glr if network == "G" else self.config.dlr
+        return {"lr": lr, "betas": ADAM_BETAS, "eps": ADAM_EPS}
 
     def lod_at(self, cur_nimg: int) -> float:
         """The level of detail of the step at `cur_nimg`."""
@@ -328,7 +355,7 @@ def _power_of_two(resolution: int, minimum: int) -> bool:
 def make_family(config: TrainingConfig, resolution: int) -> ModelFamily:
     """The family of ``config.model`` for a dataset of `resolution`."""
     if config.model not in _FAMILIES:
-        choices = ", ".join(MODELS)
+        choices = ", ".join(FAMILY_NAMES)
         raise OptionError(f"--model: unknown model family {config.model!r}; choose one of {choices}")
     return _FAMILIES[config.model](config, resolution)
 

@@ -23,7 +23,8 @@ from ganforge.compat.checkpoint import read_training_state
 from ganforge.data.dataset import ImageDataset
 from ganforge.errors import NetworkFileError, OptionError
 from ganforge.fileio import atomic_open
-from ganforge.training.presets import PROCESSES, TrainingConfig, check_config, check_overrides, option_name
+from ganforge.training.options import TrainingConfig, option_name
+from ganforge.training.presets import PROCESSES, check_config, check_overrides
 from ganforge.training.rundir import latest_run, run_snapshots
 
 logger = logging.getLogger(__name__)

@@ -1,0 +1,199 @@
+"""Every training option, defined once: name, type, default, help, the families that use it, checks.
+
+`TrainingConfig` is the table: each field is one knob, with its default and a `knob(...)` that says
+what the user sees of it. The `ganforge train` options and their --help, the "does not apply to
+this model" check, the range and choice checks with their messages, and `training_options.json`
+(the dataclass as JSON) are all derived from it. Names follow the official train.py options.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from dataclasses import dataclass, field
+from typing import Any
+
+from ganforge.augment.pipeline import AUGMENT_PRESETS
+
+FAMILY_NAMES = ("stylegan2", "stylegan", "dcgan")
+"""The model families (`--model`), in the order messages list them."""
+_ALL = frozenset(FAMILY_NAMES)
+_STYLE = frozenset({"stylegan2", "stylegan"})
+_SG2 = frozenset({"stylegan2"})
+_SG1 = frozenset({"stylegan"})
+_DCGAN = frozenset({"dcgan"})
+FROM_PRESET = "from --cfg"
+"""How --help names a default that the preset sets."""
+
+
+@dataclass(frozen=True)
+class Knob:
+    """What a user sees of one TrainingConfig field (see `knob`)."""
+
+    help: str
+    flag: str | None  # its `ganforge train` option; None: set by presets only
+    families: frozenset[str]  # the model families that use it; setting it for another is an error
+    choices: tuple[str, ...] | None = None  # the allowed values
+    at_least: float | None = None  # smallest allowed value
+    above: float | None = None  # the value must be larger than this
+    at_most: float | None = None  # largest allowed value
+    metavar: str | None = None  # how --help shows the value
+    default_text: str | None = None  # what --help says of the default; None: derived
+
+
+def knob(
+    default: Any,
+    help: str,
+    *,
+    flag: str | bool = True,
+    families: frozenset[str] = _ALL,
+    choices: tuple[str, ...] | None = None,
+    at_least: float | None = None,
+    above: float | None = None,
+    at_most: float | None = None,
+    metavar: str | None = None,
+    default_text: str | None = None,
+) -> Any:
+    """A TrainingConfig field: `default` plus its `Knob` (flag True: ``--name-with-dashes``)."""
+    info = {"help": help, "flag": flag, "families": families, "choices": choices, "at_least": at_least,
+            "above": above, "at_most": at_most, "metavar": metavar, "default_text": default_text}
+    if callable(default):
+        return field(default_factory=default, metadata={"knob": info})
+    return field(default=default, metadata={"knob": info})
+
+
+@dataclass
+class TrainingConfig:
+    """Every knob of a training run; `model` picks the family, and each knob says the families it
+    applies to (`MODEL_UNUSED` lists what each family ignores)."""
+
+    cfg: str = knob("auto", "Base configuration of the model family (stylegan and dcgan: auto or cpu).",
+                    default_text="auto")
+    model: str = knob("stylegan2", "Model family: stylegan2, stylegan (2019, progressive growing) or dcgan.",
+                      choices=FAMILY_NAMES, default_text="stylegan2")
+    num_gpus: int = knob(1, "Number of training processes (torchrun --nproc_per_node).", flag=False)
+    kimg: int = knob(25000, "Training length in thousands of real images.", at_least=1)
+    batch: int = knob(32, "Total batch size over all GPUs.", at_least=1)
+    batch_gpu: int = knob(4, "Images per process (GPU) per round.", at_least=1,
+                          default_text=f"{FROM_PRESET}, at most batch / processes")
+    gamma: float = knob(10.0, "R1 regularisation weight.", families=_STYLE, at_least=0)
+    ema_kimg: float = knob(10.0, "Half-life of the generator EMA, in kimg.", flag=False)
+    ema_rampup: float | None = knob(None, "EMA half-life limited to rampup * images seen; None = off.",
+                                    flag=False, families=_STYLE)
+    glr: float = knob(0.002, "Generator learning rate.")
+    dlr: float = knob(0.002, "Discriminator learning rate.")
+    map: int = knob(8, "Mapping network depth.", families=_STYLE, at_least=1)
+    cbase: int = knob(32768, "Channel base: the width of the networks.", families=_STYLE, at_least=1)
+    cmax: int = knob(512, "Maximum channels per layer.", families=_STYLE, at_least=1)
+    mbstd_group: int = knob(4, "Minibatch standard deviation group size.", families=_STYLE)
+    z_dim: int = knob(512, "Latent (z) width.", flag=False, at_least=1)
+    w_dim: int = knob(512, "Intermediate latent (w) width.", flag=False, families=_STYLE, at_least=1)
+    fp32: bool = knob(False, "False: the 4 highest resolutions in float16 (CUDA only), clamped at 256.",
+                      flag=False, families=_SG2)
+    d_architecture: str = knob("resnet", "Discriminator architecture.", flag=False, families=_SG2,
+                               choices=("orig", "skip", "resnet"))
+    style_mixing: float = knob(0.9, "Style mixing probability.", flag=False, families=_STYLE)
+    pl_weight: float = knob(2.0, "Path length regularisation weight; 0 = off.", flag=False, families=_SG2)
+    G_reg_interval: int | None = knob(4, "Lazy regularisation interval of G; None = every step.", flag=False,
+                                      families=_SG2)
+    D_reg_interval: int | None = knob(16, "Lazy regularisation interval of D; None = every step.", flag=False,
+                                      families=_SG2)
+    aug: str = knob("ada", "Augmentation mode.", choices=("ada", "noaug", "fixed"))
+    p: float = knob(0.0, "Augmentation probability (required with --aug fixed).", at_least=0, at_most=1,
+                    default_text="")
+    target: float = knob(0.6, "ADA target for the sign of D's real scores.", at_least=0, at_most=1)
+    ada_kimg: float = knob(500, "Kimg for ADA to move p by one unit.", flag=False)
+    ada_interval: int = knob(4, "Steps between ADA adjustments.", flag=False)
+    augpipe: str = knob("bgc", "Augmentation pipeline.", choices=tuple(AUGMENT_PRESETS))
+    freezed: int = knob(0, "Freeze-D: number of frozen discriminator layers.", families=_SG2, at_least=0)
+    mirror: bool = knob(False, "Add x-flipped copies of the dataset.")
+    cond: bool = knob(False, "Condition on the dataset labels.")
+    resume: str | None = knob(
+        None, "'latest' continues the newest run in --outdir (same data; options may be repeated, only "
+        "--kimg, --snap, --tick and --workers changed); a network file starts a new run from it.",
+        metavar="PKL|latest", default_text="")
+    kimg_per_tick: float = knob(4, "Progress interval in kimg (fractions allowed).", flag="--tick", above=0)
+    snap: int = knob(50, "Snapshot (network and image grid) interval in ticks.", at_least=1)
+    seed: int = knob(0, "Random seed.")
+    workers: int = knob(3, "Data loader processes.", at_least=0)
+    g_steps: int = knob(2, "DCGAN: generator updates per discriminator update.", families=_DCGAN, at_least=1)
+    gf_dim: int = knob(64, "DCGAN: generator width.", families=_DCGAN, at_least=1)
+    df_dim: int = knob(64, "DCGAN: discriminator width.", families=_DCGAN, at_least=1)
+    gfc_dim: int = knob(1024, "DCGAN: conditional generator's fully connected width.", flag=False,
+                        families=_DCGAN, at_least=1)
+    dfc_dim: int = knob(1024, "DCGAN: conditional discriminator's fully connected width.", flag=False,
+                        families=_DCGAN, at_least=1)
+    loss: str = knob("logistic-r1", "StyleGAN: logistic-r1 (non-saturating, R1 of --gamma) or wgangp.",
+                     families=_SG1, choices=("logistic-r1", "wgangp"))
+    lod_initial_resolution: int = knob(8, "StyleGAN: resolution progressive growing starts from.",
+                                       families=_SG1)
+    lod_training_kimg: float = knob(600, "StyleGAN: kimg at each resolution before the next.", families=_SG1,
+                                    at_least=0)
+    lod_transition_kimg: float = knob(600, "StyleGAN: kimg of each fade-in.", families=_SG1, at_least=0)
+    batch_dict: dict[int, int] = knob(dict, "StyleGAN: batch per resolution.", flag=False, families=_SG1)
+    lr_dict: dict[int, float] = knob(dict, "StyleGAN: G and D learning rate per resolution.", flag=False,
+                                     families=_SG1)
+
+    def __post_init__(self) -> None:
+        # JSON (training_options.json) turns the resolution keys into strings.
+        self.batch_dict = {int(res): int(v) for res, v in self.batch_dict.items()}
+        self.lr_dict = {int(res): float(v) for res, v in self.lr_dict.items()}
+
+
+@dataclass(frozen=True)
+class Option:
+    """One row of the table: a TrainingConfig field with its type, default and `Knob`."""
+
+    name: str
+    type: Any
+    default: Any
+    knob: Knob
+
+
+def _options() -> dict[str, Option]:
+    hints = typing.get_type_hints(TrainingConfig)
+    rows = {}
+    for f in dataclasses.fields(TrainingConfig):
+        info = dict(f.metadata["knob"])
+        flag = info.pop("flag")
+        flag = "--" + f.name.replace("_", "-") if flag is True else (flag or None)
+        default = f.default_factory() if f.default is dataclasses.MISSING else f.default  # type: ignore[misc]
+        rows[f.name] = Option(f.name, hints[f.name], default, Knob(flag=flag, **info))
+    return rows
+
+
+OPTIONS: dict[str, Option] = _options()
+"""The training options by TrainingConfig field name, in the table's order."""
+
+TRAIN_OPTIONS: dict[str, str] = {name: o.knob.flag for name, o in OPTIONS.items() if o.knob.flag is not None}
+"""The `ganforge train` option of each config field it exposes; the other fields come from presets."""
+
+MODEL_UNUSED: dict[str, frozenset[str]] = {
+    family: frozenset(name for name, o in OPTIONS.items() if family not in o.knob.families)
+    for family in FAMILY_NAMES
+}
+"""Config fields each model family ignores; setting one of them is an error."""
+
+
+def option_name(name: str) -> str:
+    """How messages name config field `name`: its `ganforge train` option (batch_gpu -> --batch-gpu,
+    kimg_per_tick -> --tick), or the field name itself for the fields train has no option for."""
+    return TRAIN_OPTIONS.get(name, name)
+
+
+def range_problem(name: str, value: Any) -> str | None:
+    """What is wrong with `value` for option `name` by the table's choices and bounds, or None."""
+    k = OPTIONS[name].knob
+    option = option_name(name)
+    if k.choices is not None and value not in k.choices:
+        return f"{option} must be one of {', '.join(k.choices)}, got {value!r}"
+    if value is None or isinstance(value, (str, dict)):
+        return None
+    if k.at_least is not None and k.at_most is not None and not k.at_least <= value <= k.at_most:
+        return f"{option} must be between {k.at_least:g} and {k.at_most:g}"
+    if k.at_least is not None and value < k.at_least:
+        bound = "non-negative" if k.at_least == 0 else f"at least {k.at_least:g}"
+        return f"{option} must be {bound}"
+    if k.above is not None and value <= k.above:
+        return f"{option} must be positive" if k.above == 0 else f"{option} must be above {k.above:g}"
+    return None

@@ -17,15 +17,14 @@ pickle claiming a huge network costs no memory.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import torch
 from torch import nn
 
-from ganforge.compat.bounded import MAX_ARGUMENT, bounded_network, state_mismatch
+from ganforge.compat.bounded import MAX_ARGUMENT, bounded_network
 from ganforge.compat.safe_unpickle import TFNetworkRecord
+from ganforge.compat.tf_network import TFNetwork, TFVariables, load_converted
 from ganforge.errors import NetworkFileError
 from ganforge.models import stylegan
 from ganforge.models.stylegan2 import Discriminator, Generator
@@ -39,83 +38,6 @@ NOT_YET_SUPPORTED = {
     "G_synthesis_stylegan_revised": "StyleGAN2 configs B-D (progressive growing) are not supported",
 }
 """Build functions ganforge recognises but cannot convert, with the reason given to the user."""
-
-
-@dataclass
-class TFNetwork:
-    """A checked `TFNetworkRecord`: build function, its kwargs, sub-networks and variables by name."""
-
-    name: str
-    func: str
-    kwargs: dict[str, Any]
-    components: dict[str, TFNetwork]
-    variables: dict[str, np.ndarray]
-
-    @classmethod
-    def parse(cls, record: Any, source: str) -> TFNetwork:
-        """Check the record's state and turn it into a `TFNetwork` (sub-networks included)."""
-        if not isinstance(record, TFNetworkRecord):
-            found = type(record).__name__
-            raise NetworkFileError(f"{source}: expected a TensorFlow Network, found a {found}")
-        state = record.state
-        name, func = state.get("name"), state.get("build_func_name")
-        kwargs, components = state.get("static_kwargs", {}), state.get("components", {})
-        variables = state.get("variables")
-        if not (isinstance(name, str) and isinstance(func, str) and isinstance(kwargs, dict)
-                and isinstance(components, dict) and isinstance(variables, list | tuple)):
-            raise NetworkFileError(f"{source}: malformed TensorFlow Network {name!r} (missing or odd fields)")
-        values: dict[str, np.ndarray] = {}
-        for item in variables:
-            if not (isinstance(item, tuple | list) and len(item) == 2 and isinstance(item[0], str)
-                    and isinstance(item[1], np.ndarray | np.generic) and item[1].dtype.kind == "f"):
-                raise NetworkFileError(f"{source}: network {name!r} has a malformed variable ({item!r:.80})")
-            values[item[0]] = np.asarray(item[1])
-        subs = {str(key): cls.parse(value, source) for key, value in components.items()}
-        return cls(name, func, dict(kwargs), subs, values)
-
-    def all_variables(self, by_name: bool = False, prefix: str = "") -> dict[str, np.ndarray]:
-        """Own and sub-network variables by full name, a sub-network's prefixed with its key in
-        `components` ('synthesis/4x4/Conv/weight') or, `by_name`, with its name as TF's `Network.vars`
-        does ('G_synthesis/4x4/Conv/weight')."""
-        found = {prefix + name: value for name, value in self.variables.items()}
-        for key, component in self.components.items():
-            sub = component.name if by_name else key
-            found.update(component.all_variables(by_name, f"{prefix}{sub}/"))
-        return found
-
-
-class _Variables:
-    """A network's TF variables, taken one by one so that any left unconverted can be reported."""
-
-    def __init__(self, network: TFNetwork, source: str, by_name: bool = False) -> None:
-        self.values = network.all_variables(by_name)
-        self.unused = set(self.values)
-        self.network, self.source = network.name, source
-
-    def take(self, name: str) -> np.ndarray:
-        if name not in self.values:
-            raise NetworkFileError(f"{self.source}: TF network {self.network!r} lacks variable {name!r}")
-        self.unused.discard(name)
-        return self.values[name]
-
-    def dense(self, prefix: str, scope: str) -> dict[str, np.ndarray]:
-        """A dense layer: TF [in, out] -> torch [out, in]."""
-        weight, bias = self.take(f"{scope}/weight"), self.take(f"{scope}/bias")
-        return {f"{prefix}.weight": weight.T, f"{prefix}.bias": bias}
-
-    def conv(self, name: str, flip: bool = False) -> np.ndarray:
-        """A conv kernel: TF [kh, kw, in, out] -> torch [out, in, kh, kw], spatially flipped if `flip`."""
-        w = self.take(name)
-        return (w[::-1, ::-1] if flip else w).transpose(3, 2, 0, 1)
-
-    def modulated(self, prefix: str, scope: str, flip: bool = False) -> dict[str, np.ndarray]:
-        """A modulated conv: kernel, bias and style affine (TF adds 1 to the style at run time)."""
-        return {
-            f"{prefix}.weight": self.conv(f"{scope}/weight", flip),
-            f"{prefix}.bias": self.take(f"{scope}/bias"),
-            f"{prefix}.affine.weight": self.take(f"{scope}/mod_weight").T,
-            f"{prefix}.affine.bias": self.take(f"{scope}/mod_bias") + 1,
-        }
 
 
 def is_tf_pickle(data: Any) -> bool:
@@ -166,7 +88,7 @@ def convert_generator(net: TFNetwork, source: str) -> Generator:
     synthesis = _component(net, "synthesis", ("G_synthesis_stylegan2", "G_synthesis"), source)
     ada = synthesis.func == "G_synthesis"
     kwargs = _generator_kwargs(net, mapping.kwargs, synthesis.kwargs, ada, source)
-    v = _Variables(net, source)
+    v = TFVariables(net, source)
     G = _construct(Generator, kwargs, net, source)
     if not ada:
         v.take("lod")  # progressive-growing state, always 0 for StyleGAN2
@@ -192,7 +114,7 @@ def convert_generator(net: TFNetwork, source: str) -> Generator:
             state.update(v.modulated(f"{prefix}.torgb", f"{scope}/ToRGB"))
         if hasattr(block, "skip"):
             state[f"{prefix}.skip.weight"] = v.conv(f"{scope}/Skip/weight", flip=True)
-    return _load(G, state, v, source)
+    return load_converted(G, state, v, source)
 
 
 def _generator_kwargs(
@@ -243,7 +165,7 @@ def convert_discriminator(net: TFNetwork, source: str) -> Discriminator:
     """D_stylegan2 (StyleGAN2, unconditional) or D_main (StyleGAN2-ADA; a conditional one embeds
     labels by LabelEmbed and Mapping{i} and projects its Output on them) -> `stylegan2.Discriminator`."""
     kwargs = _discriminator_kwargs(net, source)
-    v = _Variables(net, source)
+    v = TFVariables(net, source)
     D = _construct(Discriminator, kwargs, net, source)
     state: dict[str, np.ndarray] = {}
     for res in D.block_resolutions:
@@ -267,7 +189,7 @@ def convert_discriminator(net: TFNetwork, source: str) -> Discriminator:
     state["b4.conv.bias"] = v.take("4x4/Conv/bias")
     state.update(v.dense("b4.fc", "4x4/Dense0"))
     state.update(v.dense("b4.out", "Output"))
-    return _load(D, state, v, source)
+    return load_converted(D, state, v, source)
 
 
 _COMPARISON_METHODS = {"use_pagan": False, "use_spectral_norm": False, "adaptive_dropout": 0, "score_max": 1}
@@ -384,7 +306,7 @@ def _structure(kwargs: dict[str, Any]) -> str:
 def _load_by_tf_names(network: nn.Module, net: TFNetwork, source: str, ignored: tuple[str, ...] = ()) -> Any:
     """Load a StyleGAN (v1) network from TF variables named by `tf_variable_names`, transposing
     dense ([in, out]) and conv ([kh, kw, in, out]) weights; everything else keeps its layout."""
-    v = _Variables(net, source, by_name=True)
+    v = TFVariables(net, source, by_name=True)
     for name in ignored:
         v.take(name)
     state = {}
@@ -393,7 +315,7 @@ def _load_by_tf_names(network: nn.Module, net: TFNetwork, source: str, ignored: 
         if key.endswith(".weight") and value.ndim in (2, 4):
             value = value.T if value.ndim == 2 else value.transpose(3, 2, 0, 1)
         state[key] = value
-    return _load(network, state, v, source)
+    return load_converted(network, state, v, source)
 
 
 def _component(net: TFNetwork, key: str, funcs: tuple[str, ...], source: str) -> TFNetwork:
@@ -454,21 +376,3 @@ def _resample_filter(kwargs: dict[str, Any]) -> list[float]:
 def _construct(cls: type[nn.Module], kwargs: dict[str, Any], net: TFNetwork, source: str) -> Any:
     """`cls(**kwargs)`, built only as far as the pickle's variables could fill it (`bounded_network`)."""
     return bounded_network(cls, kwargs, net.all_variables(), f"{source}: TF network {net.name!r}")
-
-
-def _load(network: nn.Module, state: dict[str, np.ndarray], v: _Variables, source: str) -> Any:
-    """`network` with the converted `state` loaded strictly once every variable is used and every shape
-    fits (resample filters come from the arguments); in eval mode."""
-    if v.unused:
-        raise NetworkFileError(
-            f"{source}: TF network {v.network!r} has variables ganforge does not know how to convert: "
-            f"{', '.join(sorted(v.unused))}"
-        )
-    tensors = {key: torch.from_numpy(np.array(value, dtype=np.float32)) for key, value in state.items()}
-    tensors.update((key, t) for key, t in network.state_dict().items() if key.endswith("resample_filter"))
-    problem = state_mismatch(network, tensors)
-    if problem:
-        raise NetworkFileError(f"{source}: TF network {v.network!r}: its variables do not fit its arguments: "
-                               f"{problem}")
-    network.load_state_dict(tensors, strict=True)
-    return network.eval().requires_grad_(False)

@@ -11,13 +11,8 @@ import pytest
 import torch
 from tests.conftest import ParityLookup
 
-from ganforge.augment.pipeline import (
-    AUGMENT_PRESETS,
-    SYM2,
-    AugmentPipe,
-    build_augment_pipe,
-    filter_bank,
-)
+from ganforge.augment.filters import SYM2, filter_bank
+from ganforge.augment.pipeline import AUGMENT_PRESETS, AugmentPipe, build_augment_pipe
 from ganforge.compat import registry
 from ganforge.compat.checkpoint import read_checkpoint, save_network_checkpoint
 from ganforge.errors import OptionError

@@ -34,22 +34,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ganforge.augment.filters import BAND_POWER, SYM2, SYM6, filter_bank, reflect_index, reflect_pad
+from ganforge.augment.matrices import apply_colour, homogeneous3d, rotate2d, scale2d, translate2d
 from ganforge.errors import OptionError
 from ganforge.ops.init_args import records_init_args
 from ganforge.ops.upfirdn2d import setup_filter, upfirdn2d
-
-SYM2 = [-0.12940952255092145, 0.22414386804185735, 0.836516303737469, 0.48296291314469025]
-"""Low-pass decomposition filter of the Symlet-2 wavelet (the filter bank's prototype)."""
-
-SYM6 = [
-    0.015404109327027373, 0.0034907120842174702, -0.11799011114819057, -0.048311742585633,
-    0.4910559419267466, 0.787641141030194, 0.3379294217276218, -0.07263752278646252,
-    -0.021060292512300564, 0.04472490177066578, 0.0017677118642428036, -0.007800708325034148,
-]  # fmt: skip
-"""Low-pass decomposition filter of the Symlet-6 wavelet (the geometric resampling filter)."""
-
-BAND_POWER = (10 / 13, 1 / 13, 1 / 13, 1 / 13)
-"""Expected power of natural images in the four filter bands (a 1/f spectrum)."""
 
 _BLIT = {"xflip": 1, "rotate90": 1, "xint": 1}
 _GEOM = {"scale": 1, "rotate": 1, "aniso": 1, "xfrac": 1}
@@ -70,84 +59,11 @@ AUGMENT_PRESETS: dict[str, dict[str, float]] = {
 """The paper's augmentation sets (`--augpipe`): name -> AugmentPipe multipliers."""
 
 
-def filter_bank(lowpass: Sequence[float], num_bands: int = 4) -> np.ndarray:
-    """Zero-phase FIR filters [num_bands, taps] splitting an image into octave bands; rows sum to a delta.
-
-    Band 0 is the low-pass residual, band ``num_bands - 1`` the finest detail. Built like an
-    undecimated wavelet transform: each level stretches the filters so far by two, smooths them
-    with the half-band low-pass ``H(z)H(1/z)/2`` and adds the high-pass ``H(-z)H(-1/z)/2`` as the
-    new band.
-    """
-    lo = np.asarray(lowpass, dtype=np.float64)
-    hi = lo * (-1.0) ** np.arange(lo.size)
-    lo2 = np.convolve(lo, lo[::-1]) / 2
-    hi2 = np.convolve(hi, hi[::-1]) / 2
-    bank = np.zeros([num_bands, 1])
-    bank[0, 0] = 1
-    for band in range(1, num_bands):
-        stretched = np.zeros([num_bands, 2 * bank.shape[1] - 1])
-        stretched[:, ::2] = bank
-        bank = np.stack([np.convolve(row, lo2) for row in stretched])
-        start = (bank.shape[1] - hi2.size) // 2
-        bank[band, start : start + hi2.size] += hi2
-    return bank
-
-
 def build_augment_pipe(preset: str, **overrides: Any) -> AugmentPipe:
     """An `AugmentPipe` with the multipliers of a named preset (see `AUGMENT_PRESETS`)."""
     if preset not in AUGMENT_PRESETS:
         raise OptionError(f"unknown --augpipe {preset!r}; choose one of: {', '.join(AUGMENT_PRESETS)}")
     return AugmentPipe(**{**AUGMENT_PRESETS[preset], **overrides})
-
-
-# --- Batched transformation matrices (one per sample) ------------------------------------------
-
-
-def _matrix3(a: torch.Tensor, b: Any, c: Any, d: Any, e: Any, f: Any) -> torch.Tensor:
-    """[N, 3, 3] affine matrices with rows [a b c], [d e f], [0 0 1]; scalars broadcast to `a`."""
-    entries = [torch.as_tensor(v, dtype=a.dtype, device=a.device).expand_as(a) for v in (a, b, c, d, e, f)]
-    zero, one = torch.zeros_like(a), torch.ones_like(a)
-    return torch.stack([*entries, zero, zero, one], dim=-1).reshape(-1, 3, 3)
-
-
-def _translate2d(tx: torch.Tensor, ty: torch.Tensor) -> torch.Tensor:
-    return _matrix3(torch.ones_like(tx), 0, tx, 0, 1, ty)
-
-
-def _scale2d(sx: torch.Tensor, sy: torch.Tensor) -> torch.Tensor:
-    return _matrix3(sx, 0, 0, 0, sy, 0)
-
-
-def _rotate2d(cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-    return _matrix3(cos, -sin, 0, sin, cos, 0)
-
-
-def _homogeneous3d(linear: torch.Tensor, offset: torch.Tensor | None = None) -> torch.Tensor:
-    """[N, 4, 4] colour matrices from [N, 3, 3] linear parts and optional [N, 3] offsets."""
-    n = linear.shape[0]
-    m = torch.zeros([n, 4, 4], dtype=linear.dtype, device=linear.device)
-    m[:, :3, :3] = linear
-    if offset is not None:
-        m[:, :3, 3] = offset
-    m[:, 3, 3] = 1
-    return m
-
-
-def _reflect_index(index: torch.Tensor, size: int) -> torch.Tensor:
-    """Map any integer positions into [0, size) by mirroring about the edge pixels (no repeat)."""
-    if size == 1:
-        return torch.zeros_like(index)
-    period = 2 * (size - 1)
-    index = index.remainder(period)
-    return torch.where(index >= size, period - index, index)
-
-
-def _reflect_pad(x: torch.Tensor, left: int, right: int, top: int, bottom: int) -> torch.Tensor:
-    """Reflect-pad NCHW images by any amounts (mirroring again where a pad exceeds the image)."""
-    height, width = x.shape[2:]
-    cols = _reflect_index(torch.arange(-left, width + right, device=x.device), width)
-    rows = _reflect_index(torch.arange(-top, height + bottom, device=x.device), height)
-    return x.index_select(3, cols).index_select(2, rows)
 
 
 def _on_samples(
@@ -265,15 +181,15 @@ class AugmentPipe(nn.Module):
         ones = torch.ones([n], dtype=dt, device=x.device)
         if self.xflip > 0:
             flip = draws.keep(self._prob(self.xflip, dt), torch.floor(draws.uniform() * 2), 0)
-            inv = inv @ _scale2d(1 - 2 * flip, ones)
+            inv = inv @ scale2d(1 - 2 * flip, ones)
         if self.rotate90 > 0:
             quarter = draws.keep(self._prob(self.rotate90, dt), torch.floor(draws.uniform() * 4), 0).long()
             cos = torch.tensor([1, 0, -1, 0], dtype=dt, device=x.device)[quarter]
             sin = torch.tensor([0, 1, 0, -1], dtype=dt, device=x.device)[quarter]
-            inv = inv @ _rotate2d(cos, -sin)
+            inv = inv @ rotate2d(cos, -sin)
         if self.xint > 0:
             shift = draws.keep(self._prob(self.xint, dt), (draws.uniform(2) * 2 - 1) * self.xint_max, 0)
-            inv = inv @ _translate2d(-torch.round(shift[:, 0] * width), -torch.round(shift[:, 1] * height))
+            inv = inv @ translate2d(-torch.round(shift[:, 0] * width), -torch.round(shift[:, 1] * height))
         # Pixel centres in coordinates centred on the image; the matrices map them onto pixel centres.
         cy, cx = (height - 1) / 2, (width - 1) / 2
         ys, xs = torch.meshgrid(
@@ -283,8 +199,8 @@ class AugmentPipe(nn.Module):
         )
         points = torch.stack([xs.flatten(), ys.flatten(), torch.ones_like(xs.flatten())])  # [3, HW]
         source = inv[:, :2] @ points  # [N, 2, HW]
-        sx = _reflect_index(torch.round(source[:, 0] + cx).long(), width)
-        sy = _reflect_index(torch.round(source[:, 1] + cy).long(), height)
+        sx = reflect_index(torch.round(source[:, 0] + cx).long(), width)
+        sy = reflect_index(torch.round(source[:, 1] + cy).long(), height)
         index = (sy * width + sx)[:, None].expand(-1, x.shape[1], -1)
         return x.flatten(2).gather(2, index).reshape(x.shape)
 
@@ -299,22 +215,22 @@ class AugmentPipe(nn.Module):
         inv = torch.eye(3, dtype=dt, device=x.device).expand(n, 3, 3)  # output pixel -> input pixel
         if self.scale > 0:
             s = draws.keep(self._prob(self.scale, dt), torch.exp2(draws.normal() * self.scale_std), 1)
-            inv = inv @ _scale2d(1 / s, 1 / s)
+            inv = inv @ scale2d(1 / s, 1 / s)
         # Rotation happens before and after the anisotropic scaling, each with probability p_rot,
         # so that at least one of them happens with probability rotate * p.
         p_rot = 1 - torch.sqrt((1 - self._prob(self.rotate, dt)).clamp(0, 1))
         if self.rotate > 0:
             theta = draws.keep(p_rot, (draws.uniform() * 2 - 1) * math.pi * self.rotate_max, 0)
-            inv = inv @ _rotate2d(torch.cos(theta), -torch.sin(theta))
+            inv = inv @ rotate2d(torch.cos(theta), -torch.sin(theta))
         if self.aniso > 0:
             s = draws.keep(self._prob(self.aniso, dt), torch.exp2(draws.normal() * self.aniso_std), 1)
-            inv = inv @ _scale2d(1 / s, s)
+            inv = inv @ scale2d(1 / s, s)
         if self.rotate > 0:
             theta = draws.keep(p_rot, (draws.uniform() * 2 - 1) * math.pi * self.rotate_max, 0)
-            inv = inv @ _rotate2d(torch.cos(theta), -torch.sin(theta))
+            inv = inv @ rotate2d(torch.cos(theta), -torch.sin(theta))
         if self.xfrac > 0:
             shift = draws.keep(self._prob(self.xfrac, dt), draws.normal(2) * self.xfrac_std, 0)
-            inv = inv @ _translate2d(-shift[:, 0] * width, -shift[:, 1] * height)
+            inv = inv @ translate2d(-shift[:, 0] * width, -shift[:, 1] * height)
         changed = (inv != torch.eye(3, dtype=dt, device=x.device)).flatten(1).any(dim=1)
         return _on_samples(x, changed, lambda sub, index: self._resample(sub, inv[index]))
 
@@ -351,7 +267,7 @@ class AugmentPipe(nn.Module):
         support = taps / 4 + 1
         margins = torch.stack([-reach.amin(dim=(0, 2)), reach.amax(dim=(0, 2))]) - half + support
         (mx0, my0), (mx1, my1) = torch.minimum(margins.ceil().clamp(min=0), limit).long().tolist()
-        x = _reflect_pad(x, mx0, mx1, my0, my1)
+        x = reflect_pad(x, mx0, mx1, my0, my1)
         pad_w, pad_h = width + mx0 + mx1, height + my0 + my1
         n, channels = x.shape[:2]
 
@@ -390,27 +306,27 @@ class AugmentPipe(nn.Module):
         colour = torch.eye(4, dtype=dt, device=dev).expand(n, 4, 4)  # colour_in -> colour_out
         if self.brightness > 0:
             b = draws.keep(self._prob(self.brightness, dt), draws.normal() * self.brightness_std, 0)
-            colour = _homogeneous3d(eye, b[:, None].expand(n, 3)) @ colour
+            colour = homogeneous3d(eye, b[:, None].expand(n, 3)) @ colour
         if self.contrast > 0:
             c = draws.keep(self._prob(self.contrast, dt), torch.exp2(draws.normal() * self.contrast_std), 1)
-            colour = _homogeneous3d(eye * c[:, None, None]) @ colour
+            colour = homogeneous3d(eye * c[:, None, None]) @ colour
         if self.lumaflip > 0:
             flip = draws.keep(self._prob(self.lumaflip, dt), torch.floor(draws.uniform() * 2), 0)
-            colour = _homogeneous3d(eye - 2 * luma_outer * flip[:, None, None]) @ colour  # Householder
+            colour = homogeneous3d(eye - 2 * luma_outer * flip[:, None, None]) @ colour  # Householder
         if self.hue > 0 and rgb_only:
             theta = draws.keep(
                 self._prob(self.hue, dt), (draws.uniform() * 2 - 1) * math.pi * self.hue_max, 0
             )
             cos, sin = torch.cos(theta)[:, None, None], torch.sin(theta)[:, None, None]
             cross = torch.tensor([[0, -1, 1], [1, 0, -1], [-1, 1, 0]], dtype=dt, device=dev) / math.sqrt(3)
-            colour = _homogeneous3d(cos * eye + sin * cross + (1 - cos) * luma_outer) @ colour  # Rodrigues
+            colour = homogeneous3d(cos * eye + sin * cross + (1 - cos) * luma_outer) @ colour  # Rodrigues
         if self.saturation > 0 and rgb_only:
             s = draws.keep(
                 self._prob(self.saturation, dt), torch.exp2(draws.normal() * self.saturation_std), 1
             )
-            colour = _homogeneous3d(eye + (s[:, None, None] - 1) * (eye - luma_outer)) @ colour
+            colour = homogeneous3d(eye + (s[:, None, None] - 1) * (eye - luma_outer)) @ colour
         changed = (colour != torch.eye(4, dtype=dt, device=dev)).flatten(1).any(dim=1)
-        return _on_samples(x, changed, lambda sub, index: _apply_colour(sub, colour[index]))
+        return _on_samples(x, changed, lambda sub, index: apply_colour(sub, colour[index]))
 
     # --- Stage 4: image-space filtering ----------------------------------------------------------
 
@@ -436,7 +352,7 @@ class AugmentPipe(nn.Module):
             taps = (gains[index] @ self.Hz_fbank.to(dt)).repeat_interleave(channels, dim=0)  # [M*C, T]
             r = taps.shape[1] // 2
             m, _, height, width = sub.shape
-            y = _reflect_pad(sub, r, r, r, r).reshape(1, m * channels, height + 2 * r, width + 2 * r)
+            y = reflect_pad(sub, r, r, r, r).reshape(1, m * channels, height + 2 * r, width + 2 * r)
             y = F.conv2d(y, taps[:, None, None, :], groups=m * channels)
             y = F.conv2d(y, taps[:, None, :, None], groups=m * channels)
             return y.reshape(sub.shape)
@@ -464,16 +380,3 @@ class AugmentPipe(nn.Module):
             keep = outside_x[:, None, None, :] | outside_y[:, None, :, None]
             x = x * keep.to(dt)
         return x
-
-
-def _apply_colour(x: torch.Tensor, colour: torch.Tensor) -> torch.Tensor:
-    """Apply [M, 4, 4] colour matrices to RGB images, or to the luma of 1-channel images."""
-    m, channels, height, width = x.shape
-    x = x.reshape(m, channels, height * width)
-    if channels == 3:
-        x = colour[:, :3, :3] @ x + colour[:, :3, 3:]
-    else:  # a grey pixel g is (g, g, g); take the mean of the three output channels
-        gain = colour[:, :3, :3].sum(dim=2).mean(dim=1)
-        offset = colour[:, :3, 3].mean(dim=1)
-        x = x * gain[:, None, None] + offset[:, None, None]
-    return x.reshape(m, channels, height, width)

@@ -1,0 +1,136 @@
+"""DCGAN generator and discriminator (Radford et al. 2015), laid out as carpedm20/DCGAN-tensorflow.
+
+Unconditional (``c_dim == 0``), for images of any size divisible by 16::
+
+    G: z -> linear -> [gf*8, R/16, R/16] -> BN, ReLU
+         -> deconv5x5/2 gf*4 -> BN, ReLU -> gf*2 -> BN, ReLU -> gf -> BN, ReLU -> img_channels -> tanh
+    D: img -> conv5x5/2 df -> lrelu -> df*2 -> BN, lrelu -> df*4 -> BN, lrelu -> df*8 -> BN, lrelu
+         -> linear -> 1 logit
+
+Class-conditional (``c_dim > 0``, the reference's MNIST mode), for sizes divisible by 4: the label
+vector c is concatenated to the latent, to each fully connected layer's input and, broadcast over
+the pixels ("conv_cond_concat"), to each convolution's input::
+
+    G: [z, c] -> linear gfc -> BN, ReLU -> [., c] -> linear gf*2*(R/4)^2 -> BN, ReLU -> reshape
+         -> [., c] -> deconv gf*2 -> BN, ReLU -> [., c] -> deconv img_channels -> sigmoid
+    D: [img, c] -> conv (img_channels + c_dim) -> lrelu -> [., c] -> conv (df + c_dim) -> BN, lrelu
+         -> flatten -> [., c] -> linear dfc -> BN, lrelu -> [., c] -> linear -> 1 logit
+
+The reference's conditional sigmoid output (images in [0, 1]) is rescaled to ganforge's [-1, 1]
+as ``2 * sigmoid(x) - 1``. All convolutions are 5x5 with stride 2 and every conv/linear layer has a
+bias, as in the reference; batch norm uses eps 1e-5 and running-average momentum 0.1 (TF decay 0.9).
+Weights are drawn from N(0, 0.02), batch-norm scales from N(1, 0.02), biases are zero.
+
+Latents: DCGAN trains on z ~ U(-1, 1). Every ganforge tool (seeds, metrics, the training loop)
+draws z ~ N(0, 1), so the generator takes standard-normal z and maps it elementwise to U(-1, 1)
+with ``erf(z / sqrt(2))`` (the normal CDF, rescaled) before the first layer: the network sees
+exactly DCGAN's prior whichever tool drew the latents.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ganforge.errors import OptionError
+from ganforge.models.dcgan.layers import (
+    ConditionalDiscriminator,
+    ConditionalGenerator,
+    UnconditionalDiscriminator,
+    UnconditionalGenerator,
+    check_labels,
+    check_resolution,
+    conv_cond_concat,
+    init_weights_,
+    uniform_latents,
+)
+from ganforge.ops.init_args import records_init_args
+
+
+@records_init_args
+class Generator(nn.Module):
+    """DCGAN generator with the call signature of ganforge's StyleGAN2 generator: G(z, c) -> images."""
+
+    def __init__(
+        self,
+        z_dim: int = 100,
+        c_dim: int = 0,
+        img_resolution: int = 64,
+        img_channels: int = 3,
+        gf_dim: int = 64,
+        gfc_dim: int = 1024,
+    ) -> None:
+        super().__init__()
+        check_resolution(img_resolution, c_dim)
+        self.z_dim = z_dim
+        self.c_dim = c_dim
+        self.img_resolution = img_resolution
+        self.img_channels = img_channels
+        if c_dim > 0:
+            self.net: nn.Module = ConditionalGenerator(
+                z_dim, c_dim, img_resolution, img_channels, gf_dim, gfc_dim
+            )
+        else:
+            self.net = UnconditionalGenerator(z_dim, img_resolution, img_channels, gf_dim)
+        self.apply(init_weights_)
+
+    def forward(
+        self,
+        z: torch.Tensor,
+        c: torch.Tensor | None = None,
+        truncation_psi: float = 1,
+        truncation_cutoff: int | None = None,
+        noise_mode: str = "const",
+    ) -> torch.Tensor:
+        """Images [N, img_channels, R, R] in [-1, 1] for standard-normal z [N, z_dim] and labels c.
+
+        c is [N, c_dim] (one-hot classes) for a conditional network and ignored otherwise. DCGAN has
+        no average latent to truncate toward and no noise inputs: `truncation_psi` other than 1
+        raises `OptionError`; `truncation_cutoff` and `noise_mode` are accepted and have no effect.
+        """
+        if truncation_psi != 1:
+            raise OptionError(
+                f"--trunc {truncation_psi}: a DCGAN generator has no truncation trick (no average latent "
+                "to truncate toward); use --trunc 1 (truncation_psi=1)"
+            )
+        if z.ndim != 2 or z.shape[1] != self.z_dim:
+            raise ValueError(f"z must have shape [N, {self.z_dim}], got {list(z.shape)}")
+        labels = check_labels(c, self.c_dim, z.shape[0])
+        return self.net(uniform_latents(z.to(torch.float32)), labels)
+
+
+@records_init_args
+class Discriminator(nn.Module):
+    """DCGAN discriminator with the call signature of ganforge's StyleGAN2 one: D(img, c) -> logits [N, 1]."""
+
+    def __init__(
+        self,
+        c_dim: int = 0,
+        img_resolution: int = 64,
+        img_channels: int = 3,
+        df_dim: int = 64,
+        dfc_dim: int = 1024,
+    ) -> None:
+        super().__init__()
+        check_resolution(img_resolution, c_dim)
+        self.c_dim = c_dim
+        self.img_resolution = img_resolution
+        self.img_channels = img_channels
+        if c_dim > 0:
+            self.net: nn.Module = ConditionalDiscriminator(
+                c_dim, img_resolution, img_channels, df_dim, dfc_dim
+            )
+        else:
+            self.net = UnconditionalDiscriminator(img_resolution, img_channels, df_dim)
+        self.apply(init_weights_)
+
+    def forward(self, img: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
+        """Logits [N, 1] (real: high) for images [N, img_channels, R, R] in [-1, 1] and labels c."""
+        expected = [self.img_channels, self.img_resolution, self.img_resolution]
+        if img.ndim != 4 or list(img.shape[1:]) != expected:
+            raise ValueError(f"img must have shape [N, *{expected}], got {list(img.shape)}")
+        labels = check_labels(c, self.c_dim, img.shape[0])
+        return self.net(img.to(torch.float32), labels)
+
+
+__all__ = ["Discriminator", "Generator", "conv_cond_concat", "uniform_latents"]

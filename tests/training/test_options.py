@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import ast
+import inspect
 from pathlib import Path
 
 import click
@@ -12,7 +13,15 @@ import pytest
 import ganforge
 from ganforge.cli.train import train_command
 from ganforge.errors import OptionError
-from ganforge.training.options import MODEL_UNUSED, OPTIONS, TRAIN_OPTIONS, TrainingConfig, option_name
+from ganforge.training.families import FAMILIES, make_family
+from ganforge.training.options import (
+    FAMILY_NAMES,
+    MODEL_UNUSED,
+    OPTIONS,
+    TRAIN_OPTIONS,
+    TrainingConfig,
+    option_name,
+)
 from ganforge.training.presets import MODEL_PRESETS, PRESETS, resolve_config
 
 SRC = Path(ganforge.__file__).parent
@@ -81,3 +90,28 @@ def test_range_messages_name_the_option_from_the_table() -> None:
         resolve_config("auto", 32, 1, {"model": "stylegan", "lod_training_kimg": -1.0})
     with pytest.raises(OptionError, match="^gfc_dim must be at least 1$"):
         resolve_config("auto", 32, 1, {"model": "dcgan", "gfc_dim": 0})
+
+
+def test_one_list_of_families() -> None:
+    assert tuple(FAMILIES) == FAMILY_NAMES == tuple(MODEL_PRESETS) == tuple(MODEL_UNUSED)
+    assert all(FAMILIES[name].name == name for name in FAMILY_NAMES)
+
+
+@pytest.mark.parametrize("model", FAMILY_NAMES)
+def test_training_passes_every_loss_argument_explicitly(model: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The loss constructors keep the official defaults for API users; training never relies on them."""
+    family = make_family(resolve_config("cpu", 16, 1, {"model": model}), 16)
+    G, D = family.build_networks(1, 0)
+    loss_class = type(family.make_loss(G, D, None))
+    init = loss_class.__init__
+    calls: list[inspect.BoundArguments] = []
+
+    def spy(self: object, *args: object, **kwargs: object) -> None:
+        calls.append(inspect.signature(init).bind(self, *args, **kwargs))
+        init(self, *args, **kwargs)
+
+    monkeypatch.setattr(loss_class, "__init__", spy)
+    family.make_loss(G, D, None)
+    parameters = inspect.signature(init).parameters
+    optional = {"G_mapping", "G_synthesis"}  # the --compile'd halves, given by make_compiled_loss
+    assert set(parameters) - optional - {"self"} <= set(calls[0].arguments), loss_class.__name__

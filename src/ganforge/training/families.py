@@ -28,6 +28,13 @@ from ganforge.training.options import FAMILY_NAMES, TrainingConfig
 ADAM_BETAS = (0.0, 0.99)
 ADAM_EPS = 1e-8
 """Adam settings of the StyleGAN (2019) and StyleGAN2-ADA releases for both networks."""
+PL_BATCH_SHRINK = 2
+PL_DECAY = 0.01
+"""StyleGAN2-ADA's path length regulariser: batch shrink and decay of the running mean."""
+WGAN_LAMBDA, WGAN_EPSILON, WGAN_TARGET = 10.0, 0.001, 1.0
+"""StyleGAN (2019) `wgangp`: gradient penalty weight, drift term weight and target gradient norm."""
+DCGAN_BETAS = (0.5, 0.999)
+"""Adam betas of the DCGAN reference (learning rate and G updates per step are options)."""
 
 DCGAN_SIZE_STEP = {False: 16, True: 4}
 """What DCGAN image sizes must be multiples of, without and with labels: its networks halve the
@@ -58,6 +65,8 @@ class PhaseSpec:
 
 class ModelFamily:
     """The family-specific parts of training; the defaults are those of a fixed-schedule GAN."""
+
+    name: str  # its `--model` name
 
     def __init__(self, config: TrainingConfig, resolution: int) -> None:
         self.config = config
@@ -119,6 +128,8 @@ class ModelFamily:
 class StyleGAN2Family(ModelFamily):
     """StyleGAN2-ADA: lazy R1 and path-length regularisation on one Adam optimiser per network."""
 
+    name = "stylegan2"
+
     @staticmethod
     def trains(resolution: int, conditional: bool) -> bool:
         return _power_of_two(resolution, 8)  # D's first block halves to its 4x4 epilogue, as officially
@@ -145,17 +156,18 @@ class StyleGAN2Family(ModelFamily):
         return G, D
 
     def loss_kwargs(self) -> dict[str, Any]:
-        """Keyword arguments for `ganforge.losses.StyleGAN2Loss`."""
+        """The `ganforge.losses.StyleGAN2Loss` arguments that the options set."""
         c = self.config
         return {"r1_gamma": c.gamma, "style_mixing_prob": c.style_mixing, "pl_weight": c.pl_weight}
 
     def make_loss(self, G: nn.Module, D: nn.Module, augment_pipe: nn.Module | None) -> TrainingLoss:
-        return StyleGAN2Loss(G, D, augment_pipe, **self.loss_kwargs())
+        return StyleGAN2Loss(G, D, augment_pipe, **self.loss_kwargs(), pl_batch_shrink=PL_BATCH_SHRINK,
+                             pl_decay=PL_DECAY)
 
     def make_compiled_loss(self, G: nn.Module, D: nn.Module, augment_pipe: nn.Module | None) -> TrainingLoss:
         return StyleGAN2Loss(
-            G, torch.compile(D), augment_pipe, **self.loss_kwargs(),
-            G_mapping=torch.compile(G.mapping), G_synthesis=torch.compile(G.synthesis),
+            G, torch.compile(D), augment_pipe, **self.loss_kwargs(), pl_batch_shrink=PL_BATCH_SHRINK,
+            pl_decay=PL_DECAY, G_mapping=torch.compile(G.mapping), G_synthesis=torch.compile(G.synthesis),
         )
 
     def phases(self) -> list[PhaseSpec]:
@@ -181,6 +193,8 @@ class StyleGAN2Family(ModelFamily):
 class DCGANFamily(ModelFamily):
     """DCGAN: sigmoid cross-entropy, Adam(2e-4, 0.5), one D update then `g_steps` G updates per step."""
 
+    name = "dcgan"
+
     @staticmethod
     def trains(resolution: int, conditional: bool) -> bool:
         step = DCGAN_SIZE_STEP[conditional]
@@ -205,11 +219,15 @@ class DCGANFamily(ModelFamily):
         return DCGANLoss(G, D, augment_pipe)
 
     def phases(self) -> list[PhaseSpec]:
-        return [PhaseSpec(name, name[0]) for name in DCGANConfig(g_steps=self.config.g_steps).phases()]
+        return [PhaseSpec(name, name[0]) for name in self._config(self.config.glr).phases()]
 
     def adam_kwargs(self, network: str) -> dict[str, Any]:
-        lr = self.config.glr if network == "G" else self.config.dlr
-        return DCGANConfig(lr=lr).adam_kwargs()
+        return self._config(self.config.glr if network == "G" else self.config.dlr).adam_kwargs()
+
+    def _config(self, lr: float) -> DCGANConfig:
+        """The loss module's DCGAN settings (which check them) for a network of learning rate `lr`."""
+        beta1, beta2 = DCGAN_BETAS
+        return DCGANConfig(lr=lr, beta1=beta1, beta2=beta2, g_steps=self.config.g_steps)
 
 
 def stylegan_lod(
@@ -248,6 +266,8 @@ def images_at_lod(images: torch.Tensor, lod: float) -> torch.Tensor:
 class StyleGANFamily(ModelFamily):
     """StyleGAN (2019): progressive growing with per-resolution batch and learning rate, D then G."""
 
+    name = "stylegan"
+
     @staticmethod
     def trains(resolution: int, conditional: bool) -> bool:
         return _power_of_two(resolution, 4)
@@ -280,7 +300,8 @@ class StyleGANFamily(ModelFamily):
         return G, D
 
     def make_loss(self, G: nn.Module, D: nn.Module, augment_pipe: nn.Module | None) -> TrainingLoss:
-        return StyleGANLoss(G, D, augment_pipe, loss=self.config.loss, r1_gamma=self.config.gamma)
+        return StyleGANLoss(G, D, augment_pipe, loss=self.config.loss, r1_gamma=self.config.gamma,
+                            wgan_lambda=WGAN_LAMBDA, wgan_epsilon=WGAN_EPSILON, wgan_target=WGAN_TARGET)
 
     def phases(self) -> list[PhaseSpec]:
         return [PhaseSpec("Dmain", "D"), PhaseSpec("Gmain", "G")]
@@ -330,20 +351,21 @@ class StyleGANFamily(ModelFamily):
         self.prev_lod = state.get("prev_lod")
 
 
-_FAMILIES: dict[str, type[ModelFamily]] = {
-    "stylegan2": StyleGAN2Family, "stylegan": StyleGANFamily, "dcgan": DCGANFamily,
+FAMILIES: dict[str, type[ModelFamily]] = {
+    family.name: family for family in (StyleGAN2Family, StyleGANFamily, DCGANFamily)
 }
+"""The model families by `--model` name (the options table names them in the same order)."""
 
 
 def check_resolution(model: str, resolution: int, conditional: bool, data: str) -> None:
     """Refuse, naming the family and the sizes it trains, a dataset of images it cannot train."""
-    if _FAMILIES[model].trains(resolution, conditional):
+    if FAMILIES[model].trains(resolution, conditional):
         return
-    others = [name for name, family in _FAMILIES.items() if family.trains(resolution, conditional)]
+    others = [name for name, family in FAMILIES.items() if family.trains(resolution, conditional)]
     instead = f", or train it with --model {' or '.join(others)}" if others else ""
     raise DatasetError(
         f"dataset '{data}' has {resolution}x{resolution} images, which --model {model} cannot train: it "
-        f"trains {_FAMILIES[model].sizes(conditional)}; make the dataset at one of those sizes "
+        f"trains {FAMILIES[model].sizes(conditional)}; make the dataset at one of those sizes "
         f"(`ganforge dataset create --resolution N`){instead}"
     )
 
@@ -354,8 +376,8 @@ def _power_of_two(resolution: int, minimum: int) -> bool:
 
 def make_family(config: TrainingConfig, resolution: int) -> ModelFamily:
     """The family of ``config.model`` for a dataset of `resolution`."""
-    if config.model not in _FAMILIES:
+    if config.model not in FAMILIES:
         choices = ", ".join(FAMILY_NAMES)
         raise OptionError(f"--model: unknown model family {config.model!r}; choose one of {choices}")
-    return _FAMILIES[config.model](config, resolution)
+    return FAMILIES[config.model](config, resolution)
 

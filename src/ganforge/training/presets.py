@@ -14,7 +14,6 @@ import types
 from typing import Any
 
 from ganforge.errors import OptionError
-from ganforge.losses.dcgan import DCGANConfig
 from ganforge.training.options import (
     FAMILY_NAMES,
     FROM_PRESET,
@@ -55,11 +54,12 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
-# DCGAN (Radford et al. 2015 and carpedm20/DCGAN-tensorflow): batch 64, z 100, widths 64, Adam 2e-4 /
-# beta1 0.5 (from DCGANConfig), no EMA (G_ema is a copy of G), no augmentation. `auto` runs about 25
-# epochs of CelebA (202,599 images); `cpu` is narrow enough for 32 x 32 digits on two cores.
-_DCGAN_BASE = dict(batch=64, batch_gpu=64, z_dim=100, glr=DCGANConfig.lr, dlr=DCGANConfig.lr, ema_kimg=0.0,
-                   ema_rampup=None, aug="noaug", g_steps=DCGANConfig.g_steps)
+# DCGAN (Radford et al. 2015 and carpedm20/DCGAN-tensorflow): batch 64, z 100, widths 64, Adam 2e-4
+# (beta1 0.5, in the DCGAN family), two G updates per D update, no EMA (G_ema is a copy of G), no
+# augmentation. `auto` runs about 25 epochs of CelebA (202,599 images); `cpu` is narrow enough for
+# 32 x 32 digits on two cores.
+_DCGAN_BASE = dict(batch=64, batch_gpu=64, z_dim=100, glr=2e-4, dlr=2e-4, ema_kimg=0.0,
+                   ema_rampup=None, aug="noaug", g_steps=2)
 DCGAN_PRESETS: dict[str, dict[str, Any]] = {
     "auto": dict(_DCGAN_BASE, kimg=5000, kimg_per_tick=4, snap=50),
     "cpu": dict(_DCGAN_BASE, kimg=50, gf_dim=32, df_dim=32, gfc_dim=256, dfc_dim=256, kimg_per_tick=1,

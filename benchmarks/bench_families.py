@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 
 from ganforge.compat import load_network
-from ganforge.data.writer import create_dataset
+from ganforge.data.create import create_dataset
 from ganforge.metrics.compute import compute_metrics
 from ganforge.training.loop import LoopOptions, training_loop
 from ganforge.training.presets import resolve_config

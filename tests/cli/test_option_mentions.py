@@ -37,7 +37,7 @@ MODULE_NAME = re.compile(r"ganforge(?:\.\w+)+")
 
 OWNERS: list[tuple[str, frozenset[str]]] = [
     ("training/", frozenset({"train"})),
-    ("data/writer.py", frozenset({"dataset create"})),
+    ("data/create.py", frozenset({"dataset create"})),
     ("data/sources.py", frozenset({"dataset create"})),
     ("data/transforms.py", frozenset({"dataset create"})),
     ("data/formats/", frozenset({"dataset create"})),
@@ -46,7 +46,7 @@ OWNERS: list[tuple[str, frozenset[str]]] = [
     ("tools/generate.py", frozenset({"generate"})),
     ("tools/style_mix.py", frozenset({"style-mix"})),
     ("tools/video.py", frozenset({"video"})),
-    ("tools/projector.py", frozenset({"project"})),
+    ("tools/project.py", frozenset({"project"})),
     # Detector weights are looked up by metrics, by the projector (LPIPS) and by train --metrics.
     ("detectors/weights.py", frozenset({"metrics", "project", "train"})),
     ("detectors/", frozenset({"metrics"})),

@@ -10,10 +10,10 @@ import numpy as np
 import PIL.Image
 import pytest
 
+from ganforge.data.create import write_dataset
 from ganforge.data.grid import grid_size, save_image_grid
 from ganforge.data.info import dataset_info, sample_images
 from ganforge.data.sources import SourceItem
-from ganforge.data.writer import write_dataset
 from ganforge.errors import DatasetError
 
 

@@ -22,7 +22,7 @@ from torch import nn
 from ganforge.cli.train import train_command
 from ganforge.compat import load_network
 from ganforge.compat.checkpoint import read_training_state
-from ganforge.data.writer import create_dataset
+from ganforge.data.create import create_dataset
 from ganforge.errors import DatasetError, OptionError
 from ganforge.losses.stylegan import StyleGANLoss
 from ganforge.metrics.compute import compute_metrics

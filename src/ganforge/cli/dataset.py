@@ -1,14 +1,14 @@
-"""`ganforge dataset create|info`: thin wrappers over ganforge.data.writer and ganforge.data.info."""
+"""`ganforge dataset create|info`: thin wrappers over ganforge.data.create and ganforge.data.info."""
 
 from __future__ import annotations
 
 import click
 
 from ganforge.cli.interrupt import exit_on_sigterm
+from ganforge.data.create import create_dataset
 from ganforge.data.grid import grid_size, save_image_grid
 from ganforge.data.info import dataset_info, sample_images
 from ganforge.data.transforms import TRANSFORMS
-from ganforge.data.writer import create_dataset
 
 
 @click.group()

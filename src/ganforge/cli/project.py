@@ -6,7 +6,7 @@ import click
 
 from ganforge.cli.interrupt import exit_on_sigterm
 from ganforge.cli.options import class_option, device_option, network_option
-from ganforge.tools.projector import DISTANCES, ProjectionConfig, project_images
+from ganforge.tools.project import DISTANCES, ProjectionConfig, project_images
 
 
 @click.command("project")

@@ -12,9 +12,9 @@ import numpy as np
 import PIL.Image
 import pytest
 
+from ganforge.data.create import create_dataset, image_name, write_dataset
 from ganforge.data.dataset import ImageDataset
 from ganforge.data.sources import SourceItem
-from ganforge.data.writer import create_dataset, image_name, write_dataset
 from ganforge.errors import DatasetError, OptionError
 
 

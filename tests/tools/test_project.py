@@ -20,7 +20,7 @@ from ganforge.errors import MetricError, OptionError
 from ganforge.inference.runner import run_mapping, run_synthesis, seed_latents
 from ganforge.models.stylegan2 import Generator
 from ganforge.tools.generate import generate_from_projected_w, load_generator
-from ganforge.tools.projector import (
+from ganforge.tools.project import (
     LpipsDistance,
     ProjectionConfig,
     load_distance,

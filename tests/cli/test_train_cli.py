@@ -263,3 +263,13 @@ def test_target_with_a_preset_that_turns_ada_off(tmp_path: Path, capsys: pytest.
                 "0.7")
     assert err == ("Error: --target needs --aug ada, and --cfg cpu turns ADA off (its aug is noaug); add "
                    "--aug ada or leave --target out\n")
+
+
+@pytest.mark.skipif(torch.backends.mps.is_available(), reason="needs a machine without MPS")
+def test_device_is_resolved_as_by_every_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`--device mps` on a machine without MPS: the one line every command prints, no traceback."""
+    data = make_dataset(tmp_path / "ds.zip", count=8)
+    runs = str(tmp_path / "runs")
+    err = _main(capsys, "--data", str(data), "--outdir", runs, "--cfg", "cpu", "--device", "mps")
+    assert err == "Error: --device mps: MPS is not available on this machine; use --device cpu\n"
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())

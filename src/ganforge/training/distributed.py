@@ -20,6 +20,7 @@ import torch.distributed as dist
 from torch import nn
 
 from ganforge.errors import OptionError
+from ganforge.inference.runner import pick_device
 
 
 @dataclass(frozen=True)
@@ -40,29 +41,17 @@ class DistEnv:
         return self.world_size > 1
 
 
-def resolve_device(device: str) -> torch.device:
-    """'auto' -> CUDA when available, else CPU; anything else as torch spells it."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        resolved = torch.device(device)
-    except RuntimeError as exc:
-        raise OptionError(f"--device {device!r} is not a device; use cpu, cuda, cuda:N or auto") from exc
-    if resolved.type == "cuda" and not torch.cuda.is_available():
-        raise OptionError(f"--device {device}: CUDA is not available on this machine; use --device cpu")
-    return resolved
-
-
 def init_distributed(device: str = "auto") -> DistEnv:
     """Join the process group described by torchrun's RANK/WORLD_SIZE/LOCAL_RANK/MASTER_* variables.
 
-    Without WORLD_SIZE (or with 1) this is a single process and no group is created. With CUDA each
-    rank uses GPU LOCAL_RANK and the nccl backend; on CPU the gloo backend.
+    Without WORLD_SIZE (or with 1) this is a single process and no group is created. `device` is
+    resolved as by every command (`pick_device`); with CUDA each rank uses GPU LOCAL_RANK and the
+    nccl backend, otherwise the gloo backend.
     """
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-    resolved = resolve_device(device)
+    resolved = pick_device(device)
     if resolved.type == "cuda" and world_size > 1:
         resolved = torch.device("cuda", local_rank)
         torch.cuda.set_device(resolved)

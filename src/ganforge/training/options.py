@@ -73,7 +73,7 @@ class TrainingConfig:
                       choices=FAMILY_NAMES, default_text="stylegan2")
     num_gpus: int = knob(1, "Number of training processes (torchrun --nproc_per_node).", flag=False)
     kimg: int = knob(25000, "Training length in thousands of real images.", at_least=1)
-    batch: int = knob(32, "Total batch size over all GPUs.", at_least=1)
+    batch: int = knob(32, "Images per training step, in total over all processes (GPUs).", at_least=1)
     batch_gpu: int = knob(4, "Images per process (GPU) per round.", at_least=1,
                           default_text=f"{FROM_PRESET}, at most batch / processes")
     gamma: float = knob(10.0, "R1 regularisation weight.", families=_STYLE, at_least=0)

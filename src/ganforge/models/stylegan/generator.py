@@ -32,6 +32,7 @@ from ganforge.models.stylegan.layers import (
 )
 from ganforge.ops.bias_act import bias_act
 from ganforge.ops.init_args import records_init_args
+from ganforge.ops.latents import check_latent_input, track_w_avg, truncate
 from ganforge.ops.normalize import normalize_2nd_moment
 from ganforge.ops.scale2d import upscale2d
 
@@ -92,10 +93,10 @@ class MappingNetwork(nn.Module):
         skip_w_avg_update: bool = False,
     ) -> torch.Tensor:
         """ws [N, num_ws, w_dim]; in training mode (unless skipped) w_avg moves towards the batch mean."""
-        _check_2d("z", z, self.z_dim)
+        check_latent_input("z", z, self.z_dim)
         x = z.to(torch.float32)
         if self.c_dim > 0:
-            _check_2d("c", c, self.c_dim)
+            check_latent_input("c", c, self.c_dim)
             x = torch.cat([x, c.to(torch.float32).matmul(self.embed)], dim=1)
         if self.normalize_latents:
             x = normalize_2nd_moment(x)
@@ -103,20 +104,11 @@ class MappingNetwork(nn.Module):
             x = getattr(self, f"dense{idx}")(x)
 
         if self.training and self.w_avg_beta is not None and not skip_w_avg_update:
-            with torch.no_grad():
-                self.w_avg.copy_(x.detach().mean(dim=0).lerp(self.w_avg, self.w_avg_beta))
+            track_w_avg(self.w_avg, x, self.w_avg_beta)
         ws = x.unsqueeze(1).repeat([1, self.num_ws, 1])
         if truncation_psi != 1:
-            cutoff = self.num_ws if truncation_cutoff is None else truncation_cutoff
-            head = self.w_avg.lerp(ws[:, :cutoff], truncation_psi)
-            ws = torch.cat([head, ws[:, cutoff:]], dim=1)
+            ws = truncate(ws, self.w_avg, truncation_psi, truncation_cutoff)
         return ws
-
-
-def _check_2d(name: str, t: torch.Tensor | None, dim: int) -> None:
-    if t is None or t.ndim != 2 or t.shape[1] != dim:
-        shape = None if t is None else tuple(t.shape)
-        raise ValueError(f"MappingNetwork expects {name} of shape [N, {dim}], got {shape}")
 
 
 class SynthesisLayer(nn.Module):

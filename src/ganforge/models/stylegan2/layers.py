@@ -17,6 +17,7 @@ from torch import nn
 from ganforge.ops.bias_act import activation_gain, bias_act
 from ganforge.ops.conv2d_resample import conv2d_resample
 from ganforge.ops.init_args import records_init_args
+from ganforge.ops.latents import check_latent_input, track_w_avg, truncate
 from ganforge.ops.normalize import normalize_2nd_moment
 from ganforge.ops.upfirdn2d import setup_filter
 
@@ -188,10 +189,10 @@ class MappingNetwork(nn.Module):
     ) -> torch.Tensor:
         x = None
         if self.z_dim > 0:
-            _check_2d("z", z, self.z_dim)
+            check_latent_input("z", z, self.z_dim)
             x = normalize_2nd_moment(z.to(torch.float32))
         if self.c_dim > 0:
-            _check_2d("c", c, self.c_dim)
+            check_latent_input("c", c, self.c_dim)
             y = normalize_2nd_moment(self.embed(c.to(torch.float32)))
             x = torch.cat([x, y], dim=1) if x is not None else y
         if x is None:
@@ -202,8 +203,7 @@ class MappingNetwork(nn.Module):
 
         tracking = self.num_ws is not None and self.w_avg_beta is not None
         if tracking and self.training and not skip_w_avg_update:
-            with torch.no_grad():
-                self.w_avg.copy_(x.detach().mean(dim=0).lerp(self.w_avg, self.w_avg_beta))
+            track_w_avg(self.w_avg, x, self.w_avg_beta)
 
         if self.num_ws is not None:
             x = x.unsqueeze(1).repeat([1, self.num_ws, 1])
@@ -211,15 +211,5 @@ class MappingNetwork(nn.Module):
         if truncation_psi != 1:
             if not tracking:
                 raise ValueError("truncation needs the tracked w_avg (num_ws and w_avg_beta must be set)")
-            if truncation_cutoff is None:
-                x = self.w_avg.lerp(x, truncation_psi)
-            else:
-                head = self.w_avg.lerp(x[:, :truncation_cutoff], truncation_psi)
-                x = torch.cat([head, x[:, truncation_cutoff:]], dim=1)
+            x = truncate(x, self.w_avg, truncation_psi, truncation_cutoff)
         return x
-
-
-def _check_2d(name: str, t: torch.Tensor | None, dim: int) -> None:
-    if t is None or t.ndim != 2 or t.shape[1] != dim:
-        shape = None if t is None else tuple(t.shape)
-        raise ValueError(f"MappingNetwork expects {name} of shape [N, {dim}], got {shape}")

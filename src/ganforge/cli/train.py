@@ -76,11 +76,13 @@ def train_command(
     `torchrun --nproc_per_node N -m ganforge.cli.main train`; each process takes its share of the batch.
     """
     overrides = {name: value for name, value in settings.items() if value is not None}
+    finished = False
     try:
         options = LoopOptions(device=device, compile=compile_, grid=grid, metrics=metric_names)
         launch(data, outdir, cfg, overrides, resume, options)
+        finished = True
     finally:
-        shutdown()
+        shutdown(finished)
 
 
 def _parse_grid(value: str | None) -> tuple[int, int] | None:

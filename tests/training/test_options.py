@@ -18,6 +18,7 @@ from ganforge.training.options import (
     FAMILY_NAMES,
     MODEL_UNUSED,
     OPTIONS,
+    RESUME_LATEST_OPTIONS,
     TRAIN_OPTIONS,
     TrainingConfig,
     option_name,
@@ -115,3 +116,10 @@ def test_training_passes_every_loss_argument_explicitly(model: str, monkeypatch:
     parameters = inspect.signature(init).parameters
     optional = {"G_mapping", "G_synthesis"}  # the --compile'd halves, given by make_compiled_loss
     assert set(parameters) - optional - {"self"} <= set(calls[0].arguments), loss_class.__name__
+
+
+def test_the_options_resume_latest_may_change_are_named_from_the_table() -> None:
+    help_text = _params()["resume"].help or ""
+    flags = [option_name(name) for name in RESUME_LATEST_OPTIONS]
+    assert f"only {', '.join(flags[:-1])} and {flags[-1]} changed" in help_text
+    assert all(OPTIONS[name].knob.resumable for name in RESUME_LATEST_OPTIONS) and len(flags) >= 2

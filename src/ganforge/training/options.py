@@ -39,6 +39,7 @@ class Knob:
     at_most: float | None = None  # largest allowed value
     metavar: str | None = None  # how --help shows the value
     default_text: str | None = None  # what --help says of the default; None: derived
+    resumable: bool = False  # may change when a run continues (`--resume latest`)
 
 
 def knob(
@@ -53,10 +54,13 @@ def knob(
     at_most: float | None = None,
     metavar: str | None = None,
     default_text: str | None = None,
+    resumable: bool = False,
 ) -> Any:
-    """A TrainingConfig field: `default` plus its `Knob` (flag True: ``--name-with-dashes``)."""
+    """A TrainingConfig field: `default` plus its `Knob` (flag True: ``--name-with-dashes``; a help
+    text's ``{resumable}`` becomes the list of the options that `--resume latest` may change)."""
     info = {"help": help, "flag": flag, "families": families, "choices": choices, "at_least": at_least,
-            "above": above, "at_most": at_most, "metavar": metavar, "default_text": default_text}
+            "above": above, "at_most": at_most, "metavar": metavar, "default_text": default_text,
+            "resumable": resumable}
     if callable(default):
         return field(default_factory=default, metadata={"knob": info})
     return field(default=default, metadata={"knob": info})
@@ -72,7 +76,7 @@ class TrainingConfig:
     model: str = knob("stylegan2", "Model family: stylegan2, stylegan (2019, progressive growing) or dcgan.",
                       choices=FAMILY_NAMES, default_text="stylegan2")
     num_gpus: int = knob(1, "Number of training processes (torchrun --nproc_per_node).", flag=False)
-    kimg: int = knob(25000, "Training length in thousands of real images.", at_least=1)
+    kimg: int = knob(25000, "Training length in thousands of real images.", at_least=1, resumable=True)
     batch: int = knob(32, "Images per training step, in total over all processes (GPUs).", at_least=1)
     batch_gpu: int = knob(4, "Images per process (GPU) per round.", at_least=1,
                           default_text=f"{FROM_PRESET}, at most batch / processes")
@@ -110,12 +114,13 @@ class TrainingConfig:
     cond: bool = knob(False, "Condition on the dataset labels.")
     resume: str | None = knob(
         None, "'latest' continues the newest run in --outdir (same data; options may be repeated, only "
-        "--kimg, --snap, --tick and --workers changed); a network file starts a new run from it.",
+        "{resumable} changed); a network file starts a new run from it.",
         metavar="PKL|latest", default_text="")
-    kimg_per_tick: float = knob(4, "Progress interval in kimg (fractions allowed).", flag="--tick", above=0)
-    snap: int = knob(50, "Snapshot (network and image grid) interval in ticks.", at_least=1)
+    snap: int = knob(50, "Snapshot (network and image grid) interval in ticks.", at_least=1, resumable=True)
+    kimg_per_tick: float = knob(4, "Progress interval in kimg (fractions allowed).", flag="--tick", above=0,
+                                resumable=True)
     seed: int = knob(0, "Random seed.")
-    workers: int = knob(3, "Data loader processes.", at_least=0)
+    workers: int = knob(3, "Data loader processes.", at_least=0, resumable=True)
     g_steps: int = knob(2, "DCGAN: generator updates per discriminator update.", families=_DCGAN, at_least=1)
     gf_dim: int = knob(64, "DCGAN: generator width.", families=_DCGAN, at_least=1)
     df_dim: int = knob(64, "DCGAN: discriminator width.", families=_DCGAN, at_least=1)
@@ -150,13 +155,19 @@ class Option:
     knob: Knob
 
 
+def _flag(name: str, flag: str | bool) -> str | None:
+    return "--" + name.replace("_", "-") if flag is True else (flag or None)
+
+
 def _options() -> dict[str, Option]:
     hints = typing.get_type_hints(TrainingConfig)
+    fields = dataclasses.fields(TrainingConfig)
+    resumable = [_flag(f.name, f.metadata["knob"]["flag"]) for f in fields if f.metadata["knob"]["resumable"]]
     rows = {}
-    for f in dataclasses.fields(TrainingConfig):
+    for f in fields:
         info = dict(f.metadata["knob"])
-        flag = info.pop("flag")
-        flag = "--" + f.name.replace("_", "-") if flag is True else (flag or None)
+        flag = _flag(f.name, info.pop("flag"))
+        info["help"] = info["help"].replace("{resumable}", f"{', '.join(resumable[:-1])} and {resumable[-1]}")
         default = f.default_factory() if f.default is dataclasses.MISSING else f.default  # type: ignore[misc]
         rows[f.name] = Option(f.name, hints[f.name], default, Knob(flag=flag, **info))
     return rows
@@ -167,6 +178,9 @@ OPTIONS: dict[str, Option] = _options()
 
 TRAIN_OPTIONS: dict[str, str] = {name: o.knob.flag for name, o in OPTIONS.items() if o.knob.flag is not None}
 """The `ganforge train` option of each config field it exposes; the other fields come from presets."""
+
+RESUME_LATEST_OPTIONS = tuple(name for name, o in OPTIONS.items() if o.knob.resumable)
+"""Config fields that may change when a run continues with ``--resume latest``."""
 
 MODEL_UNUSED: dict[str, frozenset[str]] = {
     family: frozenset(name for name, o in OPTIONS.items() if family not in o.knob.families)

@@ -23,7 +23,7 @@ from ganforge.compat.checkpoint import read_training_state
 from ganforge.data.dataset import ImageDataset
 from ganforge.errors import NetworkFileError, OptionError
 from ganforge.fileio import atomic_open
-from ganforge.training.options import TrainingConfig, option_name
+from ganforge.training.options import RESUME_LATEST_OPTIONS, TrainingConfig, option_name
 from ganforge.training.presets import PROCESSES, check_config, check_overrides
 from ganforge.training.rundir import latest_run, run_snapshots
 
@@ -31,8 +31,6 @@ logger = logging.getLogger(__name__)
 
 OPTIONS_FILE = "training_options.json"
 
-RESUME_LATEST_OPTIONS = ("kimg", "snap", "kimg_per_tick", "workers")
-"""Config fields that may change when a run continues with ``--resume latest``."""
 
 
 def dataset_fingerprint(
@@ -166,9 +164,15 @@ def _check_unchanged(
     if changed:
         raise OptionError(
             f"--resume latest continues run {run_dir.name} with the options it was started with, and these "
-            f"differ: {'; '.join(changed)}; only --kimg, --snap, --tick and --workers may change; to train "
-            f"with other options, {restart}"
+            f"differ: {'; '.join(changed)}; only {_may_change()} may change; to train with other options, "
+            f"{restart}"
         )
+
+
+def _may_change() -> str:
+    """'--kimg, --snap, --tick and --workers': the options `--resume latest` may change."""
+    flags = [option_name(name) for name in RESUME_LATEST_OPTIONS]
+    return f"{', '.join(flags[:-1])} and {flags[-1]}"
 
 
 def _data_path(data: str | None, recorded: RecordedRun, run_dir: Path) -> str:

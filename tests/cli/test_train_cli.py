@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import PIL.Image
@@ -26,12 +25,7 @@ TINY = ["--cfg", "cpu", "--cbase", "256", "--cmax", "16", "--batch", "16", "--ba
         "--tick", "0.5", "--snap", "1", "--workers", "0", "--device", "cpu"]
 
 
-@pytest.fixture(autouse=True)
-def one_thread() -> Iterator[None]:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 def _train(*args: str) -> Result:

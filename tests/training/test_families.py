@@ -7,7 +7,6 @@ import dataclasses
 import json
 import math
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -36,12 +35,7 @@ from ganforge.training.rundir import latest_snapshot, new_run_dir
 OPTIONS = LoopOptions(device="cpu", grid=(4, 2), progress=False)
 
 
-@pytest.fixture(autouse=True)
-def one_thread() -> Iterator[None]:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 def dcgan_config(**changes: object) -> TrainingConfig:

@@ -9,7 +9,6 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import PIL.Image
@@ -28,13 +27,7 @@ REPO = Path(__file__).resolve().parents[2]
 OPTIONS = LoopOptions(device="cpu", grid=(4, 2), progress=False)
 
 
-@pytest.fixture(autouse=True)
-def one_thread() -> Iterator[None]:
-    """Tiny networks run fastest on one thread (and do not fight other test processes)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 def test_run_writes_logs_grids_stats_and_snapshots(tmp_path: Path) -> None:

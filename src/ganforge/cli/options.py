@@ -71,7 +71,7 @@ noise_mode_option = click.option(
     help="Per-pixel noise: the stored constant, fresh random, or none.")
 batch_option = click.option(
     "--batch", "batch_size", type=click.IntRange(min=1), default=16, show_default=True,
-    help="Images per forward pass.")
+    help="Images per forward pass on the device (sets memory use; not a training batch).")
 device_option = click.option(
     "--device", type=DeviceName(), default="auto", show_default=True,
     help=f"Device to run on: {DEVICE_HELP}.")

@@ -30,20 +30,11 @@ from ganforge.inference.runner import pick_device
 from ganforge.metrics.features import MetricOptions
 from ganforge.metrics.fit import check_data_fits, check_generator_fits
 from ganforge.metrics.registry import get_metric
+from ganforge.progress import format_time
 
 WEIGHTED_DETECTORS = ("inception", "vgg16", "lpips")
 RUN_DIR_MARKER = "training_options.json"
 """A folder holding this file (written by the training loop) is a run folder."""
-
-
-def format_time(seconds: float) -> str:
-    """Seconds as '12s', '3m 05s' or '1h 02m'."""
-    s = int(round(seconds))
-    if s < 60:
-        return f"{s}s"
-    if s < 3600:
-        return f"{s // 60}m {s % 60:02d}s"
-    return f"{s // 3600}h {s // 60 % 60:02d}m"
 
 
 def check_metrics(names: Sequence[str], options: MetricOptions, load_detectors: bool = False) -> None:

@@ -43,11 +43,8 @@ PRESETS: dict[str, dict[str, Any]] = {
     "cifar": dict(kimg=100000, batch=64, batch_gpu=32, mbstd_group=32, cbase=32768, glr=0.0025, dlr=0.0025,
                   gamma=0.01, ema_kimg=500.0, ema_rampup=0.05, map=2, pl_weight=0.0, style_mixing=0.0,
                   d_architecture="orig"),
-    # Small enough for a 2-core CPU (about 20 s/kimg at 32 x 32, bench_train cpu32): a narrow network,
-    # batch 16 for more steps per kimg, and no path length regularisation (its double backward
-    # costs about a quarter of the G step), as the cifar config does. A strong R1 (gamma 30) keeps
-    # such a small G from collapsing on the 1,797 digits: with the auto-like gamma 0.05 (or 1), the
-    # official code and ganforge alike collapse after 4-6 kimg (measured; see README).
+    # Narrow, batch 16, no path length regularisation: fast on a 2-core CPU. R1 gamma 30 keeps the
+    # small G from collapsing on the digits (the measurements behind both: docs/presets.md).
     "cpu": dict(kimg=50, batch=16, batch_gpu=16, mbstd_group=4, cbase=1024, cmax=64, z_dim=128, w_dim=128,
                 glr=0.0025, dlr=0.0025, gamma=30.0, ema_kimg=1.0, ema_rampup=0.05, map=2, pl_weight=0.0,
                 fp32=True, aug="noaug", kimg_per_tick=1, snap=10, workers=1),
@@ -78,9 +75,7 @@ STYLEGAN_PRESETS: dict[str, dict[str, Any]] = {
                                                           256: 8, 512: 4},
                  lr_dict={128: 0.0015, 256: 0.002, 512: 0.003, 1024: 0.003}),
     # Narrow, 16 images a step and 2 + 2 kimg per level: 32 x 32 digits reach full resolution at 8 kimg.
-    # R1 gamma 30 and learning rate 0.0025 as in the StyleGAN2 cpu preset (gamma 30 chosen there, see the
-    # README): with so few steps per level, conditional runs on the digits at gamma 30 reached fid_digits
-    # 46 at 12 kimg with the original's lr 0.001 and 21 with lr 0.0025.
+    # R1 gamma 30 and lr 0.0025 as the StyleGAN2 cpu preset (the measurements: docs/presets.md).
     "cpu": dict(_STYLEGAN_BASE, kimg=50, batch=16, batch_gpu=16, cbase=1024, cmax=64, z_dim=128, w_dim=128,
                 map=2, glr=0.0025, dlr=0.0025, gamma=30.0, ema_kimg=1.0, lod_training_kimg=2,
                 lod_transition_kimg=2, kimg_per_tick=1, snap=10, workers=1),

@@ -6,19 +6,7 @@ import os
 import resource
 import time
 
-import numpy as np
-
-
-def format_time(seconds: float) -> str:
-    """'12s', '3m 04s', '2h 05m 07s' or '1d 02h 03m' like the official status line."""
-    s = int(np.rint(seconds))
-    if s < 60:
-        return f"{s}s"
-    if s < 3600:
-        return f"{s // 60}m {s % 60:02}s"
-    if s < 86400:
-        return f"{s // 3600}h {(s // 60) % 60:02}m {s % 60:02}s"
-    return f"{s // 86400}d {(s // 3600) % 24:02}h {(s // 60) % 60:02}m"
+from ganforge.progress import format_time
 
 
 def cpu_mem_gb() -> float:

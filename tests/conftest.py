@@ -67,3 +67,17 @@ def one_thread() -> Iterator[None]:
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+def save_tiny_stylegan2(path: Path, c_dim: int = 0) -> str:
+    """A tiny 8 px StyleGAN2 G (seeded) saved as a ganforge checkpoint at `path`; returns the path."""
+    from ganforge.compat import save_network
+    from ganforge.models.stylegan2 import Generator
+
+    torch.manual_seed(0)
+    G = Generator(
+        z_dim=8, c_dim=c_dim, w_dim=8, img_resolution=8, img_channels=3,
+        mapping_kwargs={"num_layers": 1}, synthesis_kwargs={"channel_base": 64, "channel_max": 8},
+    )
+    save_network(path, G_ema=G)
+    return str(path)

@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
+from tests.conftest import save_tiny_stylegan2
 
 from ganforge.cli.main import cli, main
 from ganforge.compat import load_network, save_network
 from ganforge.models import dcgan
-from ganforge.models.stylegan2 import Generator
 from ganforge.tools.video import interpolation_frames
 
 GENERATOR_COMMANDS = ("generate", "style-mix", "video", "project")
@@ -24,14 +24,8 @@ GENERATOR_COMMANDS = ("generate", "style-mix", "video", "project")
 def nets(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """A tiny conditional StyleGAN2 (3 classes) and a tiny DCGAN, saved as ganforge checkpoints."""
     root = tmp_path_factory.mktemp("nets")
-    torch.manual_seed(0)
-    G = Generator(
-        z_dim=8, c_dim=3, w_dim=8, img_resolution=8, img_channels=3,
-        mapping_kwargs={"num_layers": 1}, synthesis_kwargs={"channel_base": 64, "channel_max": 8},
-    )
-    save_network(root / "cond.pt", G_ema=G)
     save_network(root / "dcgan.pt", G_ema=dcgan.Generator(z_dim=8, img_resolution=16, gf_dim=4))
-    return {"cond": str(root / "cond.pt"), "dcgan": str(root / "dcgan.pt")}
+    return {"cond": save_tiny_stylegan2(root / "cond.pt", c_dim=3), "dcgan": str(root / "dcgan.pt")}
 
 
 def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:

@@ -21,23 +21,16 @@ from typing import Any
 import numpy as np
 import PIL.Image
 import pytest
-import torch
+from tests.conftest import save_tiny_stylegan2
 
 from ganforge.cli.main import main
-from ganforge.compat import save_network
-from ganforge.models.stylegan2 import Generator
 
 
 @pytest.fixture(scope="module")
 def inputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """A tiny StyleGAN2 checkpoint, a folder of images, a dataset zip and a projection target."""
     root = tmp_path_factory.mktemp("inputs")
-    torch.manual_seed(0)
-    G = Generator(
-        z_dim=8, c_dim=0, w_dim=8, img_resolution=8, img_channels=3,
-        mapping_kwargs={"num_layers": 1}, synthesis_kwargs={"channel_base": 64, "channel_max": 8},
-    )
-    save_network(root / "net.pt", G_ema=G)
+    save_tiny_stylegan2(root / "net.pt")
     (root / "images").mkdir()
     for i in range(4):
         pixels = np.random.RandomState(i).randint(0, 256, (8, 8, 3), dtype=np.uint8)

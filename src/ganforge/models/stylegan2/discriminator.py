@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from ganforge.models.stylegan2.layers import Conv2dLayer, FullyConnectedLayer, MappingNetwork
+from ganforge.models.stylegan2.precision import block_dtype
 from ganforge.ops.init_args import records_init_args
 from ganforge.ops.minibatch_std import MinibatchStdLayer
 from ganforge.ops.upfirdn2d import downsample2d, setup_filter
@@ -32,11 +33,6 @@ def _check_shape(name: str, t: torch.Tensor, channels: int, resolution: int) -> 
         raise ValueError(
             f"{name} must have shape [N, {channels}, {resolution}, {resolution}], got {list(t.shape)}"
         )
-
-
-def _compute_dtype(use_fp16: bool, force_fp32: bool, ref: torch.Tensor) -> torch.dtype:
-    """float16 only for fp16 blocks on CUDA; CPU always runs in float32."""
-    return torch.float16 if use_fp16 and not force_fp32 and ref.device.type == "cuda" else torch.float32
 
 
 class DiscriminatorBlock(nn.Module):
@@ -99,18 +95,24 @@ class DiscriminatorBlock(nn.Module):
                                     resample_filter=resample_filter, trainable=trainable["skip"], **common)
 
     def forward(
-        self, x: torch.Tensor | None, img: torch.Tensor | None, force_fp32: bool = False
+        self,
+        x: torch.Tensor | None,
+        img: torch.Tensor | None,
+        force_fp32: bool = False,
+        force_fp16: bool = False,
+        half_dtype: torch.dtype = torch.float16,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Map features `x` (None for the first block) and image `img` to half-resolution features
         and the image for the next block (None unless architecture is 'skip')."""
         ref = x if x is not None else img
         if ref is None:
             raise ValueError("DiscriminatorBlock needs features x or an image img")
-        dtype = _compute_dtype(self.use_fp16, force_fp32, ref)
-        fp16 = dtype == torch.float16
-        # Channels-last also for CPU inference: oneDNN's forward convolutions run markedly faster in
-        # it, but its weight gradients slower, which cancels the gain in training (measured).
-        cpu = ref.device.type == "cpu" and not torch.is_grad_enabled()
+        dtype = block_dtype(self.use_fp16, ref.device, force_fp32, force_fp16, half_dtype)
+        fp16 = dtype != torch.float32
+        # Channels-last also for float32 CPU inference: oneDNN's forward convolutions run markedly
+        # faster in it, but its weight gradients slower, which cancels the gain in training (measured).
+        # Half precision keeps the official layout: the layout picks the kernel, and so the rounding.
+        cpu = ref.device.type == "cpu" and not torch.is_grad_enabled() and not fp16
         channels_last = (self.channels_last and fp16) or cpu
         memory_format = torch.channels_last if channels_last else torch.contiguous_format
 
@@ -202,7 +204,7 @@ class Discriminator(nn.Module):
     Blocks ``b{res}`` run from `img_resolution` down to 8 with ``min(channel_base // res, channel_max)``
     channels; ``b4`` is the epilogue. With ``c_dim > 0`` a `MappingNetwork` embeds the label into a
     `cmap_dim` vector (default: the 4x4 channel count) that the final scores are projected onto.
-    The `num_fp16_res` highest resolutions run in float16 on CUDA only.
+    The `num_fp16_res` highest resolutions run in float16 on CUDA (on any device with `force_fp16`).
     """
 
     def __init__(
@@ -266,10 +268,19 @@ class Discriminator(nn.Module):
             channels[4], cmap_dim=cmap_dim, resolution=4, **epilogue_kwargs, **common
         )
 
-    def forward(self, img: torch.Tensor, c: torch.Tensor | None, force_fp32: bool = False) -> torch.Tensor:
-        """Scores [N, 1] for images [N, img_channels, R, R] in [-1, 1] and labels c [N, c_dim]."""
+    def forward(
+        self,
+        img: torch.Tensor,
+        c: torch.Tensor | None,
+        force_fp32: bool = False,
+        force_fp16: bool = False,
+        half_dtype: torch.dtype = torch.float16,
+    ) -> torch.Tensor:
+        """Scores [N, 1] for images [N, img_channels, R, R] in [-1, 1] and labels c [N, c_dim];
+        `force_fp32` / `force_fp16` as in the generator's synthesis network."""
         x = None
         for res in self.block_resolutions:
-            x, img = getattr(self, f"b{res}")(x, img, force_fp32=force_fp32)
+            block = getattr(self, f"b{res}")
+            x, img = block(x, img, force_fp32=force_fp32, force_fp16=force_fp16, half_dtype=half_dtype)
         cmap = self.mapping(None, c) if self.c_dim > 0 else None
         return self.b4(x, img, cmap)

@@ -3,8 +3,8 @@ resolution (4x4 up to the image size), each with modulated convolutions, per-pix
 architecture of 'orig', 'skip' (summed ToRGB outputs) or 'resnet' (residual blocks).
 
 Constructor arguments, attribute names and parameter/buffer names follow the official StyleGAN2-ADA
-release, so its weights load with ``load_state_dict(strict=True)``. Float16 blocks are used only when
-the tensors live on CUDA; on the CPU every block runs in float32.
+release, so its weights load with ``load_state_dict(strict=True)``. Float16 blocks run in float16 on
+CUDA, and on any device with ``force_fp16=True`` (see `ganforge.models.stylegan2.precision`).
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from ganforge.models.stylegan2.layers import (
     FullyConnectedLayer,
     MappingNetwork,
 )
+from ganforge.models.stylegan2.precision import HALF_DTYPES, block_dtype
 from ganforge.ops.bias_act import activation_gain, bias_act
 from ganforge.ops.init_args import records_init_args
 from ganforge.ops.modulated_conv2d import modulated_conv2d
@@ -84,8 +85,11 @@ class SynthesisLayer(nn.Module):
             noise = torch.randn(shape, device=x.device) * self.noise_strength
         elif self.use_noise and noise_mode == "const":
             noise = self.noise_const * self.noise_strength
-        # act(y) * g == act(g * y) for g > 0 here, so the gain joins the demodulation (see Conv2dLayer).
-        out_gain = self.act_gain * gain if self.activation in HOMOGENEOUS and gain > 0 else 1.0
+        # act(y) * g == act(g * y) for g > 0 here, so the gain and the bias join the demodulation (see
+        # Conv2dLayer); in float16/bfloat16 they follow it in the official order, rounding as it does.
+        half = x.dtype in HALF_DTYPES
+        fold = self.activation in HOMOGENEOUS and gain > 0 and not half
+        out_gain = self.act_gain * gain if fold else 1.0
         x = modulated_conv2d(
             x,
             self.weight,
@@ -96,11 +100,12 @@ class SynthesisLayer(nn.Module):
             resample_filter=self.resample_filter,
             flip_weight=self.up == 1,  # the transposed-conv path is cheaper without a kernel flip
             fused_modconv=fused_modconv,
-            bias=self.bias,
+            bias=None if half else self.bias,
             gain=out_gain,
         )
         clamp = self.conv_clamp * gain if self.conv_clamp is not None else None
-        return bias_act(x, None, act=self.activation, gain=self.act_gain * gain / out_gain, clamp=clamp)
+        bias = self.bias.to(x.dtype) if half else None
+        return bias_act(x, bias, act=self.activation, gain=self.act_gain * gain / out_gain, clamp=clamp)
 
 
 class ToRGBLayer(nn.Module):
@@ -127,10 +132,12 @@ class ToRGBLayer(nn.Module):
 
     def forward(self, x: torch.Tensor, w: torch.Tensor, fused_modconv: bool = True) -> torch.Tensor:
         styles = self.affine(w) * self.weight_gain
+        half = x.dtype in HALF_DTYPES  # the bias rides in the convolution, after it in half precision
         x = modulated_conv2d(
-            x, self.weight, styles, demodulate=False, fused_modconv=fused_modconv, bias=self.bias
+            x, self.weight, styles, demodulate=False, fused_modconv=fused_modconv,
+            bias=None if half else self.bias,
         )
-        return bias_act(x, clamp=self.conv_clamp)
+        return bias_act(x, self.bias.to(x.dtype) if half else None, clamp=self.conv_clamp)
 
 
 class SynthesisBlock(nn.Module):
@@ -214,14 +221,17 @@ class SynthesisBlock(nn.Module):
         force_fp32: bool = False,
         fused_modconv: bool | None = None,
         noise_mode: str = "random",
+        force_fp16: bool = False,
+        half_dtype: torch.dtype = torch.float16,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Return (features, image so far); `ws` holds this block's num_conv + num_torgb latents."""
         w_iter = iter(ws.unbind(dim=1))
-        half = self.use_fp16 and not force_fp32 and ws.device.type == "cuda"
-        dtype = torch.float16 if half else torch.float32
-        # Channels-last also for CPU inference: oneDNN's forward convolutions run markedly faster in
-        # it, but its weight gradients slower, which cancels the gain in training (measured).
-        cpu = ws.device.type == "cpu" and not torch.is_grad_enabled()
+        dtype = block_dtype(self.use_fp16, ws.device, force_fp32, force_fp16, half_dtype)
+        half = dtype != torch.float32
+        # Channels-last also for float32 CPU inference: oneDNN's forward convolutions run markedly
+        # faster in it, but its weight gradients slower, which cancels the gain in training (measured).
+        # Half precision keeps the official layout: the layout picks the kernel, and so the rounding.
+        cpu = ws.device.type == "cpu" and not torch.is_grad_enabled() and not half
         channels_last = (self.channels_last and half) or cpu
         memory_format = torch.channels_last if channels_last else torch.contiguous_format
         if fused_modconv is None:
@@ -323,7 +333,11 @@ class SynthesisNetwork(nn.Module):
         noise_mode: str = "random",
         force_fp32: bool = False,
         fused_modconv: bool | None = None,
+        force_fp16: bool = False,
+        half_dtype: torch.dtype = torch.float16,
     ) -> torch.Tensor:
+        """Images for `ws`; `force_fp32` / `force_fp16` run the use_fp16 blocks in float32 / in
+        `half_dtype` on any device (by default: `half_dtype` on CUDA only)."""
         if noise_mode not in NOISE_MODES:
             raise ValueError(f"noise_mode must be one of {NOISE_MODES}, got {noise_mode!r}")
         if ws.ndim != 3 or tuple(ws.shape[1:]) != (self.num_ws, self.w_dim):
@@ -336,7 +350,8 @@ class SynthesisNetwork(nn.Module):
             block_ws = ws.narrow(1, w_idx, block.num_conv + block.num_torgb)
             w_idx += block.num_conv
             x, img = block(
-                x, img, block_ws, force_fp32=force_fp32, fused_modconv=fused_modconv, noise_mode=noise_mode
+                x, img, block_ws, force_fp32=force_fp32, fused_modconv=fused_modconv, noise_mode=noise_mode,
+                force_fp16=force_fp16, half_dtype=half_dtype,
             )
         return img
 
@@ -380,6 +395,9 @@ class Generator(nn.Module):
         noise_mode: str = "random",
         force_fp32: bool = False,
         fused_modconv: bool | None = None,
+        force_fp16: bool = False,
+        half_dtype: torch.dtype = torch.float16,
     ) -> torch.Tensor:
         ws = self.mapping(z, c, truncation_psi=truncation_psi, truncation_cutoff=truncation_cutoff)
-        return self.synthesis(ws, noise_mode=noise_mode, force_fp32=force_fp32, fused_modconv=fused_modconv)
+        return self.synthesis(ws, noise_mode=noise_mode, force_fp32=force_fp32, fused_modconv=fused_modconv,
+                              force_fp16=force_fp16, half_dtype=half_dtype)

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from ganforge.models.stylegan2.precision import HALF_DTYPES
 from ganforge.ops.bias_act import activation_gain, bias_act
 from ganforge.ops.conv2d_resample import conv2d_resample
 from ganforge.ops.init_args import records_init_args
@@ -105,8 +106,10 @@ class Conv2dLayer(nn.Module):
     def forward(self, x: torch.Tensor, gain: float = 1) -> torch.Tensor:
         """Convolve, add bias, activate; `gain` scales the output and the clamp range together."""
         # act(x + b) * g == act(g * x + g * b) for g > 0 and these activations, so the gain and the
-        # bias go into the (small) weights and the convolution itself: no extra passes over x.
-        out_gain = self.act_gain * gain if self.activation in HOMOGENEOUS and gain > 0 else 1.0
+        # bias go into the (small) weights and the convolution itself: no extra passes over x. In
+        # float16/bfloat16 they follow the convolution in the official order, rounding as it does.
+        half = x.dtype in HALF_DTYPES
+        out_gain = self.act_gain * gain if self.activation in HOMOGENEOUS and gain > 0 and not half else 1.0
         w = (self.weight * (self.weight_gain * out_gain)).to(x.dtype)
         b = None
         if self.bias is not None:
@@ -119,10 +122,11 @@ class Conv2dLayer(nn.Module):
             down=self.down,
             padding=self.padding,
             flip_weight=self.up == 1,  # the transposed-conv path is cheaper without a kernel flip
-            bias=b,
+            bias=None if half else b,
         )
         clamp = self.conv_clamp * gain if self.conv_clamp is not None else None
-        return bias_act(x, None, act=self.activation, gain=self.act_gain * gain / out_gain, clamp=clamp)
+        return bias_act(x, b if half else None, act=self.activation, gain=self.act_gain * gain / out_gain,
+                        clamp=clamp)
 
     def extra_repr(self) -> str:
         return (

@@ -77,7 +77,7 @@ def _sibling(name: str) -> ModuleType:
 bench_networks = _sibling("bench_networks")
 
 _ISSUE9 = {"z_dim": 256, "w_dim": 256, "map": 2, "cmax": 256, "mbstd_group": 4, "pl_weight": 2.0,
-           "style_mixing": 0.9, "aug": "noaug", "d_architecture": "resnet", "fp32": True}
+           "style_mixing": 0.9, "aug": "noaug", "d_architecture": "resnet", "precision": "fp32"}
 
 # tick_kimg: the default size of a measured tick (at least one batch); the default number of ticks
 # is the fewest, at least 3, whose steps cover whole lazy regularisation cycles.

@@ -50,7 +50,7 @@ def test_bench_runs_the_loop_for_exactly_the_measured_ticks(
     bench_train: ModuleType, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     tiny = {"z_dim": 16, "w_dim": 16, "map": 2, "cbase": 128, "cmax": 16, "batch": 4, "batch_gpu": 4,
-            "mbstd_group": 4, "pl_weight": 2.0, "gamma": 1.0, "aug": "noaug", "fp32": True}
+            "mbstd_group": 4, "pl_weight": 2.0, "gamma": 1.0, "aug": "noaug", "precision": "fp32"}
     monkeypatch.setitem(bench_train.CONFIGS, "tiny", {"cfg": "cpu", "resolution": 8, "tick_kimg": 0.008,
                                                       "overrides": tiny})
     runs = []

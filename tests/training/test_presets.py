@@ -47,7 +47,7 @@ def test_fixed_configs_follow_cfg_specs() -> None:
     assert (c.gamma, c.ema_kimg, c.ema_rampup) == (0.01, 500.0, 0.05)
     assert (c.pl_weight, c.style_mixing, c.d_architecture) == (0.0, 0.0, "orig")
     loss_kwargs = StyleGAN2Family(c, 32).loss_kwargs()
-    assert loss_kwargs == {"r1_gamma": 0.01, "style_mixing_prob": 0.0, "pl_weight": 0.0}
+    assert loss_kwargs == {"r1_gamma": 0.01, "style_mixing_prob": 0.0, "pl_weight": 0.0, "precision": "auto"}
     assert set(PRESETS) == {"auto", "stylegan2", "paper256", "paper512", "paper1024", "cifar", "cpu"}
 
 
@@ -104,7 +104,8 @@ def test_adam_kwargs_rescale_for_lazy_regularisation() -> None:
 
 @pytest.mark.parametrize("cfg, res, channels, c_dim", [("cpu", 32, 1, 0), ("cifar", 32, 3, 10)])
 def test_build_networks_gives_the_configured_shapes(cfg, res, channels, c_dim) -> None:
-    overrides = {"cbase": 512, "cmax": 32, "z_dim": 24, "w_dim": 20, "map": 3, "fp32": True, "batch": 4}
+    overrides = {"cbase": 512, "cmax": 32, "z_dim": 24, "w_dim": 20, "map": 3, "batch": 4,
+                 "precision": "fp32"}
     c = resolve_config(cfg, res, 1, {**overrides, "batch_gpu": 4, "mbstd_group": 2, "freezed": 1})
     G, D = StyleGAN2Family(c, res).build_networks(channels, c_dim)
     assert (G.z_dim, G.w_dim, G.c_dim, G.img_resolution, G.img_channels) == (24, 20, c_dim, res, channels)
@@ -128,7 +129,7 @@ def test_defaults_match_the_official_training_loop() -> None:
     G, D = StyleGAN2Family(resolve_config("auto", 32, 1, {"cbase": 256, "cmax": 16}), 32).build_networks(3, 0)
     assert G.init_kwargs["synthesis_kwargs"]["num_fp16_res"] == D.init_kwargs["num_fp16_res"] == 4
     assert G.init_kwargs["synthesis_kwargs"]["conv_clamp"] == D.init_kwargs["conv_clamp"] == 256
-    assert resolve_config("cpu", 32, 1).fp32  # float16 is CUDA-only
+    assert resolve_config("cpu", 32, 1).precision == "fp32"  # the fastest on a CPU (docs/performance.md)
 
 
 @pytest.mark.parametrize("processes", [1, 2, 3, 4, 8])

@@ -36,8 +36,8 @@ def tiny_config(**changes: Any) -> TrainingConfig:
     """A config small enough for a step to take milliseconds on one CPU core."""
     base = TrainingConfig(
         cfg="tiny", kimg=0.032, batch=8, batch_gpu=4, mbstd_group=4, cbase=256, cmax=16, map=2, z_dim=16,
-        w_dim=16, fp32=True, gamma=1.0, ema_kimg=0.01, ema_rampup=None, aug="noaug", kimg_per_tick=0.016,
-        snap=2, workers=0,
+        w_dim=16, precision="fp32", gamma=1.0, ema_kimg=0.01, ema_rampup=None, aug="noaug",
+        kimg_per_tick=0.016, snap=2, workers=0,
     )
     return dataclasses.replace(base, **changes)
 

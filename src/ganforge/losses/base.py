@@ -53,11 +53,12 @@ class AdversarialLoss:
         if state:
             raise ValueError(f"{type(self).__name__} has no state, got keys {sorted(state)}")
 
-    def run_D(self, img: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
-        """D's scores [N, 1] for images, augmented first when there is an augment pipe."""
+    def run_D(self, img: torch.Tensor, c: torch.Tensor, **forward: Any) -> torch.Tensor:
+        """D's scores [N, 1] for images, augmented first when there is an augment pipe; `forward`
+        goes to D's forward (e.g. StyleGAN2's force_fp16)."""
         if self.augment_pipe is not None:
             img = self.augment_pipe(img)
-        return self.D(img, c)
+        return self.D(img, c, **forward)
 
     def accumulate_gradients(
         self,
@@ -89,10 +90,14 @@ class AdversarialLoss:
         raise NotImplementedError
 
     def fool_D(
-        self, gen_img: torch.Tensor, batch: Round, loss_of: Callable[[torch.Tensor], torch.Tensor]
+        self,
+        gen_img: torch.Tensor,
+        batch: Round,
+        loss_of: Callable[[torch.Tensor], torch.Tensor],
+        **forward: Any,
     ) -> dict[str, torch.Tensor]:
         """G's adversarial pass: back-propagate ``loss_of(D(gen_img)).mean() * gain`` into G."""
-        gen_logits = self.run_D(gen_img, batch.gen_c)
+        gen_logits = self.run_D(gen_img, batch.gen_c, **forward)
         loss_G = loss_of(gen_logits)
         loss_G.mean().mul(batch.gain).backward()
         return {**score_stats("fake", gen_logits), "Loss/G/loss": loss_G.detach()}

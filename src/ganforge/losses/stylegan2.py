@@ -11,8 +11,10 @@ phase names and the split into main and regularisation passes follow the StyleGA
 
 Each call runs `.backward()` on ``loss.mean() * gain`` itself (`gain` is the phase interval, so a
 lazily applied penalty keeps its average strength) and returns detached per-sample values for the
-statistics. As in the official loop, the caller enables ``requires_grad`` only on the network being
-trained; the generator never receives gradients in the D phases here in any case.
+statistics. `precision` (see `ganforge.models.stylegan2.precision`) sets the arithmetic of the
+networks' float16 blocks in the main and the regularisation passes. As in the official loop, the
+caller enables ``requires_grad`` only on the network being trained; the generator never receives
+gradients in the D phases here in any case.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from torch import nn
 
 from ganforge.losses.base import AdversarialLoss, Round, score_stats
 from ganforge.losses.penalties import path_lengths, r1_penalty
+from ganforge.models.stylegan2.precision import forward_kwargs
 
 PHASES = ("Gmain", "Greg", "Gboth", "Dmain", "Dreg", "Dboth")
 
@@ -55,6 +58,7 @@ class StyleGAN2Loss(AdversarialLoss):
         *,
         G_mapping: nn.Module | None = None,
         G_synthesis: nn.Module | None = None,
+        precision: str = "auto",
     ) -> None:
         super().__init__(G, D, augment_pipe)
         self.G_mapping = G_mapping if G_mapping is not None else G.mapping
@@ -65,6 +69,8 @@ class StyleGAN2Loss(AdversarialLoss):
         self.pl_decay = pl_decay
         self.pl_weight = pl_weight
         self.pl_mean = torch.zeros([], device=next(G.parameters()).device)
+        self.main_forward = forward_kwargs(precision)  # G.synthesis / D arguments of the main passes
+        self.reg_forward = forward_kwargs(precision, regularising=True)  # and of R1 and path length
 
     def state_dict(self) -> dict[str, torch.Tensor]:
         """The loss state to store in a training snapshot."""
@@ -78,12 +84,14 @@ class StyleGAN2Loss(AdversarialLoss):
         pl_mean = torch.as_tensor(state["pl_mean"], dtype=torch.float32)
         self.pl_mean = pl_mean.to(self.pl_mean.device).reshape([]).clone()
 
-    def run_G(self, z: torch.Tensor, c: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def run_G(
+        self, z: torch.Tensor, c: torch.Tensor, regularising: bool = False
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Images and the ws that made them, with style mixing applied with `style_mixing_prob`."""
         ws = self.G_mapping(z, c)
         if self.style_mixing_prob > 0 and float(torch.rand([], device=ws.device)) < self.style_mixing_prob:
             ws = self.mix_styles(ws, z, c)
-        return self.G_synthesis(ws), ws
+        return self.G_synthesis(ws, **(self.reg_forward if regularising else self.main_forward)), ws
 
     def mix_styles(self, ws: torch.Tensor, z: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
         """Replace ws[:, cutoff:] by the ws of fresh latents, cutoff uniform in [1, num_ws).
@@ -101,14 +109,14 @@ class StyleGAN2Loss(AdversarialLoss):
         if main:
             gen_img, _ = self.run_G(batch.gen_z, batch.gen_c)
             # -log(sigmoid(D(G(z))))
-            stats.update(self.fool_D(gen_img, batch, lambda logits: F.softplus(-logits)))
+            stats.update(self.fool_D(gen_img, batch, lambda logits: F.softplus(-logits), **self.main_forward))
         if reg and self.pl_weight != 0:
             stats.update(self._path_length(batch))
         return stats
 
     def _path_length(self, batch: Round) -> dict[str, torch.Tensor]:
         batch_size = max(batch.gen_z.shape[0] // self.pl_batch_shrink, 1)
-        gen_img, gen_ws = self.run_G(batch.gen_z[:batch_size], batch.gen_c[:batch_size])
+        gen_img, gen_ws = self.run_G(batch.gen_z[:batch_size], batch.gen_c[:batch_size], regularising=True)
         # Unit-variance noise per image, scaled so the expected length does not depend on resolution.
         pl_noise = torch.randn_like(gen_img) / math.sqrt(gen_img.shape[2] * gen_img.shape[3])
         pl_lengths = path_lengths(gen_img, gen_ws, pl_noise)
@@ -132,13 +140,14 @@ class StyleGAN2Loss(AdversarialLoss):
         if main:
             with torch.no_grad():
                 gen_img, _ = self.run_G(batch.gen_z, batch.gen_c)
-            gen_logits = self.run_D(gen_img, batch.gen_c)
+            gen_logits = self.run_D(gen_img, batch.gen_c, **self.main_forward)
             loss_Dgen = F.softplus(gen_logits)  # -log(1 - sigmoid(D(G(z))))
             loss_Dgen.mean().mul(batch.gain).backward()
             stats.update(score_stats("fake", gen_logits))
 
         real_img = batch.real_img.detach().requires_grad_(do_Dr1)
-        real_logits = self.run_D(real_img, batch.real_c)
+        forward = self.reg_forward if do_Dr1 else self.main_forward
+        real_logits = self.run_D(real_img, batch.real_c, **forward)
         stats["real_logits"] = real_logits.detach()
         stats.update(score_stats("real", real_logits))
         # As in the path-length pass, the zero term keeps all of D's parameters in the graph.

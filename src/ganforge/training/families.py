@@ -140,8 +140,8 @@ class StyleGAN2Family(ModelFamily):
 
     def build_networks(self, channels: int, c_dim: int) -> tuple[nn.Module, nn.Module]:
         c = self.config
-        num_fp16_res = 0 if c.fp32 else 4
-        conv_clamp = None if c.fp32 else 256
+        num_fp16_res = 0 if c.precision == "fp32" else 4
+        conv_clamp = None if c.precision == "fp32" else 256
         common = dict(channel_base=c.cbase, channel_max=c.cmax, num_fp16_res=num_fp16_res,
                       conv_clamp=conv_clamp)
         G = stylegan2.Generator(
@@ -158,7 +158,8 @@ class StyleGAN2Family(ModelFamily):
     def loss_kwargs(self) -> dict[str, Any]:
         """The `ganforge.losses.StyleGAN2Loss` arguments that the options set."""
         c = self.config
-        return {"r1_gamma": c.gamma, "style_mixing_prob": c.style_mixing, "pl_weight": c.pl_weight}
+        return {"r1_gamma": c.gamma, "style_mixing_prob": c.style_mixing, "pl_weight": c.pl_weight,
+                "precision": c.precision}
 
     def make_loss(self, G: nn.Module, D: nn.Module, augment_pipe: nn.Module | None) -> TrainingLoss:
         return StyleGAN2Loss(G, D, augment_pipe, **self.loss_kwargs(), pl_batch_shrink=PL_BATCH_SHRINK,

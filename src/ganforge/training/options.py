@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ganforge.augment.pipeline import AUGMENT_PRESETS
+from ganforge.models.stylegan2.precision import PRECISIONS
 
 FAMILY_NAMES = ("stylegan2", "stylegan", "dcgan")
 """The model families (`--model`), in the order messages list them."""
@@ -92,8 +93,10 @@ class TrainingConfig:
     mbstd_group: int = knob(4, "Minibatch standard deviation group size.", families=_STYLE)
     z_dim: int = knob(512, "Latent (z) width.", flag=False, at_least=1)
     w_dim: int = knob(512, "Intermediate latent (w) width.", flag=False, families=_STYLE, at_least=1)
-    fp32: bool = knob(False, "False: the 4 highest resolutions in float16 (CUDA only), clamped at 256.",
-                      flag=False, families=_SG2)
+    precision: str = knob(
+        "auto", "Arithmetic of the 4 highest resolutions: auto (float16 on CUDA, float32 on a CPU, as "
+        "officially), fp32 (float32, no clamps: the official --fp32), fp16 or bf16 on any device (bf16 "
+        "keeps R1 and path length in float32).", families=_SG2, choices=PRECISIONS)
     d_architecture: str = knob("resnet", "Discriminator architecture.", flag=False, families=_SG2,
                                choices=("orig", "skip", "resnet"))
     style_mixing: float = knob(0.9, "Style mixing probability.", flag=False, families=_STYLE)

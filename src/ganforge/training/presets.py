@@ -47,7 +47,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     # small G from collapsing on the digits (the measurements behind both: docs/presets.md).
     "cpu": dict(kimg=50, batch=16, batch_gpu=16, mbstd_group=4, cbase=1024, cmax=64, z_dim=128, w_dim=128,
                 glr=0.0025, dlr=0.0025, gamma=30.0, ema_kimg=1.0, ema_rampup=0.05, map=2, pl_weight=0.0,
-                fp32=True, aug="noaug", kimg_per_tick=1, snap=10, workers=1),
+                precision="fp32", aug="noaug", kimg_per_tick=1, snap=10, workers=1),
 }
 
 

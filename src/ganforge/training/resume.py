@@ -75,9 +75,18 @@ def read_training_options(run_dir: Path) -> RecordedRun:
     path = run_dir / OPTIONS_FILE
     try:
         options = json.loads(path.read_text(encoding="utf-8"))
-        return RecordedRun(TrainingConfig(**options["config"]), options["data"], options.get("dataset"))
+        config = _current_names(options["config"])
+        return RecordedRun(TrainingConfig(**config), options["data"], options.get("dataset"))
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise OptionError(f"--resume latest: cannot read {path} ({exc}); resume needs it") from exc
+
+
+def _current_names(config: dict[str, Any]) -> dict[str, Any]:
+    """A recorded config with the names of today's options (runs before --precision recorded fp32)."""
+    config = dict(config)
+    if "fp32" in config:
+        config.setdefault("precision", "fp32" if config.pop("fp32") else "auto")
+    return config
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,11 @@ def block_dtype(
     return half_dtype if half else torch.float32
 
 
+def computes_float16(precision: str, device: torch.device) -> bool:
+    """Whether training `precision` runs the use_fp16 blocks in float16 on `device`."""
+    return precision == "fp16" or (precision == "auto" and device.type == "cuda")
+
+
 def forward_kwargs(precision: str, regularising: bool = False) -> dict[str, Any]:
     """The G.synthesis / D forward arguments of training `precision` for a main or a regularisation
     pass (bf16 keeps R1 and path length in float32, as R3GAN does; fp16 runs them in float16 as the

@@ -8,9 +8,9 @@ from typing import Any
 
 from ganforge.data.dataset import ImageDataset
 from ganforge.errors import OptionError
+from ganforge.training.config import resolve_config
 from ganforge.training.distributed import init_distributed
 from ganforge.training.loop import LoopOptions, TrainingResult, training_loop
-from ganforge.training.presets import resolve_config
 from ganforge.training.resume import OPTIONS_FILE, resume_latest
 from ganforge.training.rundir import new_run_dir, run_description
 

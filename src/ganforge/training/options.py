@@ -14,9 +14,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ganforge.augment.pipeline import AUGMENT_PRESETS
+from ganforge.training.families import FAMILIES
 
-FAMILY_NAMES = ("stylegan2", "stylegan", "dcgan")
-"""The model families (`--model`), in the order messages list them."""
+FAMILY_NAMES = tuple(FAMILIES)
+"""The model families (`--model`), in the order messages list them (the families' registry order)."""
 _ALL = frozenset(FAMILY_NAMES)
 _STYLE = frozenset({"stylegan2", "stylegan"})
 _SG2 = frozenset({"stylegan2"})

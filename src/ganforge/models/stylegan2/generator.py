@@ -22,6 +22,7 @@ from ganforge.models.stylegan2.layers import (
     Conv2dLayer,
     FullyConnectedLayer,
     MappingNetwork,
+    conv_weight,
 )
 from ganforge.ops.bias_act import activation_gain, bias_act
 from ganforge.ops.init_args import records_init_args
@@ -60,10 +61,7 @@ class SynthesisLayer(nn.Module):
         self.act_gain = activation_gain(activation)
 
         self.affine = FullyConnectedLayer(w_dim, in_channels, bias_init=1)
-        memory_format = torch.channels_last if channels_last else torch.contiguous_format
-        self.weight = nn.Parameter(
-            torch.randn([out_channels, in_channels, kernel_size, kernel_size]).to(memory_format=memory_format)
-        )
+        self.weight = nn.Parameter(conv_weight(out_channels, in_channels, kernel_size, channels_last))
         if use_noise:
             self.register_buffer("noise_const", torch.randn([resolution, resolution]))
             self.noise_strength = nn.Parameter(torch.zeros([]))
@@ -118,10 +116,7 @@ class ToRGBLayer(nn.Module):
         super().__init__()
         self.conv_clamp = conv_clamp
         self.affine = FullyConnectedLayer(w_dim, in_channels, bias_init=1)
-        memory_format = torch.channels_last if channels_last else torch.contiguous_format
-        self.weight = nn.Parameter(
-            torch.randn([out_channels, in_channels, kernel_size, kernel_size]).to(memory_format=memory_format)
-        )
+        self.weight = nn.Parameter(conv_weight(out_channels, in_channels, kernel_size, channels_last))
         self.bias = nn.Parameter(torch.zeros([out_channels]))
         self.weight_gain = 1 / math.sqrt(in_channels * kernel_size**2)
 

@@ -27,6 +27,7 @@ from ganforge.models.stylegan2.layers import (
 from ganforge.ops.bias_act import activation_gain, bias_act
 from ganforge.ops.init_args import records_init_args
 from ganforge.ops.modulated_conv2d import modulated_conv2d
+from ganforge.ops.resolution import resolution_log2
 from ganforge.ops.upfirdn2d import setup_filter, upsample2d
 
 ARCHITECTURES = ("orig", "skip", "resnet")
@@ -278,12 +279,11 @@ class SynthesisNetwork(nn.Module):
         use_noise: bool = True,
         activation: str = "lrelu",
     ) -> None:
-        if img_resolution < 4 or img_resolution & (img_resolution - 1) != 0:
-            raise ValueError(f"img_resolution must be a power of two >= 4, got {img_resolution}")
+        log2 = resolution_log2(img_resolution)
         super().__init__()
         self.w_dim = w_dim
         self.img_resolution = img_resolution
-        self.img_resolution_log2 = int(math.log2(img_resolution))
+        self.img_resolution_log2 = log2
         self.img_channels = img_channels
         self.block_resolutions = [2**i for i in range(2, self.img_resolution_log2 + 1)]
         channels = {res: min(channel_base // res, channel_max) for res in self.block_resolutions}

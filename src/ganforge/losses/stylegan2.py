@@ -11,7 +11,7 @@ phase names and the split into main and regularisation passes follow the StyleGA
 
 Each call runs `.backward()` on ``loss.mean() * gain`` itself (`gain` is the phase interval, so a
 lazily applied penalty keeps its average strength) and returns detached per-sample values for the
-statistics. `precision` (see `ganforge.models.stylegan2.precision`) sets the arithmetic of the
+statistics. `precision` (see `ganforge.ops.precision`) sets the arithmetic of the
 networks' float16 blocks in the main and the regularisation passes. As in the official loop, the
 caller enables ``requires_grad`` only on the network being trained; the generator never receives
 gradients in the D phases here in any case.
@@ -28,7 +28,7 @@ from torch import nn
 
 from ganforge.losses.base import AdversarialLoss, Round, score_stats
 from ganforge.losses.penalties import path_lengths, r1_penalty
-from ganforge.models.stylegan2.precision import forward_kwargs
+from ganforge.ops.precision import forward_kwargs
 
 PHASES = ("Gmain", "Greg", "Gboth", "Dmain", "Dreg", "Dboth")
 

@@ -1,6 +1,7 @@
 """Pure-PyTorch primitives of the StyleGAN family: bias+activation, FIR resampling, resampling
 convolution, modulated convolution, nearest/box rescaling, 2nd-moment normalisation and minibatch
-standard deviation. No custom C++/CUDA; all support double backward."""
+standard deviation, and the half-precision policy of the float16 blocks (`precision`). No custom
+C++/CUDA; all support double backward."""
 
 from ganforge.ops.bias_act import ACTIVATIONS, activation_gain, bias_act
 from ganforge.ops.conv2d_resample import conv2d_resample

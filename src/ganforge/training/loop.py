@@ -31,7 +31,7 @@ from ganforge.augment import AdaController, AugmentPipe, build_augment_pipe
 from ganforge.data.dataset import ImageDataset
 from ganforge.data.loader import make_loader
 from ganforge.errors import GanforgeError, OptionError
-from ganforge.models.stylegan2.precision import computes_float16
+from ganforge.ops.precision import computes_float16
 from ganforge.progress import progress
 from ganforge.training.config import round_size
 from ganforge.training.distributed import (

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ganforge.augment.pipeline import AUGMENT_PRESETS
-from ganforge.models.stylegan2.precision import PRECISIONS
+from ganforge.ops.precision import PRECISIONS
 from ganforge.training.families import FAMILIES
 
 FAMILY_NAMES = tuple(FAMILIES)

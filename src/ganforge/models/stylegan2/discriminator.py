@@ -14,9 +14,9 @@ import torch
 from torch import nn
 
 from ganforge.models.stylegan2.layers import Conv2dLayer, FullyConnectedLayer, MappingNetwork
-from ganforge.models.stylegan2.precision import block_dtype
 from ganforge.ops.init_args import records_init_args
 from ganforge.ops.minibatch_std import MinibatchStdLayer
+from ganforge.ops.precision import block_dtype
 from ganforge.ops.resolution import resolution_log2
 from ganforge.ops.upfirdn2d import downsample2d, setup_filter
 

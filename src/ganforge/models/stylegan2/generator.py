@@ -4,7 +4,7 @@ architecture of 'orig', 'skip' (summed ToRGB outputs) or 'resnet' (residual bloc
 
 Constructor arguments, attribute names and parameter/buffer names follow the official StyleGAN2-ADA
 release, so its weights load with ``load_state_dict(strict=True)``. Float16 blocks run in float16 on
-CUDA, and on any device with ``force_fp16=True`` (see `ganforge.models.stylegan2.precision`).
+CUDA, and on any device with ``force_fp16=True`` (see `ganforge.ops.precision`).
 """
 
 from __future__ import annotations
@@ -24,10 +24,10 @@ from ganforge.models.stylegan2.layers import (
     MappingNetwork,
     conv_weight,
 )
-from ganforge.models.stylegan2.precision import HALF_DTYPES, block_dtype
 from ganforge.ops.bias_act import activation_gain, bias_act
 from ganforge.ops.init_args import records_init_args
 from ganforge.ops.modulated_conv2d import modulated_conv2d
+from ganforge.ops.precision import HALF_DTYPES, block_dtype
 from ganforge.ops.resolution import resolution_log2
 from ganforge.ops.upfirdn2d import setup_filter, upsample2d
 

@@ -14,12 +14,12 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from ganforge.models.stylegan2.precision import HALF_DTYPES
 from ganforge.ops.bias_act import activation_gain, bias_act
 from ganforge.ops.conv2d_resample import conv2d_resample
 from ganforge.ops.init_args import records_init_args
 from ganforge.ops.latents import check_latent_input, track_w_avg, truncate
 from ganforge.ops.normalize import normalize_2nd_moment
+from ganforge.ops.precision import HALF_DTYPES
 from ganforge.ops.upfirdn2d import setup_filter
 
 DEFAULT_FILTER = (1, 3, 3, 1)

@@ -1,4 +1,5 @@
-"""The dtype of the StyleGAN2 `use_fp16` blocks, and the training precisions that choose it.
+"""The dtype of the StyleGAN2 `use_fp16` blocks, and the training precisions that choose it
+(shared by the networks, the loss and the training loop).
 
 The official release computes its top `num_fp16_res` resolutions in float16 whenever they are not
 forced to float32; ganforge does so on CUDA by default (a CPU has no fast float16) and on any device

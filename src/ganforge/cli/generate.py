@@ -19,6 +19,8 @@ from ganforge.tools.generate import generate_from_projected_w, generate_images
 @click.option("--grid", is_flag=True, help="Also write grid.png with all images.")
 @click.option("--outdir", type=click.Path(file_okay=False), required=True, metavar="DIR",
               help="Where to write the images.")
+@click.option("--compile", "compile_", is_flag=True,
+              help="torch.compile the generator (faster for many images; needs a C++ compiler on a CPU).")
 @batch_run_options
 def generate_command(
     network_path: str,
@@ -29,6 +31,7 @@ def generate_command(
     noise_mode: str,
     grid: bool,
     outdir: str,
+    compile_: bool,
     batch_size: int,
     device: str,
 ) -> None:
@@ -45,7 +48,8 @@ def generate_command(
         if seeds is not None:
             raise OptionError("--seeds and --projected-w: give one of them, not both")
         paths = generate_from_projected_w(
-            network_path, projected_w, outdir, noise_mode=noise_mode, batch_size=batch_size, device=device
+            network_path, projected_w, outdir, noise_mode=noise_mode, batch_size=batch_size, device=device,
+            compile=compile_,
         )
         click.echo(images_written(paths, outdir))
         return
@@ -61,5 +65,6 @@ def generate_command(
         grid=grid,
         batch_size=batch_size,
         device=device,
+        compile=compile_,
     )
     click.echo(images_written(paths, outdir))

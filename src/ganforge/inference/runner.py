@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
+import shutil
 from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
@@ -52,6 +54,33 @@ def pick_device(name: str | None = "auto") -> torch.device:
     if kind == "mps" and not torch.backends.mps.is_available():
         raise OptionError(f"--device {name}: MPS is not available on this machine; use --device cpu")
     return torch.device(name)
+
+
+CXX_COMPILERS = ("g++", "clang++", "c++")
+"""The C++ compilers torch.compile's inductor can build CPU kernels with (or $CXX)."""
+
+
+def cxx_compiler() -> str | None:
+    """The C++ compiler torch.compile would use on a CPU: $CXX, else the first of CXX_COMPILERS on PATH."""
+    found = os.environ.get("CXX") or next((name for name in CXX_COMPILERS if shutil.which(name)), None)
+    return shutil.which(found) if found else None
+
+
+def require_compiler(device: torch.device) -> None:
+    """Refuse torch.compile on a CPU without a C++ compiler, in plain words: inductor builds C++
+    kernels there, and would otherwise fail with a build error in the middle of the run."""
+    if device.type == "cpu" and cxx_compiler() is None:
+        raise OptionError(
+            f"compile: torch.compile needs a C++ compiler on the CPU ({', '.join(CXX_COMPILERS)} or $CXX) "
+            "and none was found; install one (e.g. apt-get install g++) or leave compile off"
+        )
+
+
+def compile_module(module: torch.nn.Module, device: torch.device) -> torch.nn.Module:
+    """`module` with its forward torch.compile'd (in place; compiled on its first call on `device`)."""
+    require_compiler(device)
+    module.compile()
+    return module
 
 
 def seed_latents(seeds: Sequence[int], z_dim: int) -> torch.Tensor:

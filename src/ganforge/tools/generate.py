@@ -16,7 +16,14 @@ from ganforge.compat import generator_of, load_network
 from ganforge.data.grid import grid_size, save_image_grid
 from ganforge.errors import NetworkFileError, OptionError
 from ganforge.fileio import atomic_path, make_dirs
-from ganforge.inference.runner import check_class, pick_device, run_generator, run_synthesis
+from ganforge.inference.runner import (
+    check_class,
+    compile_module,
+    module_device,
+    pick_device,
+    run_generator,
+    run_synthesis,
+)
 from ganforge.models import dcgan
 
 logger = logging.getLogger(__name__)
@@ -76,12 +83,14 @@ def generate_images(
     batch_size: int = 16,
     device: str | None = None,
     progress: bool | None = None,
+    compile: bool = False,
 ) -> list[Path]:
     """Write `outdir/seed{seed:04d}.png` for each seed (and `grid.png` if `grid`); return the paths.
 
     Seeds give the same latents as the official tools. Repeated seeds are generated once. Several
     classes (a conditional network's labels side by side) go to `outdir/class{k}/seed{seed:04d}.png`,
-    and the grid then has one row per class and one column per seed.
+    and the grid then has one row per class and one column per seed. `compile` runs G through
+    torch.compile (worth it for many images; the first batch pays for the compilation).
     """
     seeds = list(dict.fromkeys(seeds))
     if not seeds:
@@ -95,6 +104,8 @@ def generate_images(
         raise OptionError(f"--class: {network_path} is unconditional; it has no classes to lay out")
     for k in classes:
         check_class(G.c_dim, k)
+    if compile:
+        compile_module(G, module_device(G))
     make_dirs(outdir)  # before the work: an unwritable --outdir fails at once
     count = len(seeds) * len(classes)
     logger.info("Generating %d image%s from %s", count, "" if count == 1 else "s", network_path)
@@ -153,13 +164,16 @@ def generate_from_projected_w(
     batch_size: int = 16,
     device: str | None = None,
     progress: bool | None = None,
+    compile: bool = False,
 ) -> list[Path]:
     """Render each w of a `projected_w.npz` as `outdir/proj{idx:02d}.png` (as the official tool does).
 
-    Returns the paths written.
+    Returns the paths written. `compile` runs G's synthesis network through torch.compile.
     """
     G = load_generator(network_path, device)
     ws = load_projected_w(projected_w, G.num_ws, G.w_dim)
+    if compile:
+        compile_module(G.synthesis, module_device(G))
     make_dirs(outdir)  # before the work: an unwritable --outdir fails at once
     images = run_synthesis(G, ws, noise_mode=noise_mode, batch_size=batch_size, progress=progress).numpy()
     outdir = Path(outdir)

@@ -31,6 +31,7 @@ from ganforge.augment import AdaController, AugmentPipe, build_augment_pipe
 from ganforge.data.dataset import ImageDataset
 from ganforge.data.loader import make_loader
 from ganforge.errors import GanforgeError, OptionError
+from ganforge.inference.runner import require_compiler
 from ganforge.ops.precision import computes_float16
 from ganforge.progress import progress
 from ganforge.training.config import round_size
@@ -169,6 +170,7 @@ class _Trainer:
         self.loss = self.family.make_loss(self.G, self.D, self.augment_pipe)
         self.main_loss = self.loss  # compiled graphs cannot double-backward: regularisers stay eager
         if options.compile:
+            require_compiler(self.device)
             self.main_loss = self.family.make_compiled_loss(self.G, self.D, self.augment_pipe)
         self.phases = self._setup_phases()
         self.opts = {phase.network: phase.opt for phase in self.phases}

@@ -7,7 +7,13 @@ the peak RSS, and the achieved GFLOP/s (torch.utils.flop_counter) of inference a
 also as a share of the float32 matmul GFLOP/s measured in the same run. Times are medians over
 --repeats after a warm-up run.
 
+Each configuration runs in every --precision (fp32: no float16 layers; fp16 / bf16: the top 4
+resolutions in float16 / bfloat16 with conv_clamp 256, as `ganforge train --precision`) and every
+--compile mode (eager; compiled: torch.compile'd G for inference and G/D for the main phases, the
+regularisation phases eager as in training). FLOPs are counted on the eager networks.
+
     python benchmarks/bench_networks.py --repeats 3 --json out.json
+    python benchmarks/bench_networks.py --configs c32 --precision fp32,bf16 --compile eager,compiled
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from ganforge.inference.runner import pick_device
 from ganforge.losses.stylegan2 import StyleGAN2Loss
 from ganforge.models.stylegan2 import Discriminator, Generator
+from ganforge.ops.precision import PRECISIONS, forward_kwargs
 
 PHASES = ("Gmain", "Greg", "Dmain", "Dreg")
 REG_INTERVAL = {"Gmain": 1, "Greg": 4, "Dmain": 1, "Dreg": 16}
@@ -46,10 +53,13 @@ class Config:
 
 
 CONFIGS = [Config("c32", 32, 8192, 16, 0.01), Config("c64", 64, 16384, 8, 1.0)]
+COMPILE_MODES = ("eager", "compiled")
 
 
-def build(cfg: Config, device: torch.device) -> tuple[Generator, Discriminator]:
-    """G (skip) and D (resnet, mbstd group 4) of `cfg`: z/w 256, mapping 2, channel_max 256, clamp 256."""
+def build(cfg: Config, device: torch.device, precision: str = "fp32") -> tuple[Generator, Discriminator]:
+    """G (skip) and D (resnet, mbstd group 4) of `cfg`: z/w 256, mapping 2, channel_max 256, clamp 256;
+    the top 4 resolutions are float16 blocks unless `precision` is fp32 (as in training)."""
+    num_fp16_res = 0 if precision == "fp32" else 4
     G = Generator(
         z_dim=256,
         c_dim=0,
@@ -62,6 +72,7 @@ def build(cfg: Config, device: torch.device) -> tuple[Generator, Discriminator]:
             "channel_max": 256,
             "conv_clamp": 256,
             "architecture": "skip",
+            "num_fp16_res": num_fp16_res,
         },
     )
     D = Discriminator(
@@ -72,6 +83,7 @@ def build(cfg: Config, device: torch.device) -> tuple[Generator, Discriminator]:
         channel_base=cfg.channel_base,
         channel_max=256,
         conv_clamp=256,
+        num_fp16_res=num_fp16_res,
         epilogue_kwargs={"mbstd_group_size": 4},
     )
     return G.to(device), D.to(device)
@@ -148,9 +160,17 @@ def peak_rss_mib() -> float:
 class PhaseRunner:
     """Runs one training phase on a fixed batch as the training loop does: loss, backward, Adam step."""
 
-    def __init__(self, cfg: Config, G: Generator, D: Discriminator, device: torch.device) -> None:
+    def __init__(
+        self, cfg: Config, G: Generator, D: Discriminator, device: torch.device, precision: str = "fp32",
+        compiled: bool = False,
+    ) -> None:
         self.G, self.D = G.train().requires_grad_(False), D.train().requires_grad_(False)
-        self.loss = StyleGAN2Loss(G, D, r1_gamma=cfg.r1_gamma, pl_weight=2, style_mixing_prob=0.9)
+        kwargs = {"r1_gamma": cfg.r1_gamma, "pl_weight": 2, "style_mixing_prob": 0.9, "precision": precision}
+        self.loss = StyleGAN2Loss(G, D, **kwargs)
+        self.main_loss = self.loss  # as the loop: compiled networks in the main phases only
+        if compiled:
+            self.main_loss = StyleGAN2Loss(G, torch.compile(D), G_mapping=torch.compile(G.mapping),
+                                           G_synthesis=torch.compile(G.synthesis), **kwargs)
         adam = {"lr": 0.0025, "betas": (0.0, 0.99), "eps": 1e-8}
         self.opts = {name: torch.optim.Adam(net.parameters(), **adam) for name, net in (("G", G), ("D", D))}
         self.reals = torch.rand([cfg.batch, 3, cfg.resolution, cfg.resolution], device=device) * 2 - 1
@@ -162,29 +182,40 @@ class PhaseRunner:
         opt = self.opts[phase[0]]
         opt.zero_grad(set_to_none=True)
         module.requires_grad_(True)
-        self.loss.accumulate_gradients(phase, self.reals, self.c, self.z, self.c, float(REG_INTERVAL[phase]))
+        loss = self.main_loss if phase.endswith("main") else self.loss
+        loss.accumulate_gradients(phase, self.reals, self.c, self.z, self.c, float(REG_INTERVAL[phase]))
         module.requires_grad_(False)
         opt.step()
 
 
-def bench_config(cfg: Config, device: torch.device, repeats: int, matmul: float) -> dict[str, object]:
-    """Measured figures of one configuration."""
+def bench_config(
+    cfg: Config, device: torch.device, repeats: int, matmul: float, precision: str = "fp32",
+    compile_mode: str = "eager",
+) -> dict[str, object]:
+    """Measured figures of one configuration in one precision and compile mode."""
     torch.manual_seed(0)
     reset_peak_rss()
-    G, D = build(cfg, device)
+    G, D = build(cfg, device, precision)
     z = torch.randn([cfg.batch, G.z_dim], device=device)
     c = torch.zeros([cfg.batch, 0], device=device)
+    compiled = compile_mode == "compiled"
+    forward = forward_kwargs(precision)
 
     G.eval()
+    G_run = torch.compile(G) if compiled else G
     with torch.no_grad():
-        def infer() -> torch.Tensor:
-            return G(z, c, truncation_psi=1, noise_mode="const")
+        def infer(net: torch.nn.Module = G_run) -> torch.Tensor:
+            return net(z, c, truncation_psi=1, noise_mode="const", **forward)
 
-        gen_gflop = count_gflop(infer) / cfg.batch  # doubles as the warm-up
+        gen_gflop = count_gflop(lambda: infer(G)) / cfg.batch
+        infer()  # warm-up (and compilation)
         gen_s = median_seconds(infer, repeats, device)
 
-    run = PhaseRunner(cfg, G, D, device)
-    phase_gflop = {p: count_gflop(lambda p=p: run(p)) for p in PHASES}  # doubles as the warm-up
+    counter = PhaseRunner(cfg, G, D, device, precision)
+    phase_gflop = {p: count_gflop(lambda p=p: counter(p)) for p in PHASES}  # eager: FLOPs do not change
+    run = PhaseRunner(cfg, G, D, device, precision, compiled) if compiled else counter
+    for p in PHASES:
+        run(p)  # warm-up (and compilation)
     sync(device)
     phase_s = {p: median_seconds(lambda p=p: run(p), repeats, device) for p in PHASES}
 
@@ -194,6 +225,8 @@ def bench_config(cfg: Config, device: torch.device, repeats: int, matmul: float)
     train_rate = lazy_gflop / lazy_s
     return {
         "config": cfg.name,
+        "precision": precision,
+        "compile": compile_mode,
         "resolution": cfg.resolution,
         "batch": cfg.batch,
         "r1_gamma": cfg.r1_gamma,
@@ -220,7 +253,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per figure (median reported)")
     parser.add_argument("--json", dest="json_path", default=None, help="also write the results here")
     parser.add_argument("--configs", default=",".join(c.name for c in CONFIGS), help="e.g. c32 or c32,c64")
+    parser.add_argument("--precision", default="fp32", help="comma list of fp32, fp16, bf16 [default: fp32]")
+    parser.add_argument("--compile", default="eager", help="comma list of eager, compiled [default: eager]")
     args = parser.parse_args(argv)
+    precisions, modes = args.precision.split(","), args.compile.split(",")
+    if not set(precisions) <= set(PRECISIONS) - {"auto"} or not set(modes) <= set(COMPILE_MODES):
+        parser.error(f"--precision: choose from fp32, fp16, bf16; --compile: from {', '.join(COMPILE_MODES)}")
 
     device = pick_device(args.device)
     wanted = args.configs.split(",")
@@ -238,12 +276,11 @@ def main(argv: list[str] | None = None) -> None:
     print(" ".join(f"{k}={v}" for k, v in env.items()))
     columns = ("G img/s", "G GF/s", "G %mm", *(f"{p} s" for p in PHASES))
     columns += ("s/kimg", "T GF/s", "T %mm", "RSS MiB")
-    print(f"{'config':6} {'batch':>5} " + " ".join(f"{c:>8}" for c in columns))
+    print(f"{'config':6} {'batch':>5} {'prec':>4} {'compile':>8} " + " ".join(f"{c:>8}" for c in columns))
     results = []
-    for cfg in CONFIGS:
-        if cfg.name not in wanted:
-            continue
-        r = bench_config(cfg, device, args.repeats, matmul)
+    runs = [(cfg, p, m) for cfg in CONFIGS if cfg.name in wanted for p in precisions for m in modes]
+    for cfg, precision, mode in runs:
+        r = bench_config(cfg, device, args.repeats, matmul, precision, mode)
         results.append(r)
         values = (
             f"{r['gen_img_per_s']:8.2f}",
@@ -255,7 +292,7 @@ def main(argv: list[str] | None = None) -> None:
             f"{100 * r['train_matmul_share']:7.0f}%",
             f"{r['peak_rss_mib']:8.0f}",
         )
-        print(f"{r['config']:6} {r['batch']:>5} " + " ".join(values), flush=True)
+        print(f"{r['config']:6} {r['batch']:>5} {precision:>4} {mode:>8} " + " ".join(values), flush=True)
     if args.json_path:
         with open(args.json_path, "w") as f:
             json.dump({"env": env, "results": results}, f, indent=2)

@@ -31,6 +31,11 @@ measured as they are, without the clamp ops, which cost about 3% of a c32 step's
     python benchmarks/bench_train.py --device cpu --json train.json      # cpu32, c32, c64
     python benchmarks/bench_train.py --device cpu --configs c64 --ticks 8
     python benchmarks/bench_train.py --device cuda                       # all four configurations
+    python benchmarks/bench_train.py --configs c32 --precision fp32,bf16 --compile eager,compiled
+
+--precision runs each configuration in each `ganforge train --precision` (a config's own value
+by default: fp32 for c32/c64/cpu32, auto for paper256), --compile in each mode (eager, compiled:
+`ganforge train --compile`); step GFLOP are counted on the eager networks.
 
 The default CPU run should take about 7 minutes on two idle cores (estimated from bench_networks'
 figures); it took 25 minutes while other jobs shared them.
@@ -57,6 +62,7 @@ import PIL.Image
 import torch
 
 from ganforge.fileio import atomic_open
+from ganforge.ops.precision import PRECISIONS, forward_kwargs
 from ganforge.training.config import TrainingConfig, resolve_config
 from ganforge.training.families import make_family
 from ganforge.training.loop import LoopOptions, training_loop
@@ -138,29 +144,36 @@ def count_step_gflop(config: TrainingConfig, resolution: int, device: torch.devi
     return counts
 
 
-def gen_img_per_s(config: TrainingConfig, resolution: int, device: torch.device, repeats: int) -> float:
-    """Generator inference images/s at the training batch: noise const, psi 1, median of `repeats`."""
+def gen_img_per_s(
+    config: TrainingConfig, resolution: int, device: torch.device, repeats: int, compiled: bool = False
+) -> float:
+    """Generator inference images/s at the training batch: noise const, psi 1, median of `repeats`
+    (in the config's precision; torch.compile'd when `compiled`)."""
     G = make_family(config, resolution).build_networks(3, 0)[0].eval().to(device)
+    G_run = torch.compile(G) if compiled else G
+    forward = forward_kwargs(config.precision) if config.model == "stylegan2" else {}
     z = torch.randn([config.batch, config.z_dim], device=device)
     c = torch.zeros([config.batch, 0], device=device)
     with torch.no_grad():
         def infer() -> torch.Tensor:
-            return G(z, c, truncation_psi=1, noise_mode="const")
+            return G_run(z, c, truncation_psi=1, noise_mode="const", **forward)
 
         infer()
         return config.batch / bench_networks.median_seconds(infer, repeats, device)
 
 
 def bench(name: str, device: str, matmul: float, ticks: int | None = None, tick_kimg: float | None = None,
-          repeats: int = 3) -> dict:
+          repeats: int = 3, precision: str | None = None, compiled: bool = False) -> dict:
     """Train a one-step warm-up tick plus `ticks` measured ticks of config `name`; its figures.
 
     `matmul` is the float32 matmul GFLOP/s of this machine, the reference for the GFLOP/s share.
+    `precision` (None: the config's own) and `compiled` are `ganforge train --precision / --compile`.
     """
     spec = CONFIGS[name]
     resolution = spec["resolution"]
     dev = torch.device(device)
-    config = resolve_config(spec["cfg"], resolution, 1, dict(spec["overrides"]))
+    overrides = dict(spec["overrides"], **({"precision": precision} if precision else {}))
+    config = resolve_config(spec["cfg"], resolution, 1, overrides)
     family = make_family(config, resolution)
     cycle = math.lcm(*(phase.interval for phase in family.phases()))
     steps_per_tick = max(math.ceil((tick_kimg or spec["tick_kimg"]) * 1000 / config.batch), 1)
@@ -179,7 +192,8 @@ def bench(name: str, device: str, matmul: float, ticks: int | None = None, tick_
         run_dir = Path(tmp) / "run"
         run_dir.mkdir()
         bench_networks.reset_peak_rss()
-        training_loop(config, data, run_dir, options=LoopOptions(device=device, progress=False, grid=(2, 2)))
+        options = LoopOptions(device=device, progress=False, grid=(2, 2), compile=compiled)
+        training_loop(config, data, run_dir, options=options)
         rss = bench_networks.peak_rss_mib()
         rows = [json.loads(line) for line in (run_dir / "stats.jsonl").read_text().splitlines()]
     sec_per_kimg, lo, hi = measured_sec_per_kimg(rows)
@@ -187,13 +201,15 @@ def bench(name: str, device: str, matmul: float, ticks: int | None = None, tick_
     train_rate = gflop["step"] / (sec_per_kimg * config.batch / 1000)
     result = {
         "config": name,
+        "precision": config.precision,
+        "compile": "compiled" if compiled else "eager",
         "resolution": resolution,
         "batch": config.batch,
         "measured_steps": ticks * steps_per_tick,
         "ticks": ticks,
         "sec_per_kimg": sec_per_kimg,
         "sec_per_kimg_range": [lo, hi],
-        "gen_img_per_s": gen_img_per_s(config, resolution, dev, repeats),
+        "gen_img_per_s": gen_img_per_s(config, resolution, dev, repeats, compiled),
         "phase_gflop": {phase: v for phase, v in gflop.items() if phase != "step"},
         "step_gflop": gflop["step"],
         "train_gflop_per_s": train_rate,
@@ -219,7 +235,14 @@ def main(argv: list[str] | None = None) -> None:
                              + ", ".join(f"{k} {v['tick_kimg']:g}" for k, v in CONFIGS.items()) + "]")
     parser.add_argument("--repeats", type=int, default=3, help="timed runs of G inference (median reported)")
     parser.add_argument("--json", metavar="PATH", help="also write the results as JSON")
+    parser.add_argument("--precision", default=None,
+                        help=f"comma list of {', '.join(PRECISIONS)} [default: each config's own]")
+    parser.add_argument("--compile", default="eager", help="comma list of eager, compiled [default: eager]")
     args = parser.parse_args(argv)
+    precisions = args.precision.split(",") if args.precision else [None]
+    modes = args.compile.split(",")
+    if not set(precisions) <= {None, *PRECISIONS} or not set(modes) <= {"eager", "compiled"}:
+        parser.error(f"--precision: choose from {', '.join(PRECISIONS)}; --compile: from eager, compiled")
     default = ["cpu32", "c32", "c64"] if args.device == "cpu" else list(CONFIGS)
     names = args.configs.split(",") if args.configs else default
     unknown = [name for name in names if name not in CONFIGS]
@@ -230,15 +253,17 @@ def main(argv: list[str] | None = None) -> None:
               "python": platform.python_version(), "machine": platform.machine(),
               "date": time.strftime("%Y-%m-%d"), "matmul_gflop_per_s": round(matmul, 1)}
     print(" ".join(f"{k}={v}" for k, v in header.items()))
-    print(f"{'config':<9}{'batch':>6}{'steps':>6}{'G img/s':>9}{'sec/kimg':>10}{'tick range':>14}"
-          f"{'step GF':>9}{'GF/s':>7}{'%mm':>6}{'RSS MiB':>9}")
+    print(f"{'config':<9}{'prec':>5}{'compile':>9}{'batch':>6}{'steps':>6}{'G img/s':>9}{'sec/kimg':>10}"
+          f"{'tick range':>14}{'step GF':>9}{'GF/s':>7}{'%mm':>6}{'RSS MiB':>9}")
     results = []
-    for name in names:
-        r = bench(name, args.device, matmul, args.ticks, args.tick_kimg, args.repeats)
+    for name, precision, mode in [(n, p, m) for n in names for p in precisions for m in modes]:
+        r = bench(name, args.device, matmul, args.ticks, args.tick_kimg, args.repeats, precision,
+                  mode == "compiled")
         results.append(r)
         lo, hi = r["sec_per_kimg_range"]
         share = 100 * r["train_matmul_share"]
-        print(f"{name:<9}{r['batch']:>6}{r['measured_steps']:>6}{r['gen_img_per_s']:>9.2f}"
+        print(f"{name:<9}{r['precision']:>5}{r['compile']:>9}{r['batch']:>6}{r['measured_steps']:>6}"
+              f"{r['gen_img_per_s']:>9.2f}"
               f"{r['sec_per_kimg']:>10.1f}{f'{lo:.1f}-{hi:.1f}':>14}{r['step_gflop']:>9.1f}"
               f"{r['train_gflop_per_s']:>7.1f}{share:>5.0f}%{r['peak_rss_mib']:>9.0f}", flush=True)
     if args.json:

@@ -59,17 +59,19 @@ def test_bench_runs_the_loop_for_exactly_the_measured_ticks(
     def spy(config: Any, data: Path, run_dir: Path, **kwargs: Any) -> Any:
         """The real loop; records the images it trained on and its stats.jsonl before they are deleted."""
         result = loop(config, data, run_dir, **kwargs)
+        assert config.precision == "bf16"  # --precision reaches the loop
         runs.append((result.cur_nimg, (run_dir / "stats.jsonl").read_text().splitlines()))
         return result
 
     monkeypatch.setattr(bench_train, "training_loop", spy)
-    r = bench_train.bench("tiny", "cpu", matmul=50.0, ticks=2, repeats=1)
+    r = bench_train.bench("tiny", "cpu", matmul=50.0, ticks=2, repeats=1, precision="bf16")
 
     # A one-step warm-up tick, then 2 ticks of 2 steps of 4 images, and nothing more.
     [(cur_nimg, rows)] = runs
     assert cur_nimg == 4 * (1 + 2 * 2)
     assert [json.loads(row)["Progress/kimg"]["mean"] for row in rows] == pytest.approx([0.004, 0.012, 0.020])
     assert (r["ticks"], r["measured_steps"], r["batch"]) == (2, 4, 4)
+    assert (r["precision"], r["compile"]) == ("bf16", "eager")
     lo, hi = r["sec_per_kimg_range"]
     assert 0 < lo <= r["sec_per_kimg"] <= hi
     assert r["gen_img_per_s"] > 0 and r["peak_rss_mib"] > 0

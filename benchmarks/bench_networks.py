@@ -19,6 +19,7 @@ regularisation phases eager as in training). FLOPs are counted on the eager netw
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import platform
 import resource
@@ -255,6 +256,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--configs", default=",".join(c.name for c in CONFIGS), help="e.g. c32 or c32,c64")
     parser.add_argument("--precision", default="fp32", help="comma list of fp32, fp16, bf16 [default: fp32]")
     parser.add_argument("--compile", default="eager", help="comma list of eager, compiled [default: eager]")
+    parser.add_argument("--batch", type=int, default=None, help="override the configs' batch (short runs)")
     args = parser.parse_args(argv)
     precisions, modes = args.precision.split(","), args.compile.split(",")
     if not set(precisions) <= set(PRECISIONS) - {"auto"} or not set(modes) <= set(COMPILE_MODES):
@@ -278,7 +280,8 @@ def main(argv: list[str] | None = None) -> None:
     columns += ("s/kimg", "T GF/s", "T %mm", "RSS MiB")
     print(f"{'config':6} {'batch':>5} {'prec':>4} {'compile':>8} " + " ".join(f"{c:>8}" for c in columns))
     results = []
-    runs = [(cfg, p, m) for cfg in CONFIGS if cfg.name in wanted for p in precisions for m in modes]
+    configs = [dataclasses.replace(c, batch=args.batch or c.batch) for c in CONFIGS if c.name in wanted]
+    runs = [(cfg, p, m) for cfg in configs for p in precisions for m in modes]
     for cfg, precision, mode in runs:
         r = bench_config(cfg, device, args.repeats, matmul, precision, mode)
         results.append(r)

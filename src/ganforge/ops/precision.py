@@ -16,7 +16,7 @@ import torch
 
 PRECISIONS = ("auto", "fp32", "fp16", "bf16")
 """Training precisions: auto (the official behaviour: float16 blocks on CUDA, float32 on a CPU),
-fp32 (no float16 blocks, no clamps, as the official --fp32), fp16 and bf16 (on every device)."""
+fp32 (no float16 blocks, no clamps: official train.py with fp32 set), fp16 and bf16 (any device)."""
 
 HALF_DTYPES = (torch.float16, torch.bfloat16)
 

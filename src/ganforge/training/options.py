@@ -123,8 +123,8 @@ class TrainingConfig:
     w_dim: int = knob(512, "Intermediate latent (w) width.", flag=False, families=_STYLE, at_least=1)
     precision: str = knob(
         "auto", "Arithmetic of the 4 highest resolutions: auto (float16 on CUDA, float32 on a CPU, as "
-        "officially), fp32 (float32, no clamps: the official --fp32), fp16 or bf16 on any device (bf16 "
-        "keeps R1 and path length in float32).", families=_SG2, choices=PRECISIONS)
+        "officially), fp32 (float32, no clamps, as official train.py with fp32 set), fp16 or bf16 on any "
+        "device (bf16 keeps R1 and path length in float32).", families=_SG2, choices=PRECISIONS)
     d_architecture: str = knob("resnet", "Discriminator architecture.", flag=False, families=_SG2,
                                choices=("orig", "skip", "resnet"))
     style_mixing: float = knob(0.9, "Style mixing probability.", flag=False, families=_STYLE)

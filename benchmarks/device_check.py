@@ -297,13 +297,14 @@ def main(argv: list[str] | None = None) -> int:
     torch.backends.cudnn.benchmark = True
     results, skipped = [], []
     items = [(p, m, b) for m in modes for p in precisions for b in sizes.batches]  # eager first
+    longest = 0.0  # the longest item so far: the guess for the next one
     for precision, mode, batch in items:
-        elapsed = time.time() - start
-        per_item = elapsed / max(len(results) + 3, 1)  # a rough guess from what ran so far
-        if elapsed + per_item > args.minutes * 60:
+        if time.time() - start + longest > args.minutes * 60:
             skipped.append(f"{precision}/{mode}/batch {batch}")
             continue
+        item_start = time.time()
         results.append(speed(device, sizes, precision, mode, batch))
+        longest = max(longest, time.time() - item_start)
     report = {"env": env, "sizes": {"cfg": sizes.cfg, "resolution": sizes.resolution}, "parity": parity,
               "train": train, "speed": results, "skipped": skipped,
               "seconds": {"parity": parity_s, "train": train_s, "total": time.time() - start}}

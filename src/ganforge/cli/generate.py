@@ -8,6 +8,7 @@ from ganforge.cli.options import INT_LIST, batch_run_options, network_option, sa
 from ganforge.cli.report import images_written
 from ganforge.errors import OptionError
 from ganforge.tools.generate import generate_from_projected_w, generate_images
+from ganforge.tools.labels import parse_label, read_label_file
 
 
 @click.command("generate")
@@ -16,6 +17,11 @@ from ganforge.tools.generate import generate_from_projected_w, generate_images
 @click.option("--projected-w", type=click.Path(dir_okay=False), default=None, metavar="FILE",
               help="Render the ws of a projector's projected_w.npz (proj00.png, ...) instead of seeds.")
 @sampling_options("several write class{k}/seed*.png and a grid with one row per class.")
+@click.option("--label", "label_text", default=None, metavar="V1,V2,...",
+              help="A label vector for a network trained on multi-hot or continuous labels, e.g. 0,1,0,1.")
+@click.option("--label-file", type=click.Path(dir_okay=False), default=None, metavar="FILE",
+              help="Label vectors, one per line (an optional header row names them); several write "
+              "label{k}/seed*.png and a grid with one row per label.")
 @click.option("--grid", is_flag=True, help="Also write grid.png with all images.")
 @click.option("--outdir", type=click.Path(file_okay=False), required=True, metavar="DIR",
               help="Where to write the images.")
@@ -26,6 +32,8 @@ def generate_command(
     projected_w: str | None,
     truncation_psi: float,
     class_idx: int | list[int] | None,
+    label_text: str | None,
+    label_file: str | None,
     noise_mode: str,
     grid: bool,
     outdir: str,
@@ -39,6 +47,7 @@ def generate_command(
       ganforge generate --network metfaces.pkl --seeds 85,265,297 --outdir out
       ganforge generate --network cifar10.pkl --seeds 0-35 --class 1 --grid --outdir out
       ganforge generate --network cifar10.pkl --seeds 0-9 --class 0-9 --grid --outdir out
+      ganforge generate --network faces.pt --seeds 0-7 --label 0,1,0,1 --outdir out
       ganforge generate --network ffhq.pkl --projected-w out/projected_w.npz --outdir out
     """
     if projected_w is not None:
@@ -51,12 +60,21 @@ def generate_command(
         return
     if seeds is None:
         raise OptionError("--seeds: give the seeds to generate, e.g. '0-7', or --projected-w FILE")
+    if label_text is not None and label_file is not None:
+        raise OptionError("--label and --label-file: give one of them, not both")
+    labels, label_names = None, []
+    if label_text is not None:
+        labels = [parse_label(label_text, "--label")]
+    elif label_file is not None:
+        labels, label_names = read_label_file(label_file)
     paths = generate_images(
         network_path,
         seeds,
         outdir,
         truncation_psi=truncation_psi,
         class_idx=class_idx,
+        labels=labels,
+        label_names=label_names,
         noise_mode=noise_mode,
         grid=grid,
         batch_size=batch_size,

@@ -30,7 +30,7 @@ import PIL.Image
 import torch
 
 from ganforge.data.formats.labels import label_kind
-from ganforge.data.shape import size_problem, size_text
+from ganforge.data.shape import nearby_sizes, size_problem, size_text
 from ganforge.errors import DatasetError
 
 IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".webp", ".bmp"})
@@ -222,11 +222,7 @@ class ImageDataset(torch.utils.data.Dataset):
     def _check_power_of_two(self, width: int, height: int) -> None:
         """Training needs W x H images with sides powers of two of at least 4, at most 4:1 either way."""
         if any(side < 4 or side & (side - 1) for side in (width, height)):
-            if width == height:
-                below = 1 << (width.bit_length() - 1)
-                sizes = "4" if width < 4 else f"{below} or {2 * below}"
-            else:
-                sizes = "x".join(str(max(4, 1 << (side.bit_length() - 1))) for side in (width, height))
+            sizes = nearby_sizes((width, height))
             raise DatasetError(
                 f"{self._where(self._first_name)} is {width}x{height}; training needs a power of two of at "
                 f"least 4 (4, 8, 16, ...): recreate it with `ganforge dataset create --resolution {sizes}`."
@@ -384,6 +380,11 @@ class ImageDataset(torch.utils.data.Dataset):
     @property
     def height(self) -> int:
         return self._image_shape[1]
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(width, height) of every image."""
+        return self.width, self.height
 
     @property
     def resolution(self) -> int:

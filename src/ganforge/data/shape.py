@@ -30,6 +30,15 @@ def size_problem(size: Size) -> str | None:
     return None
 
 
+def nearby_sizes(size: Size) -> str:
+    """Usable sizes near one whose sides are not powers of two: '16 or 32' for 30x30, '4x8' for 6x8."""
+    width, height = size
+    if width == height:
+        below = 1 << (width.bit_length() - 1)
+        return "4" if width < 4 else f"{below} or {2 * below}"
+    return "x".join(str(max(4, 1 << (side.bit_length() - 1))) for side in size)
+
+
 def parse_size(value: int | str | Size) -> Size:
     """(width, height) of an int N (N x N), a string 'N' or 'WxH', or a pair; OptionError if invalid."""
     if isinstance(value, str):
@@ -66,3 +75,17 @@ def parse_colour(text: str) -> tuple[int, int, int, int]:
             f"'{text}' is not a colour; write a name (black, white) or a code (#808080, #00000000)"
         ) from exc
     return (*rgba[:3], rgba[3] if len(rgba) == 4 else 255)
+
+
+def split_size(size: Size) -> tuple[int, tuple[int, int]]:
+    """(the shorter side, (width, height) multipliers) of a valid size: (16, 8) -> (8, (2, 1)).
+
+    Networks are built for the square of the shorter side, stretched by the multipliers.
+    """
+    side = min(size)
+    return side, (size[0] // side, size[1] // side)
+
+
+def size_value(size: Size) -> int | list[int]:
+    """A size as records store it (and ImageDataset's `resolution` takes it): N for N x N, else [W, H]."""
+    return size[0] if size[0] == size[1] else [size[0], size[1]]

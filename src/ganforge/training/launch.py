@@ -43,7 +43,7 @@ def launch(
     dataset = ImageDataset(data)
     if resume is not None:
         overrides["resume"] = resume
-    config = resolve_config(cfg, dataset.resolution, env.world_size, overrides)
+    config = resolve_config(cfg, min(dataset.width, dataset.height), env.world_size, overrides)
     desc = run_description(dataset.name, config, given=overrides)
     run_dir = new_run_dir(outdir, desc) if env.is_main else None
     try:

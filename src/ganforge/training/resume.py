@@ -21,6 +21,7 @@ import numpy as np
 
 from ganforge.compat.checkpoint import read_training_state
 from ganforge.data.dataset import ImageDataset
+from ganforge.data.shape import size_value
 from ganforge.errors import NetworkFileError, OptionError
 from ganforge.fileio import atomic_open
 from ganforge.training.config import PROCESSES, check_config, check_overrides
@@ -46,7 +47,7 @@ def dataset_fingerprint(
         "path": os.fspath(path),
         "bytes": _bytes_on_disk(path),
         "images": images,
-        "resolution": dataset.resolution,
+        "resolution": size_value(dataset.size),
         "channels": dataset.num_channels,
         "labels": None if labels is None else hashlib.sha256(labels.astype(np.float32).tobytes()).hexdigest(),
     }
@@ -119,7 +120,7 @@ def resume_latest(
     data = _data_path(data, recorded, run_dir)
     dataset = ImageDataset(data, use_labels=config.cond, xflip=config.mirror)
     if changes:
-        check_config(config, dataset.resolution)
+        check_config(config, min(dataset.width, dataset.height))
     if recorded.fingerprint is not None:
         _check_same_data(data, dataset_fingerprint(data, dataset, config.mirror), recorded.fingerprint,
                          run_dir, restart)

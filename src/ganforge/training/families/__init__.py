@@ -27,8 +27,17 @@ FAMILIES: dict[str, type[ModelFamily]] = {
 """The model families by `--model` name (the options table names them in the same order)."""
 
 
-def check_resolution(model: str, resolution: int, conditional: bool, data: str) -> None:
-    """Refuse, naming the family and the sizes it trains, a dataset of images it cannot train."""
+def check_resolution(
+    model: str, resolution: int, conditional: bool, data: str, aspect: tuple[int, int] = (1, 1)
+) -> None:
+    """Refuse, naming the family and the sizes it trains, a dataset of images it cannot train
+    (`resolution` is the shorter side, `aspect` the (width, height) multipliers of non-square images)."""
+    if aspect != (1, 1) and not FAMILIES[model].non_square:
+        others = " or ".join(name for name, family in FAMILIES.items() if family.non_square)
+        raise DatasetError(
+            f"dataset '{data}' has {resolution * aspect[0]}x{resolution * aspect[1]} images, but --model "
+            f"{model} trains square images only; train it with --model {others}, or make a square dataset"
+        )
     if FAMILIES[model].trains(resolution, conditional):
         return
     others = [name for name, family in FAMILIES.items() if family.trains(resolution, conditional)]
@@ -40,11 +49,11 @@ def check_resolution(model: str, resolution: int, conditional: bool, data: str) 
     )
 
 
-def make_family(config: TrainingConfig, resolution: int) -> ModelFamily:
-    """The family of ``config.model`` for a dataset of `resolution`."""
+def make_family(config: TrainingConfig, resolution: int, aspect: tuple[int, int] = (1, 1)) -> ModelFamily:
+    """The family of ``config.model`` for a dataset of `resolution` (the shorter side) and `aspect`."""
     if config.model not in FAMILIES:
         choices = ", ".join(FAMILIES)
         raise OptionError(f"--model: unknown model family {config.model!r}; choose one of {choices}")
-    return FAMILIES[config.model](config, resolution)
+    return FAMILIES[config.model](config, resolution, aspect)
 
 

@@ -52,10 +52,12 @@ class ModelFamily:
 
     name: ClassVar[str]  # its `--model` name
     presets: ClassVar[dict[str, dict[str, Any]]]  # its `--cfg` names -> TrainingConfig fields they set
+    non_square: ClassVar[bool] = False  # whether it trains W x H images (networks take `img_aspect`)
 
-    def __init__(self, config: TrainingConfig, resolution: int) -> None:
+    def __init__(self, config: TrainingConfig, resolution: int, aspect: tuple[int, int] = (1, 1)) -> None:
         self.config = config
-        self.resolution = resolution
+        self.resolution = resolution  # the shorter side of the images
+        self.aspect = aspect  # (width, height) multipliers of the square networks
 
     @staticmethod
     def trains(resolution: int, conditional: bool) -> bool:

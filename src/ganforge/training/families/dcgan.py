@@ -36,6 +36,7 @@ class DCGANFamily(ModelFamily):
     """DCGAN: sigmoid cross-entropy, Adam(2e-4, 0.5), one D update then `g_steps` G updates per step."""
 
     name = "dcgan"
+    non_square = True
     presets = DCGAN_PRESETS
 
     @staticmethod
@@ -52,8 +53,8 @@ class DCGANFamily(ModelFamily):
     def build_networks(self, channels: int, c_dim: int) -> tuple[nn.Module, nn.Module]:
         c = self.config
         try:
-            G = dcgan.Generator(c.z_dim, c_dim, self.resolution, channels, c.gf_dim, c.gfc_dim)
-            D = dcgan.Discriminator(c_dim, self.resolution, channels, c.df_dim, c.dfc_dim)
+            G = dcgan.Generator(c.z_dim, c_dim, self.resolution, channels, c.gf_dim, c.gfc_dim, self.aspect)
+            D = dcgan.Discriminator(c_dim, self.resolution, channels, c.df_dim, c.dfc_dim, self.aspect)
         except ValueError as exc:
             raise OptionError(f"--model dcgan cannot train on this dataset: {exc}") from exc
         return G, D

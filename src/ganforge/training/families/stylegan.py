@@ -95,8 +95,8 @@ class StyleGANFamily(ModelFamily):
     def sizes(conditional: bool) -> str:
         return "powers of two from 4 (4, 8, 16, ...)"
 
-    def __init__(self, config: TrainingConfig, resolution: int) -> None:
-        super().__init__(config, resolution)
+    def __init__(self, config: TrainingConfig, resolution: int, aspect: tuple[int, int] = (1, 1)) -> None:
+        super().__init__(config, resolution, aspect)
         self.resolution_log2 = int(math.log2(resolution))
         self.lod = self.lod_at(0)
         self.prev_lod: float | None = None  # the lod of the previous step (None before the first)

@@ -51,6 +51,7 @@ class StyleGAN2Family(ModelFamily):
     """StyleGAN2-ADA: lazy R1 and path-length regularisation on one Adam optimiser per network."""
 
     name = "stylegan2"
+    non_square = True
     presets = PRESETS
 
     @staticmethod
@@ -84,14 +85,15 @@ class StyleGAN2Family(ModelFamily):
         conv_clamp = None if c.fp32 else 256
         common = dict(channel_base=c.cbase, channel_max=c.cmax, num_fp16_res=num_fp16_res,
                       conv_clamp=conv_clamp)
+        shape = {} if self.aspect == (1, 1) else {"img_aspect": list(self.aspect)}  # square: official kwargs
         G = stylegan2.Generator(
             z_dim=c.z_dim, c_dim=c_dim, w_dim=c.w_dim, img_resolution=self.resolution, img_channels=channels,
-            mapping_kwargs={"num_layers": c.map}, synthesis_kwargs=common,
+            mapping_kwargs={"num_layers": c.map}, synthesis_kwargs={**common, **shape},
         )
         D = stylegan2.Discriminator(
             c_dim=c_dim, img_resolution=self.resolution, img_channels=channels,
             architecture=c.d_architecture, block_kwargs={"freeze_layers": c.freezed},
-            epilogue_kwargs={"mbstd_group_size": c.mbstd_group}, **common,
+            epilogue_kwargs={"mbstd_group_size": c.mbstd_group, **shape}, **common,
         )
         return G, D
 

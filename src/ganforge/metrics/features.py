@@ -19,6 +19,7 @@ from torch import nn
 
 from ganforge.data.dataset import ImageDataset
 from ganforge.detectors import load_detector
+from ganforge.detectors.opaque import opaque_uint8
 from ganforge.errors import MetricError
 from ganforge.inference.runner import run_generator
 from ganforge.metrics.feature_stats import FeatureStats
@@ -112,9 +113,10 @@ def _gather(stats: FeatureStats, opts: MetricOptions) -> FeatureStats:
 
 
 def _detect(detector: nn.Module, images: torch.Tensor, output: str, device: torch.device) -> np.ndarray:
-    """Run the detector on uint8 NCHW images; return output `output` ("features" or "logits")."""
+    """Run the detector on uint8 NCHW images (RGBA ones made opaque, see detectors.opaque); return output
+    `output` ("features" or "logits")."""
     with torch.no_grad():
-        result = detector(images.to(device))
+        result = detector(opaque_uint8(images).to(device))
     if output not in result:
         raise MetricError(f"Detector '{detector.name}' gives no {output}; it cannot compute this metric.")
     return result[output].float().cpu().numpy()

@@ -54,6 +54,11 @@ def load_generator_and_labels(
     return G.eval().requires_grad_(False).to(pick_device(device)), recorded_labels(nets)
 
 
+def image_size(G: torch.nn.Module) -> tuple[int, int]:
+    """(width, height) of G's images: `img_width` and `img_height`, or `img_resolution` squared."""
+    return getattr(G, "img_width", G.img_resolution), getattr(G, "img_height", G.img_resolution)
+
+
 def require_mapping(G: torch.nn.Module, network_path: str | os.PathLike[str], command: str) -> None:
     """Refuse a generator without a mapping network (DCGAN): `command` works on its ws."""
     if hasattr(G, "mapping") and hasattr(G, "synthesis"):

@@ -24,11 +24,13 @@ import PIL.Image
 import torch
 import torch.nn.functional as F
 
+from ganforge.data.transforms import center_crop, from_pil
+from ganforge.detectors.opaque import opaque_255
 from ganforge.errors import MetricError, OptionError
 from ganforge.fileio import atomic_open, make_dirs
 from ganforge.inference.runner import check_class, class_labels, module_device, run_mapping, run_synthesis
 from ganforge.progress import progress as progress_bar
-from ganforge.tools.generate import load_generator, require_mapping, save_png
+from ganforge.tools.generate import image_size, load_generator, require_mapping, save_png
 from ganforge.tools.video import write_video
 
 logger = logging.getLogger(__name__)
@@ -171,12 +173,13 @@ def project(
 ) -> Projection:
     """Optimise w (one w for all layers, or per layer with `config.wplus`) so G draws `target`.
 
-    `target` is uint8 [C, H, W] at G's resolution. Runs on G's device on a private copy of G (its
-    noise maps are optimised too); `seed` drives the noise-map initialisation and the w noise.
+    `target` is uint8 [C, H, W] at G's size. Runs on G's device on a private copy of G (its noise
+    maps are optimised too); `seed` drives the noise-map initialisation and the w noise. RGBA images
+    are compared over a white background (see ganforge.detectors.opaque).
     """
-    channels, res = G.img_channels, G.img_resolution
-    if tuple(target.shape) != (channels, res, res):
-        raise ValueError(f"target must be [{channels}, {res}, {res}], got {tuple(target.shape)}")
+    width, height = image_size(G)
+    if tuple(target.shape) != (G.img_channels, height, width):
+        raise ValueError(f"target must be [{G.img_channels}, {height}, {width}], got {tuple(target.shape)}")
     if config.num_steps < 1:
         raise OptionError(f"--num-steps: must be at least 1, not {config.num_steps}")
     G = copy.deepcopy(G).eval().requires_grad_(False)
@@ -192,7 +195,7 @@ def project(
     num_rows = G.num_ws if config.wplus else 1
     w_opt = w_avg.to(device)[:, None].repeat(1, num_rows, 1).requires_grad_(True)
     optimizer = torch.optim.Adam([w_opt, *noise_maps], betas=(0.9, 0.999), lr=config.initial_learning_rate)
-    target_images = target[None].to(device, torch.float32)
+    target_images = opaque_255(target[None].to(device, torch.float32))
 
     w_steps = torch.zeros([config.num_steps, num_rows, G.w_dim])
     distances = []
@@ -204,7 +207,7 @@ def project(
         w_noise = torch.randn(w_opt.shape, generator=gen, device=device) * (w_std * noise_factor)
         ws = (w_opt + w_noise).expand(-1, G.num_ws, -1) if not config.wplus else w_opt + w_noise
         synth = (G.synthesis(ws, noise_mode="const") + 1) * 127.5
-        dist = distance(synth, target_images).sum()
+        dist = distance(opaque_255(synth), target_images).sum()
         loss = dist + noise_regularization(noise_maps) * config.regularize_noise_weight
 
         optimizer.zero_grad(set_to_none=True)
@@ -220,21 +223,18 @@ def project(
     return Projection(w_steps.expand(-1, G.num_ws, -1).clone(), distances)
 
 
-def load_target(path: str | os.PathLike[str], resolution: int, channels: int) -> np.ndarray:
-    """Read a target image as uint8 [res, res, channels]: centre-cropped square, Lanczos-resized."""
+def load_target(path: str | os.PathLike[str], size: int | tuple[int, int], channels: int) -> np.ndarray:
+    """Read a target image as uint8 [H, W, channels] for `size` N or (W, H): the largest centred box
+    of that aspect, Lanczos-resized."""
     path = Path(path)
     try:
         with PIL.Image.open(path) as image:
-            image = image.convert("L" if channels == 1 else "RGB")
+            image = image.convert({1: "L", 3: "RGB", 4: "RGBA"}[channels])
     except FileNotFoundError as e:
         raise OptionError(f"--target: {path} does not exist") from e
     except (PIL.UnidentifiedImageError, OSError) as e:
         raise OptionError(f"--target: {path} is not a readable image ({e})") from e
-    w, h = image.size
-    s = min(w, h)
-    image = image.crop(((w - s) // 2, (h - s) // 2, (w + s) // 2, (h + s) // 2))
-    image = image.resize((resolution, resolution), PIL.Image.LANCZOS)
-    return np.asarray(image, dtype=np.uint8).reshape(resolution, resolution, channels)
+    return center_crop(from_pil(image), size)
 
 
 def progress_frames(
@@ -326,7 +326,7 @@ def project_images(
     outdirs = []
     bar_enabled = False if single else progress
     for path in progress_bar(targets, total=len(targets), desc="images", enabled=bar_enabled):
-        target_uint8 = load_target(path, G.img_resolution, G.img_channels)
+        target_uint8 = load_target(path, image_size(G), G.img_channels)
         logger.info("Projecting %s (%d steps, %s distance)", path, config.num_steps, dist_name)
         target_tensor = torch.from_numpy(target_uint8.transpose(2, 0, 1).copy())
         result = project(G, target_tensor, dist_fn, config, seed=seed, class_idx=class_idx, progress=progress)

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ganforge.data.grid import on_checkerboard
 from ganforge.errors import OptionError, OutputError
 from ganforge.fileio import atomic_path, output_error
 from ganforge.inference.runner import class_labels, run_mapping, run_synthesis, seed_latents
@@ -152,9 +153,10 @@ def write_video(
     total: int | None = None,
     progress: bool | None = None,
 ) -> int:
-    """Encode uint8 [H, W, 1 or 3] frames as an H.264 MP4 at `path`, atomically; return the frame count.
+    """Encode uint8 [H, W, 1, 3 or 4] frames as an H.264 MP4 at `path`, atomically; return the frame count.
 
-    Grayscale frames are written as RGB; H and W must be even (yuv420p). ffmpeg failing (full disk,
+    Grayscale frames are written as RGB, RGBA ones over a checkerboard (as the preview grids show
+    alpha); H and W must be even (yuv420p). ffmpeg failing (full disk,
     read-only folder...) raises OutputError with its cause.
     """
     if fps <= 0:
@@ -187,9 +189,11 @@ def write_video(
 
 
 def _rgb_bytes(frame: np.ndarray, height: int, width: int) -> bytes:
-    """The raw RGB bytes of a uint8 [height, width, 1 or 3] frame (gray repeated)."""
-    if frame.ndim != 3 or frame.shape[:2] != (height, width) or frame.shape[2] not in (1, 3):
-        raise ValueError(f"write_video: a frame of shape {frame.shape}, not ({height}, {width}, 1 or 3)")
+    """The raw RGB bytes of a uint8 [height, width, 1, 3 or 4] frame (gray repeated, RGBA over a checker)."""
+    if frame.ndim != 3 or frame.shape[:2] != (height, width) or frame.shape[2] not in (1, 3, 4):
+        raise ValueError(f"write_video: a frame of shape {frame.shape}, not ({height}, {width}, 1, 3 or 4)")
+    if frame.shape[2] == 4:
+        frame = on_checkerboard(frame.transpose(2, 0, 1)[None])[0].transpose(1, 2, 0)
     rgb = np.repeat(frame, 3, axis=2) if frame.shape[2] == 1 else frame
     return np.ascontiguousarray(rgb, dtype=np.uint8).tobytes()
 

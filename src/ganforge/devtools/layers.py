@@ -31,7 +31,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("data", "models", "models.dcgan", "models.stylegan", "models.stylegan2", "augment", "losses"),
     ("compat", "detectors"),
     ("inference",),
-    ("metrics", "tools"),
+    ("metrics", "tools", "export"),
     ("training",),
     ("cli", "devtools"),
 )

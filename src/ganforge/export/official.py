@@ -63,7 +63,7 @@ REQUIRED = ("G", "D", "G_ema")
 
 
 def _reconstruct_persistent_obj(meta: dict[str, Any]) -> None:
-    """Stands for `torch_utils.persistence._reconstruct_persistent_obj` in the written pickle; never called."""
+    """Stands for `torch_utils.persistence._reconstruct_persistent_obj` in the pickle; never called."""
     raise RuntimeError("a stand-in for the official function, written by name only")
 
 
@@ -131,14 +131,14 @@ def write_official_pkl(
         if isinstance(value, nn.Module) and type(value) not in OFFICIAL:
             family = registry.name_of(value).split(".")[0]
             raise NetworkFileError(
-                f"{source}: {key} is a {family} network; the official StyleGAN2-ADA code has StyleGAN2 networks "
-                "only (export others with format 'safetensors' or 'onnx')"
+                f"{source}: {key} is a {family} network; the official StyleGAN2-ADA code has StyleGAN2 "
+                "networks only (export others with format 'safetensors' or 'onnx')"
             )
     missing = [key for key in REQUIRED if not isinstance(nets.get(key), nn.Module)]
     if missing:
         raise NetworkFileError(
-            f"{source} lacks {', '.join(missing)}; the official loader needs G, D and G_ema: export a training "
-            "snapshot"
+            f"{source} lacks {', '.join(missing)}; the official loader needs G, D and G_ema: export a "
+            "training snapshot"
         )
     data: dict[str, Any] = {key: official_record(nets[key].cpu().eval()) for key in REQUIRED}
     data["augment_pipe"] = (

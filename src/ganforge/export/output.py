@@ -20,7 +20,7 @@ def check_free(out: str | os.PathLike[str], force: bool) -> None:
 
 @contextlib.contextmanager
 def export_file(out: str | os.PathLike[str], force: bool) -> Iterator[Path]:
-    """A temp path that replaces file `out` once the block succeeds (refused if `out` exists and not `force`)."""
+    """A temp path that replaces file `out` once the block succeeds (an existing `out` needs `force`)."""
     check_free(out, force)
     if Path(out).is_dir():
         raise OutputError(f"{out} is a folder; give a file name to export to")

@@ -46,7 +46,7 @@ class OnnxGenerator:
         outputs = [o.name for o in self.session.get_outputs()]
         if LATENT not in inputs or outputs != [IMAGES]:
             raise NetworkFileError(
-                f"{path} is not a ganforge generator graph (inputs {', '.join(inputs)} -> {', '.join(outputs)}); "
+                f"{path} is not a ganforge generator graph ({', '.join(inputs)} -> {', '.join(outputs)}); "
                 "export one with `ganforge export NETWORK OUT.onnx --format onnx`"
             )
         self.path = path

@@ -98,7 +98,7 @@ def generate_images(
         raise OptionError("--class: give at least one class, e.g. '0-9'")
     G = OnnxGenerator(network_path) if is_onnx(network_path) else load_generator(network_path, device)
     if isinstance(G, OnnxGenerator) and noise_mode != "const":
-        raise OptionError(f"noise_mode {noise_mode!r}: an ONNX generator has constant noise only; use 'const'")
+        raise OptionError(f"noise_mode {noise_mode!r}: an ONNX graph has constant noise only; use 'const'")
     if several and G.c_dim == 0:
         raise OptionError(f"--class: {network_path} is unconditional; it has no classes to lay out")
     for k in classes:

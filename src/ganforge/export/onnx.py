@@ -3,7 +3,9 @@
 The graphs use constant noise (the stored buffers), a dynamic batch and opset `OPSET`. They are
 made by torch's dynamo exporter (`torch.onnx.export(dynamo=True)`): the TorchScript exporter
 cannot export the modulated convolutions, whose per-sample weights make a grouped convolution
-with a kernel of unknown shape. `ganforge.inference.onnx` runs the graphs with onnxruntime.
+with a kernel of unknown shape. The exporter's graph optimiser is left off: it drops the 1e-8 that
+StyleGAN's instance norm adds before its square root (a NaN on constant feature maps), and
+onnxruntime optimises the graph itself when it loads it. `ganforge.inference.onnx` runs the graphs.
 """
 
 from __future__ import annotations
@@ -127,6 +129,7 @@ def _onnx_export(
                 output_names=outputs,
                 opset_version=OPSET,
                 dynamo=True,
+                optimize=False,
                 verbose=False,
             )
     except ImportError as exc:

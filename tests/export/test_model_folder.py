@@ -34,6 +34,7 @@ def test_export_writes_a_folder_that_loads_bit_identical_without_pickle(
     out = tmp_path / "model"
     main(["export", source, str(out), "--format", "safetensors"])
     assert sorted(p.name for p in out.iterdir()) == ["README.md", "config.json", "model.safetensors"]
+    assert (out / "model.safetensors").stat().st_mode == (out / "config.json").stat().st_mode
     config = json.loads((out / "config.json").read_text())
     assert config["family"] == "stylegan2" and config["networks"]["G_ema"]["class"] == "stylegan2.Generator"
     assert (config["img_resolution"], config["img_channels"], config["c_dim"], config["z_dim"]) == (

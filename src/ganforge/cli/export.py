@@ -42,7 +42,7 @@ from ganforge.export import FORMATS, export_network
 def export_command(
     network: str, out: str, fmt: str, all_networks: bool, parts: str | None, repo: str | None, force: bool
 ) -> None:
-    """Write NETWORK (any file --network takes) to OUT in a format other tools read.
+    """Write NETWORK (any network file the other commands read) to OUT in a format other tools read.
 
     \b
     Examples:

@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ganforge.compat.hub import PREFIX
-
 
 def model_card(
     config: dict[str, Any], options: dict[str, Any] | None, metrics: dict[str, Any] | None, source: str
@@ -39,7 +37,7 @@ def model_card(
         "```",
         "",
         "```",
-        f"ganforge generate --network {PREFIX}user/name --seeds 0-7 --outdir out",
+        "ganforge generate --network hf://user/name --seeds 0-7 --outdir out",
         "```",
         "",
     ]

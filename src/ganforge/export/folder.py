@@ -7,12 +7,11 @@ option) reads it back from safetensors and JSON only, to bit-identical outputs.
 from __future__ import annotations
 
 import json
-import logging
 import os
 from pathlib import Path
 from typing import Any
 
-from safetensors.torch import save_file
+from safetensors.torch import save
 from torch import nn
 
 from ganforge import __version__
@@ -21,8 +20,6 @@ from ganforge.compat.model_folder import CARD_NAME, CONFIG_NAME, FORMAT, VERSION
 from ganforge.errors import NetworkFileError
 from ganforge.export.card import model_card
 from ganforge.export.output import export_folder
-
-logger = logging.getLogger(__name__)
 
 GENERATOR_KEYS = ("G_ema", "G")
 """The generator a folder holds without `all_networks`: the first of these the source has."""
@@ -116,12 +113,11 @@ def write_model_folder(
     }
     options, metrics = run_records(source)
     with export_folder(out, force) as tmp:
-        save_file(tensors, tmp / WEIGHTS_NAME, metadata={"format": "pt"})
+        (tmp / WEIGHTS_NAME).write_bytes(save(tensors, metadata={"format": "pt"}))  # open()'s permissions
         (tmp / CONFIG_NAME).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
         (tmp / CARD_NAME).write_text(
             model_card(config, options, metrics, Path(source).name), encoding="utf-8"
         )
-    logger.info("Wrote %s (%s)", out, ", ".join(networks))
     return Path(out)
 
 

@@ -13,7 +13,6 @@ used (by `force_fp16`).
 
 from __future__ import annotations
 
-import logging
 import os
 import pickle
 from pathlib import Path
@@ -29,8 +28,6 @@ from ganforge.export.output import export_file
 from ganforge.models.stylegan2 import discriminator as disc
 from ganforge.models.stylegan2 import generator, layers
 from ganforge.ops.minibatch_std import MinibatchStdLayer
-
-logger = logging.getLogger(__name__)
 
 PERSISTENCE_VERSION = 6
 """The record version the official `torch_utils.persistence` accepts."""
@@ -150,5 +147,4 @@ def write_official_pkl(
     data["training_set_kwargs"] = dict(kwargs) if isinstance(kwargs, dict) else None
     with export_file(out, force) as tmp, open(tmp, "wb") as f:
         _Writer(f, protocol=4).dump(data)
-    logger.info("Wrote %s", out)
     return Path(out)

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from ganforge.errors import OutputError
-from ganforge.fileio import atomic_dir, atomic_path
+from ganforge.fileio import atomic_dir, atomic_path, output_error, remove_stale_temps
 
 
 def check_free(out: str | os.PathLike[str], force: bool) -> None:
@@ -31,17 +31,27 @@ def export_file(out: str | os.PathLike[str], force: bool) -> Iterator[Path]:
 @contextlib.contextmanager
 def export_folder(out: str | os.PathLike[str], force: bool) -> Iterator[Path]:
     """An empty temp folder that becomes `out` once the block succeeds; an `out` replaced by `force`
-    is removed only after the new one is complete."""
+    is removed only after the new one is complete (temps a killed process left are cleaned later)."""
     check_free(out, force)
     out = Path(out)
-    old = out.with_name(f".{out.name}.{os.getpid()}-replaced.tmp") if os.path.lexists(out) else None
-    with atomic_dir(out.with_name(f".{out.name}.{os.getpid()}-new.tmp") if old else out) as tmp:
-        yield tmp
-    if old is None:
+    if not os.path.lexists(out):
+        with atomic_dir(out) as tmp:
+            yield tmp
         return
-    new = out.with_name(f".{out.name}.{os.getpid()}-new.tmp")
-    os.replace(out, old)
-    os.replace(new, out)
+    remove_stale_temps(out)
+    new, old = (out.with_name(f".{out.name}.{os.getpid()}-{tag}.tmp") for tag in ("incoming", "replaced"))
+    with atomic_dir(new) as tmp:
+        yield tmp
+    try:
+        os.replace(out, old)
+        try:
+            os.replace(new, out)
+        except OSError:
+            os.replace(old, out)  # put the old one back
+            raise
+    except OSError as exc:
+        shutil.rmtree(new, ignore_errors=True)
+        raise output_error(out, exc, folder=True) from exc
     if old.is_dir() and not old.is_symlink():
         shutil.rmtree(old, ignore_errors=True)
     else:

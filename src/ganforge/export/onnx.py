@@ -136,7 +136,8 @@ def _onnx_export(
         raise OptionError(
             f"ONNX export needs onnx and onnxscript: pip install 'ganforge[onnx]' ({exc})"
         ) from exc
-    program.model.metadata_props.update({"ganforge_version": __version__, "family": registry.name_of(G)})
+    family = registry.name_of(G).split(".")[0]
+    program.model.metadata_props.update({"ganforge_version": __version__, "family": family})
     program.save(str(path))
 
 

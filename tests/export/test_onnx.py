@@ -79,7 +79,7 @@ def test_onnx_graph_matches_the_official_outputs_rgb(
     _check_parity(_session(tmp_path / "g.onnx"), parity, name)
 
 
-@pytest.mark.parametrize("family", ["stylegan", "dcgan"])
+@pytest.mark.parametrize("family", [pytest.param("stylegan", marks=pytest.mark.slow), "dcgan"])
 def test_stylegan_and_dcgan_generators_export_too(tmp_path: Path, family: str, one_thread: None) -> None:
     torch.manual_seed(0)
     if family == "dcgan":

@@ -15,28 +15,25 @@ from safetensors.torch import save
 from torch import nn
 
 from ganforge import __version__
-from ganforge.compat import registry
+from ganforge.compat import generator_of, registry
 from ganforge.compat.model_folder import CARD_NAME, CONFIG_NAME, FORMAT, VERSION, WEIGHTS_NAME
-from ganforge.errors import NetworkFileError
 from ganforge.export.card import model_card
 from ganforge.export.output import export_folder
 
 GENERATOR_KEYS = ("G_ema", "G")
-"""The generator a folder holds without `all_networks`: the first of these the source has."""
+"""The keys that hold generators, in the order the one to describe is picked."""
 
 SHAPE_ATTRIBUTES = ("img_resolution", "img_channels", "c_dim", "z_dim", "w_dim")
 """The generator's attributes that config.json repeats at its top level."""
 
 
 def pick_networks(nets: dict[str, Any], all_networks: bool, source: str) -> dict[str, nn.Module]:
-    """The networks to export: every network when `all_networks`, else the generator (G_ema, else G)."""
+    """The networks to export by key: every network when `all_networks`, else the generator."""
     modules = {key: value for key, value in nets.items() if isinstance(value, nn.Module)}
     if all_networks:
         return modules
-    for key in GENERATOR_KEYS:
-        if key in modules:
-            return {key: modules[key]}
-    raise NetworkFileError(f"{source} holds no generator (neither 'G_ema' nor 'G')")
+    G = generator_of(modules, source)
+    return {key: G for key, value in modules.items() if value is G}
 
 
 def model_config(networks: dict[str, nn.Module], extra: dict[str, Any]) -> dict[str, Any]:

@@ -6,9 +6,9 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from ganforge.compat import load_network
+from ganforge.compat import generator_of, load_network
 from ganforge.errors import OptionError
-from ganforge.export.folder import pick_networks, write_model_folder
+from ganforge.export.folder import write_model_folder
 from ganforge.export.hub import push_to_hub
 from ganforge.export.official import write_official_pkl
 from ganforge.export.onnx import export_onnx
@@ -43,7 +43,7 @@ def export_network(
         raise OptionError("parts apply to format='onnx' only")
     nets = load_network(network)
     if format == "onnx":
-        return export_onnx(pick_networks(nets, False, str(network)).popitem()[1], out, parts, force)
+        return export_onnx(generator_of(nets, network), out, parts, force)
     if format == "official":
         return [write_official_pkl(nets, out, str(network), force)]
     folder = write_model_folder(nets, out, str(network), all_networks, force)

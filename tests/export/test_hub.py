@@ -72,6 +72,14 @@ def test_hub_failures_are_one_line_naming_what_is_missing(
     assert "\n" not in str(info.value) and "me/gone" in str(info.value)
 
 
+def test_a_hub_repository_that_is_no_ganforge_model_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", lambda repo_id, **kwargs: str(tmp_path))
+    with pytest.raises(NetworkFileError, match="me/other on the Hugging Face Hub is not a ganforge model"):
+        from_pretrained("me/other")
+
+
 def test_push_to_hub_uploads_the_exported_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     uploaded: dict[str, Any] = {}
 

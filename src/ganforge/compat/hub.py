@@ -73,7 +73,13 @@ def download_model(name: str) -> Path:
             "(offline?): connect once to download it"
         ) from None
     except (HfHubHTTPError, OSError) as exc:
-        raise NetworkFileError(f"cannot download {repo_id} from the Hugging Face Hub: {exc}") from exc
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise NetworkFileError(f"cannot download {repo_id} from the Hugging Face Hub: {reason}") from exc
+    if not (Path(folder) / CONFIG_NAME).is_file():
+        raise NetworkFileError(
+            f"{repo_id} on the Hugging Face Hub is not a ganforge model (it has no {CONFIG_NAME}); "
+            "publish one with `ganforge export NETWORK OUT --push-to-hub user/name`"
+        )
     return Path(folder)
 
 

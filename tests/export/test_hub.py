@@ -98,6 +98,7 @@ def test_push_to_hub_uploads_the_exported_folder(tmp_path: Path, monkeypatch: py
     monkeypatch.setattr(huggingface_hub, "HfApi", FakeApi)
     source = save_tiny_stylegan2(tmp_path / "net.pt")
     main(["export", source, str(tmp_path / "model"), "--push-to-hub", "me/tiny"])
+    assert 'from_pretrained("me/tiny")' in (tmp_path / "model" / "README.md").read_text()
     assert uploaded == {
         "created": "me/tiny",
         "repo_id": "me/tiny",

@@ -5,11 +5,21 @@ from __future__ import annotations
 import json
 from typing import Any
 
+GENERATE = "ganforge generate --seeds 0-7 --outdir out --network "
+GENERATE_CLASS = "ganforge generate --seeds 0-7 --class 0 --outdir out --network "
+"""The card's command line, without and with a class (the network address follows)."""
+
 
 def model_card(
-    config: dict[str, Any], options: dict[str, Any] | None, metrics: dict[str, Any] | None, source: str
+    config: dict[str, Any],
+    options: dict[str, Any] | None,
+    metrics: dict[str, Any] | None,
+    source: str,
+    repo_id: str | None = None,
 ) -> str:
-    """Markdown with the Hub's YAML front matter; `options` and `metrics` are shown when known."""
+    """Markdown with the Hub's YAML front matter; `options` and `metrics` are shown when known, and
+    the examples load Hub repository `repo_id` (else a placeholder name)."""
+    name = repo_id or "user/name"
     family, res, channels = config["family"], config["img_resolution"], config["img_channels"]
     classes = f"conditional on {config['c_dim']} classes" if config["c_dim"] else "unconditional"
     lines = [
@@ -32,12 +42,12 @@ def model_card(
         "",
         "```python",
         "from ganforge import from_pretrained",
-        'G = from_pretrained("user/name")            # or a local copy of this folder',
+        f'G = from_pretrained("{name}")  # or a local copy of this folder',
         "img = G(z, c, truncation_psi=0.7, noise_mode='const')  # [N, C, H, W] in [-1, 1]",
         "```",
         "",
         "```",
-        "ganforge generate --network hf://user/name --seeds 0-7 --outdir out",
+        (GENERATE_CLASS if config["c_dim"] else GENERATE) + f"hf://{name}",
         "```",
         "",
     ]

@@ -91,12 +91,14 @@ def write_model_folder(
     source: str,
     all_networks: bool = False,
     force: bool = False,
+    repo_id: str | None = None,
 ) -> Path:
     """Write the networks of `nets` (as `load_network` returns them) as model folder `out`; return it.
 
     Only the generator unless `all_networks`. Plain data of the source (e.g. `training_set_kwargs`)
     goes to config.json's `extra`; the card shows the training run's options and last metrics when
-    they lie beside a snapshot `source`. The folder appears whole or not at all.
+    they lie beside a snapshot `source`, and loads it from Hub repository `repo_id` when given. The
+    folder appears whole or not at all.
     """
     networks = pick_networks(nets, all_networks, source)
     extra = {
@@ -113,7 +115,7 @@ def write_model_folder(
         (tmp / WEIGHTS_NAME).write_bytes(save(tensors, metadata={"format": "pt"}))  # open()'s permissions
         (tmp / CONFIG_NAME).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
         (tmp / CARD_NAME).write_text(
-            model_card(config, options, metrics, Path(source).name), encoding="utf-8"
+            model_card(config, options, metrics, Path(source).name, repo_id), encoding="utf-8"
         )
     return Path(out)
 

@@ -39,6 +39,11 @@ def export_network(
         raise OptionError(f"format {format!r} is not one of {', '.join(FORMATS)}")
     if push_to_hub_repo is not None and format != "safetensors":
         raise OptionError("push_to_hub_repo uploads model folders only; use format='safetensors'")
+    if all_networks and format != "safetensors":
+        raise OptionError(
+            "all_networks applies to format='safetensors' (an official pickle always holds every network, "
+            "an ONNX graph the generator)"
+        )
     if parts and format != "onnx":
         raise OptionError("parts apply to format='onnx' only")
     nets = load_network(network)
@@ -46,7 +51,7 @@ def export_network(
         return export_onnx(generator_of(nets, network), out, parts, force)
     if format == "official":
         return [write_official_pkl(nets, out, str(network), force)]
-    folder = write_model_folder(nets, out, str(network), all_networks, force)
+    folder = write_model_folder(nets, out, str(network), all_networks, force, push_to_hub_repo)
     if push_to_hub_repo is not None:
         push_to_hub(folder, push_to_hub_repo)
     return [folder]

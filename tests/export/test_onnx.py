@@ -16,10 +16,11 @@ from tests.conftest import ParityLookup
 import ganforge.tools.generate
 from ganforge.cli.main import main
 from ganforge.compat import load_network, save_network
-from ganforge.errors import OptionError
+from ganforge.errors import NetworkFileError, OptionError
 from ganforge.export import export_network
 from ganforge.models import dcgan, stylegan
 from ganforge.tools.generate import generate_images
+from ganforge.tools.style_mix import style_mix_grid
 
 ROWS = {1: [0], 7: [0, 1, 2, 3, 0, 1, 2]}
 """Rows of the parity inputs (4 of them) that make batches of 1 and 7."""
@@ -131,6 +132,8 @@ def test_generate_runs_an_onnx_graph_without_torch_networks(
         assert np.abs(a - b).max() <= 1
     with pytest.raises(OptionError, match="constant noise only"):
         generate_images(graph, [0], tmp_path, class_idx=3, noise_mode="random")
+    with pytest.raises(NetworkFileError, match="is an ONNX graph, which only image generation"):
+        style_mix_grid(graph, [1], [2], [0, 1], tmp_path, class_idx=3)
 
 
 @pytest.mark.slow

@@ -34,6 +34,11 @@ def load_generator(network_path: str | os.PathLike[str], device: str | None = No
 
     `device=None` picks the best available device (see `pick_device`).
     """
+    if is_onnx(network_path):
+        raise NetworkFileError(
+            f"{network_path} is an ONNX graph, which only image generation from seeds runs; give the network "
+            "file it was exported from"
+        )
     G = generator_of(load_network(network_path), network_path)
     if G.img_channels not in (1, 3):
         raise NetworkFileError(

@@ -15,7 +15,7 @@ from tests.conftest import save_tiny_stylegan2
 
 from ganforge.cli.main import main
 from ganforge.compat import load_network, save_network
-from ganforge.errors import NetworkFileError, OutputError
+from ganforge.errors import NetworkFileError, OptionError, OutputError
 from ganforge.export import export_network
 from ganforge.models import dcgan, stylegan
 
@@ -138,3 +138,16 @@ def test_a_folder_that_is_no_model_is_refused_in_one_line(tmp_path: Path) -> Non
     (tmp_path / "model" / "model.safetensors").unlink()
     with pytest.raises(NetworkFileError, match="no model.safetensors"):
         load_network(tmp_path / "model")
+
+
+def test_options_of_one_format_are_refused_with_another(tmp_path: Path) -> None:
+    source = save_tiny_stylegan2(tmp_path / "net.pt")
+    for kwargs, words in [
+        ({"format": "onnx", "all_networks": True}, "all_networks applies to format='safetensors'"),
+        ({"format": "official", "push_to_hub_repo": "me/x"}, "push_to_hub_repo uploads model folders only"),
+        ({"format": "safetensors", "parts": ["mapping"]}, "parts apply to format='onnx' only"),
+        ({"format": "tflite"}, "format 'tflite' is not one of safetensors, onnx, official"),
+    ]:
+        with pytest.raises(OptionError, match=words):
+            export_network(source, tmp_path / "out", **kwargs)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["net.pt"]

@@ -49,7 +49,6 @@ class OnnxGenerator:
                 f"{path} is not a ganforge generator graph ({', '.join(inputs)} -> {', '.join(outputs)}); "
                 "export one with `ganforge export NETWORK OUT.onnx --format onnx`"
             )
-        self.path = path
         self.z_dim = int(inputs[LATENT][1])
         self.c_dim = int(inputs[LABELS][1]) if LABELS in inputs else 0
         self.has_psi = PSI in inputs

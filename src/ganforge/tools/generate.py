@@ -19,6 +19,7 @@ from ganforge.compat import generator_of, load_network
 from ganforge.data.grid import grid_size, save_image_grid
 from ganforge.errors import NetworkFileError, OptionError
 from ganforge.fileio import atomic_path, make_dirs
+from ganforge.inference.onnx import OnnxGenerator, is_onnx
 from ganforge.inference.runner import check_class, class_labels, pick_device, run_generator, run_synthesis
 from ganforge.models import dcgan
 from ganforge.tools.labels import LabelRecord, check_class_allowed, check_label_vectors, recorded_labels
@@ -44,6 +45,11 @@ def load_generator_and_labels(
     network_path: str | os.PathLike[str], device: str | None = None
 ) -> tuple[torch.nn.Module, LabelRecord]:
     """`load_generator`, and what the file records of the labels the network was trained on."""
+    if is_onnx(network_path):
+        raise NetworkFileError(
+            f"{network_path} is an ONNX graph, which only image generation from seeds runs; give the network "
+            "file it was exported from"
+        )
     nets = load_network(network_path)
     G = generator_of(nets, network_path)
     if G.img_channels not in (1, 3, 4):
@@ -116,11 +122,17 @@ def generate_images(
     )
     if not classes:
         raise OptionError("--class: give at least one class, e.g. '0-9'")
-    G, record = load_generator_and_labels(network_path, device)
+    onnx = is_onnx(network_path)
+    G, record = (OnnxGenerator(network_path), LabelRecord()) if onnx else load_generator_and_labels(
+        network_path, device)
+    if onnx and noise_mode != "const":
+        raise OptionError(f"noise_mode {noise_mode!r}: an ONNX graph has constant noise only; use 'const'")
     if labels is not None:
+        if onnx:
+            raise OptionError("labels: an ONNX graph runs with classes only; give the network file instead")
         check_label_vectors(labels, G.c_dim, record, label_names)
         rows = [torch.tensor([list(v)] * len(seeds), dtype=torch.float32) for v in labels]
-        folders = [f"label{k}" for k in range(len(labels))]
+        folders, classes = [f"label{k}" for k in range(len(labels))], [None] * len(labels)
     else:
         if several and G.c_dim == 0:
             raise OptionError(f"--class: {network_path} is unconditional; it has no classes to lay out")
@@ -134,7 +146,7 @@ def generate_images(
     count = len(seeds) * len(rows)
     logger.info("Generating %d image%s from %s", count, "" if count == 1 else "s", network_path)
     images = np.concatenate([
-        run_generator(
+        G.generate(seeds, k, truncation_psi, batch_size) if isinstance(G, OnnxGenerator) else run_generator(
             G,
             c=c,
             seeds=seeds,
@@ -143,7 +155,7 @@ def generate_images(
             noise_mode=noise_mode,
             progress=progress,
         ).numpy()
-        for c in rows
+        for k, c in zip(classes, rows, strict=True)
     ])
     outdir = Path(outdir)
     names = [Path(folder) / seed_filename(s) if several else Path(seed_filename(s))

@@ -25,6 +25,7 @@ from ganforge.models.stylegan2.layers import (
     Conv2dLayer,
     FullyConnectedLayer,
     MappingNetwork,
+    check_architecture,
     conv_weight,
 )
 from ganforge.ops.bias_act import activation_gain, bias_act
@@ -33,7 +34,6 @@ from ganforge.ops.modulated_conv2d import modulated_conv2d
 from ganforge.ops.resolution import check_aspect, resolution_log2
 from ganforge.ops.upfirdn2d import setup_filter, upsample2d
 
-ARCHITECTURES = ("orig", "skip", "resnet")
 NOISE_MODES = ("random", "const", "none")
 
 
@@ -155,8 +155,7 @@ class SynthesisBlock(nn.Module):
         activation: str = "lrelu",
         img_aspect: Sequence[int] = (1, 1),
     ) -> None:
-        if architecture not in ARCHITECTURES:
-            raise ValueError(f"architecture must be one of {ARCHITECTURES}, got {architecture!r}")
+        check_architecture(architecture)
         super().__init__()
         self.in_channels = in_channels
         self.w_dim = w_dim

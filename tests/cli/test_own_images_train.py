@@ -114,6 +114,15 @@ def test_8x32_continuous(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     picture = _pngs(tmp_path / "out")["seed0000.png"]
     assert (picture.size, picture.mode) == ((8, 32), "RGB")
 
+    code, out = _cli(capsys, "export", str(snapshot), str(tmp_path / "o.pkl"), "--format", "official")
+    assert code == 1 and "makes 8x32 images; the official StyleGAN2-ADA code builds square" in out
+    code, out = _cli(capsys, "export", str(snapshot), str(tmp_path / "folder"))
+    assert code == 0, out
+    code, out = _cli(capsys, "generate", "--network", str(tmp_path / "folder"), "--seeds", "0", "--label",
+                     "0.3,-0.5", "--outdir", str(tmp_path / "again"), "--device", "cpu")
+    assert code == 0, out
+    assert _pngs(tmp_path / "again")["seed0000.png"].tobytes() == picture.tobytes()
+
 
 def test_dcgan_16x8_multi_hot_and_square_only_families(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]

@@ -7,6 +7,7 @@ import os
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import PIL.Image
@@ -33,7 +34,13 @@ def load_generator(network_path: str | os.PathLike[str], device: str | None = No
 
     `device=None` picks the best available device (see `pick_device`).
     """
-    nets = load_network(network_path)
+    return generator_of(load_network(network_path), network_path, device)
+
+
+def generator_of(
+    nets: dict[str, Any], network_path: str | os.PathLike[str], device: str | None = None
+) -> torch.nn.Module:
+    """The generator to sample from in `load_network`'s result for `network_path` (see `load_generator`)."""
     G = nets.get("G_ema")
     if G is None:
         G = nets.get("G")

@@ -1,0 +1,252 @@
+"""The page of `ganforge serve`: Gradio tabs over an `Explorer` (seeds, style mixing, interpolation,
+projection, about). Needs the `serve` extra; `ganforge.serve.server` checks for it first."""
+
+from __future__ import annotations
+
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+import numpy as np
+
+from ganforge.errors import GanforgeError
+from ganforge.inference.runner import NOISE_MODES
+from ganforge.serve.about import describe, family_name
+from ganforge.serve.explorer import LAYER_RANGES, MAX_IMAGES, Explorer, Projected
+from ganforge.tools.project import DISTANCES
+from ganforge.tools.video import LATENT_KINDS
+
+SOURCES = ("seed", "projection")
+"""Where an interpolation endpoint comes from."""
+
+
+def _handler(fn: Callable[..., tuple[Any, ...]], num_outputs: int) -> Callable[..., tuple[Any, ...]]:
+    """`fn` for an event with `num_outputs` outputs, the last a status line: a user error becomes its
+    message there, the other outputs stay as they were, and the server keeps serving."""
+
+    @wraps(fn)
+    def handler(*args: Any, **kwargs: Any) -> tuple[Any, ...]:
+        try:
+            return fn(*args, **kwargs)
+        except GanforgeError as e:
+            return (*[gr.skip()] * (num_outputs - 1), f"**Error:** {e}")
+
+    return handler
+
+
+def _seconds(start: float) -> str:
+    return f"{time.perf_counter() - start:.2f} s"
+
+
+def _class_idx(value: Any) -> int | None:
+    return None if value in (None, "") else int(value)
+
+
+def build_app(explorer: Explorer, workdir: str | Path | None = None) -> gr.Blocks:
+    """The page for `explorer`'s network; files offered for download are written under `workdir`."""
+    workdir = Path(workdir or tempfile.mkdtemp(prefix="ganforge-serve-"))
+    G = explorer.G
+    has_mapping = explorer.has_mapping
+
+    def new_folder() -> Path:
+        folder = workdir / uuid.uuid4().hex
+        folder.mkdir(parents=True)
+        return folder
+
+    name = Path(explorer.network_path).name
+    with gr.Blocks(title=f"ganforge serve: {name}", analytics_enabled=False) as app:
+        gr.Markdown(
+            f"## ganforge serve\n`{name}`: {family_name(G)}, "
+            f"{G.img_resolution} x {G.img_resolution}"
+            + ("" if has_mapping else
+               f"\n\nStyle mixing, interpolation and projection need a mapping network; a {family_name(G)} "
+               "generator has none.")
+        )
+        with gr.Row():
+            psi = gr.Slider(0, 2, value=1, step=0.05, label="Truncation psi", visible=has_mapping,
+                            elem_id="psi")
+            classes = [str(k) for k in range(explorer.num_classes)]
+            class_pick = gr.Dropdown(classes, value=classes[0] if classes else None, label="Class",
+                                     visible=bool(classes), elem_id="class")
+            noise = gr.Radio(list(NOISE_MODES), value="const", label="Noise mode", visible=has_mapping,
+                             elem_id="noise")
+        projection_state = gr.State(None)
+
+        with gr.Tabs():
+            with gr.Tab("Seeds", id="seeds"):
+                with gr.Row():
+                    seeds_text = gr.Textbox("0-7", label="Seeds", info=f"e.g. 0-7,42; at most {MAX_IMAGES}",
+                                            elem_id="seeds")
+                    seeds_button = gr.Button("Generate", variant="primary", elem_id="generate")
+                gallery = gr.Gallery(label="Samples (click one to enlarge)", columns=8, format="png",
+                                     object_fit="contain", elem_id="gallery")
+                seeds_status = gr.Markdown(elem_id="seeds-status")
+
+                def on_seeds(text: str, psi_value: float, class_value: Any,
+                             noise_mode: str) -> tuple[Any, Any]:
+                    start = time.perf_counter()
+                    seeds = explorer.parse_seeds(text, "seeds")
+                    images = explorer.seeds(seeds, psi_value, _class_idx(class_value), noise_mode)
+                    items = [(image, f"seed {seed}") for seed, image in zip(seeds, images, strict=True)]
+                    return items, f"{len(images)} image(s) in {_seconds(start)}"
+
+                seeds_inputs = [seeds_text, psi, class_pick, noise]
+                seeds_fn = _handler(on_seeds, 2)
+                events = (seeds_button.click, seeds_text.submit, psi.release, class_pick.change, noise.change,
+                          app.load)
+                for event in events:
+                    event(seeds_fn, seeds_inputs, [gallery, seeds_status], concurrency_id="seeds")
+
+            if has_mapping:
+                _style_mixing_tab(explorer, psi, class_pick, noise)
+                _interpolation_tab(explorer, psi, class_pick, noise, projection_state, new_folder)
+                _projection_tab(explorer, class_pick, projection_state, new_folder)
+
+            with gr.Tab("About", id="about"):
+                gr.Markdown(describe(explorer.network_path, explorer.nets, G), elem_id="about")
+    return app
+
+
+def _style_mixing_tab(explorer: Explorer, psi: gr.Slider, class_pick: gr.Dropdown, noise: gr.Radio) -> None:
+    with gr.Tab("Style mixing", id="style-mixing"):
+        with gr.Row():
+            rows = gr.Textbox("85,100,75", label="Row seeds", info="they keep the other layers",
+                              elem_id="mix-rows")
+            cols = gr.Textbox("55,821,1789", label="Column seeds", info="they give the chosen layers",
+                              elem_id="mix-cols")
+            layers = gr.CheckboxGroup(list(LAYER_RANGES), value=["coarse"], label="Layers from the columns",
+                                      info="coarse 4-8 px, middle 16-32 px, fine 64 px and up",
+                                      elem_id="mix-layers")
+            button = gr.Button("Mix", variant="primary", elem_id="mix")
+        grid = gr.Image(label="Style mixing", format="png", type="numpy", interactive=False,
+                        elem_id="mix-grid")
+        status = gr.Markdown(elem_id="mix-status")
+
+        def on_mix(row_text: str, col_text: str, ranges: list[str], psi_value: float, class_value: Any,
+                   noise_mode: str) -> tuple[Any, ...]:
+            start = time.perf_counter()
+            row_seeds = explorer.parse_seeds(row_text, "row seeds")
+            col_seeds = explorer.parse_seeds(col_text, "column seeds")
+            image = explorer.style_mix(row_seeds, col_seeds, ranges, psi_value, _class_idx(class_value),
+                                       noise_mode)
+            return image, f"{len(row_seeds)} x {len(col_seeds)} mixes in {_seconds(start)}"
+
+        button.click(_handler(on_mix, 2), [rows, cols, layers, psi, class_pick, noise], [grid, status],
+                     concurrency_id="style-mixing")
+
+
+def _endpoint(source: str, seed: float | None, projected: Projected | None, name: str) -> int | Any:
+    """An interpolation endpoint from the page's controls: a seed, or the session's last projection."""
+    if source == "projection":
+        if projected is None:
+            raise GanforgeError(f"{name}: there is no projection yet; run one in the Projection tab")
+        return projected.w
+    if seed is None or seed < 0 or seed != int(seed):
+        raise GanforgeError(f"{name}: give a seed, a whole number from 0")
+    return int(seed)
+
+
+def _interpolation_tab(
+    explorer: Explorer, psi: gr.Slider, class_pick: gr.Dropdown, noise: gr.Radio, projection_state: gr.State,
+    new_folder: Callable[[], Path],
+) -> None:
+    with gr.Tab("Interpolation", id="interpolation"):
+        with gr.Row():
+            with gr.Column():
+                source_a = gr.Radio(list(SOURCES), value="seed", label="From", elem_id="from-source")
+                seed_a = gr.Number(0, label="Seed A", precision=0, elem_id="seed-a")
+            with gr.Column():
+                source_b = gr.Radio(list(SOURCES), value="seed", label="To", elem_id="to-source")
+                seed_b = gr.Number(1, label="Seed B", precision=0, elem_id="seed-b")
+            kind = gr.Radio(list(LATENT_KINDS), value="w", label="Interpolate in", elem_id="kind")
+        t = gr.Slider(0, 1, value=0.5, step=0.01, label="A -> B", elem_id="t")
+        image = gr.Image(label="Interpolation", format="png", type="numpy", interactive=False, height=320,
+                         elem_id="lerp-image")
+        with gr.Row():
+            frames = gr.Slider(1, 120, value=30, step=1, label="Frames per seed (video)", elem_id="frames")
+            video_button = gr.Button("Export video", elem_id="export-video")
+            video = gr.File(label="Looping video A -> B -> A (MP4)", elem_id="video")
+        status = gr.Markdown(elem_id="lerp-status")
+        common = [source_a, seed_a, source_b, seed_b, kind, psi, class_pick, noise, projection_state]
+
+        def on_move(source_a: str, seed_a: float, source_b: str, seed_b: float, kind: str, psi_value: float,
+                    class_value: Any, noise_mode: str, projected: Projected | None,
+                    t_value: float) -> tuple[Any, ...]:
+            start = time.perf_counter()
+            a = _endpoint(source_a, seed_a, projected, "from")
+            b = _endpoint(source_b, seed_b, projected, "to")
+            frame = explorer.interpolate(a, b, t_value, kind, psi_value, _class_idx(class_value), noise_mode)
+            return frame, f"t = {t_value:.2f} in {_seconds(start)}"
+
+        def on_video(source_a: str, seed_a: float, source_b: str, seed_b: float, kind: str, psi_value: float,
+                     class_value: Any, noise_mode: str, projected: Projected | None,
+                     frames_per_seed: float) -> tuple[Any, ...]:
+            start = time.perf_counter()
+            a = _endpoint(source_a, seed_a, projected, "from")
+            b = _endpoint(source_b, seed_b, projected, "to")
+            path = explorer.interpolation_video(
+                a, b, new_folder() / "lerp.mp4", int(frames_per_seed), kind=kind, truncation_psi=psi_value,
+                class_idx=_class_idx(class_value), noise_mode=noise_mode,
+            )
+            return str(path), f"{2 * int(frames_per_seed)} frames written in {_seconds(start)}"
+
+        move = _handler(on_move, 2)
+        for event in (t.release, kind.change, source_a.change, source_b.change, seed_a.submit, seed_b.submit):
+            event(move, [*common, t], [image, status], concurrency_id="interpolation")
+        video_button.click(_handler(on_video, 2), [*common, frames], [video, status], concurrency_id="video")
+
+
+def _projection_tab(
+    explorer: Explorer, class_pick: gr.Dropdown, projection_state: gr.State, new_folder: Callable[[], Path]
+) -> None:
+    with gr.Tab("Projection", id="projection"):
+        with gr.Row():
+            upload = gr.File(label="Image to project", type="filepath", elem_id="upload")
+            with gr.Column():
+                steps = gr.Slider(1, 1000, value=100, step=1, label="Steps", elem_id="steps")
+                distance = gr.Radio(list(DISTANCES), value="auto", label="Distance",
+                                    info="auto: LPIPS when its weights are at hand, else pixels",
+                                    elem_id="distance")
+                button = gr.Button("Project", variant="primary", elem_id="project")
+        with gr.Row():
+            pair = gr.Image(label="Target | projection", format="png", type="numpy", interactive=False,
+                            elem_id="projection-pair")
+            curve = gr.LinePlot(x="step", y="distance", label="Distance per step", elem_id="curve")
+        download = gr.File(label="projected_w.npz (also an endpoint in the Interpolation tab)",
+                           elem_id="projected-w")
+        status = gr.Markdown(elem_id="projection-status")
+
+        def on_project(path: str | None, num_steps: float, kind: str, class_value: Any,
+                       progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008 (Gradio's way)
+            if path is None:
+                raise GanforgeError("image: upload an image to project first")
+            start = time.perf_counter()
+            total = int(num_steps)
+            progress((0, total), desc="projecting")
+            projected = explorer.project(
+                path, total, kind, _class_idx(class_value),
+                on_step=lambda done, _dist: progress((done, total), desc="projecting"),
+            )
+            files = explorer.save_projection(projected, new_folder())
+            target = projected.target
+            shown = np.concatenate([target, projected.image], axis=1)
+            dists = projected.result.distances
+            table = {"step": list(range(1, len(dists) + 1)), "distance": dists}
+            message = f"{total} steps in {_seconds(start)}; final distance {dists[-1]:.4f}"
+            npz = next(str(f) for f in files if f.suffix == ".npz")
+            return shown if shown.shape[2] == 3 else shown[:, :, 0], _frame(table), npz, projected, message
+
+        button.click(_handler(on_project, 5), [upload, steps, distance, class_pick],
+                     [pair, curve, download, projection_state, status], concurrency_id="projection")
+
+
+def _frame(table: dict[str, list[float]]) -> Any:
+    """The distance table as the DataFrame Gradio's plots take."""
+    import pandas as pd  # Gradio's own dependency
+
+    return pd.DataFrame(table)

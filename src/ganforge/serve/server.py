@@ -1,0 +1,59 @@
+"""Start `ganforge serve`: load the network once, build the page, serve it on one address."""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+from ganforge.errors import GanforgeError
+from ganforge.serve.explorer import Explorer
+from ganforge.serve.uploads import MAX_UPLOAD_BYTES
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 7860
+QUEUE_SIZE = 64
+"""Requests that may wait per event; each tab runs its own requests one at a time, independently of the
+other tabs (a long projection never holds up the seeds)."""
+
+
+def require_gradio() -> None:
+    """Refuse, in one line saying how to install it, when Gradio (the `serve` extra) is missing."""
+    try:
+        import gradio  # noqa: F401
+    except ImportError as e:
+        raise GanforgeError(
+            "`ganforge serve` needs Gradio, which is not installed: pip install 'ganforge[serve]'"
+        ) from e
+
+
+def start(
+    network_path: str | os.PathLike[str],
+    host: str = DEFAULT_HOST,
+    port: int | None = DEFAULT_PORT,
+    device: str | None = None,
+    block: bool = True,
+) -> Any:
+    """Serve the page for `network_path` at http://host:port/ (port None: a free one).
+
+    `block=False` returns the running Gradio app at once (its `local_url` says where; `close()` stops
+    it), for tests and notebooks; otherwise serves until interrupted.
+    """
+    require_gradio()
+    from ganforge.serve.app import build_app  # deferred: Gradio is an optional extra
+
+    explorer = Explorer(network_path, device=device)
+    app = build_app(explorer)
+    app.queue(max_size=QUEUE_SIZE, default_concurrency_limit=1)
+    logger.info("Serving %s on %s, port %s (Ctrl+C stops)", network_path, host, port or "any free one")
+    try:
+        app.launch(
+            server_name=host, server_port=port, share=False, inbrowser=False, prevent_thread_lock=not block,
+            max_file_size=MAX_UPLOAD_BYTES, show_error=False, quiet=not block, ssr_mode=False,
+            mcp_server=False, footer_links=[],
+        )
+    except OSError as e:
+        raise GanforgeError(f"port: cannot serve on {host}:{port} ({e}); choose another port") from e
+    return app

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import PIL.Image
 import pytest
+from tests.conftest import save_tiny_stylegan2
 
 from ganforge.cli.main import main
 from ganforge.compat import save_network
@@ -20,7 +21,6 @@ from ganforge.serve.about import describe
 from ganforge.serve.explorer import MAX_IMAGES, Explorer
 from ganforge.serve.uploads import read_upload
 from ganforge.tools.video import interpolation_frames
-from tests.conftest import save_tiny_stylegan2
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +73,8 @@ def test_projection_is_generate_projected_w(
     projected = explorer.project(target, 4, "pixel", class_idx=1, on_step=lambda i, d: steps.append(i))
     assert steps == [1, 2, 3, 4] and len(projected.result.distances) == 4
     files = explorer.save_projection(projected, tmp_path / "out")
-    main(["generate", "--network", cond_net, "--projected-w", str(files[2]), "--outdir", str(tmp_path / "gen")])
+    main(["generate", "--network", cond_net, "--projected-w", str(files[2]),
+          "--outdir", str(tmp_path / "gen")])
     assert np.array_equal(projected.image, read_png(tmp_path / "gen" / "proj00.png"))
     assert explorer.interpolate(3, projected.w, 1.0, "w", class_idx=1).shape == projected.image.shape
     with pytest.raises(OptionError, match="projection is a W latent"):

@@ -116,9 +116,9 @@ def test_about_reads_the_run_folder(tmp_path: Path) -> None:
     (run / "metric-fid_digits.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
     explorer = Explorer(net, device="cpu")
     text = describe(net, explorer.nets, explorer.G)
-    assert "StyleGAN2" in text and "8 x 8" in text and "| Classes | 3 |" in text
+    assert "StyleGAN2" in text and "8 x 8" in text and "- **Classes**: 3" in text
     params = sum(p.numel() for p in explorer.G.parameters())
-    assert f"| Parameters of G_ema | {params:,} |" in text
+    assert f"- **Parameters of G_ema**: {params:,}" in text
     assert "| fid_digits | 12.5 |" in text and "99" not in text.split("Metrics", 1)[1].split("###")[0]
     assert '"gamma": 0.25' in text
 

@@ -66,12 +66,13 @@ def describe(network_path: str | os.PathLike[str], nets: dict[str, Any], G: torc
     for key, module in nets.items():
         if isinstance(module, torch.nn.Module):
             rows.append((f"Parameters of {key}", f"{parameter_count(module):,}"))
-    lines = ["| | |", "|---|---|", *(f"| {name} | {value} |" for name, value in rows)]
+    lines = [f"- **{name}**: {value}" for name, value in rows]
     extras = {key: value for key, value in nets.items() if not isinstance(value, torch.nn.Module)}
     options, metrics = run_records(network_path)
     if metrics:
         lines += ["", "### Metrics of this snapshot", "", "| Metric | Value |", "|---|---|"]
-        lines += [f"| {name} | {value:.4g} |" for name, value in sorted(metrics.items())]
+        lines += [f"| {name} | {value:.4g} |" if isinstance(value, float) else f"| {name} | {value} |"
+                  for name, value in sorted(metrics.items())]
     for title, data in (("Recorded in the file", extras), (f"Training options ({OPTIONS_FILE})", options)):
         if data:
             lines += ["", f"### {title}", "", "```json", json.dumps(data, indent=2, default=str), "```"]

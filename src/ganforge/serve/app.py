@@ -24,6 +24,13 @@ from ganforge.tools.video import LATENT_KINDS
 SOURCES = ("seed", "projection")
 """Where an interpolation endpoint comes from."""
 
+IMAGE_HEIGHT = 320
+"""Pixels of height for the single-image views; small networks' images are scaled up without smoothing."""
+
+CSS = """
+.scaled img { width: 100%; height: 100%; object-fit: contain; image-rendering: pixelated; }
+"""
+
 
 def _handler(fn: Callable[..., tuple[Any, ...]], num_outputs: int) -> Callable[..., tuple[Any, ...]]:
     """`fn` for an event with `num_outputs` outputs, the last a status line: a user error becomes its
@@ -123,8 +130,7 @@ def _style_mixing_tab(explorer: Explorer, psi: gr.Slider, class_pick: gr.Dropdow
                                       info="coarse 4-8 px, middle 16-32 px, fine 64 px and up",
                                       elem_id="mix-layers")
             button = gr.Button("Mix", variant="primary", elem_id="mix")
-        grid = gr.Image(label="Style mixing", format="png", type="numpy", interactive=False,
-                        elem_id="mix-grid")
+        grid = _image_view("Style mixing", "mix-grid")
         status = gr.Markdown(elem_id="mix-status")
 
         def on_mix(row_text: str, col_text: str, ranges: list[str], psi_value: float, class_value: Any,
@@ -165,8 +171,7 @@ def _interpolation_tab(
                 seed_b = gr.Number(1, label="Seed B", precision=0, elem_id="seed-b")
             kind = gr.Radio(list(LATENT_KINDS), value="w", label="Interpolate in", elem_id="kind")
         t = gr.Slider(0, 1, value=0.5, step=0.01, label="A -> B", elem_id="t")
-        image = gr.Image(label="Interpolation", format="png", type="numpy", interactive=False, height=320,
-                         elem_id="lerp-image")
+        image = _image_view("Interpolation", "lerp-image")
         with gr.Row():
             frames = gr.Slider(1, 120, value=30, step=1, label="Frames per seed (video)", elem_id="frames")
             video_button = gr.Button("Export video", elem_id="export-video")
@@ -214,8 +219,7 @@ def _projection_tab(
                                     elem_id="distance")
                 button = gr.Button("Project", variant="primary", elem_id="project")
         with gr.Row():
-            pair = gr.Image(label="Target | projection", format="png", type="numpy", interactive=False,
-                            elem_id="projection-pair")
+            pair = _image_view("Target | projection", "projection-pair")
             curve = gr.LinePlot(x="step", y="distance", label="Distance per step", elem_id="curve")
         download = gr.File(label="projected_w.npz (also an endpoint in the Interpolation tab)",
                            elem_id="projected-w")
@@ -243,6 +247,12 @@ def _projection_tab(
 
         button.click(_handler(on_project, 5), [upload, steps, distance, class_pick],
                      [pair, curve, download, projection_state, status], concurrency_id="projection")
+
+
+def _image_view(label: str, elem_id: str) -> gr.Image:
+    """An output image shown as PNG (lossless: exactly the network's pixels), scaled to the view."""
+    return gr.Image(label=label, format="png", type="numpy", interactive=False, height=IMAGE_HEIGHT,
+                    buttons=["download", "fullscreen"], elem_id=elem_id, elem_classes="scaled")
 
 
 def _frame(table: dict[str, list[float]]) -> Any:

@@ -42,7 +42,7 @@ def start(
     it), for tests and notebooks; otherwise serves until interrupted.
     """
     require_gradio()
-    from ganforge.serve.app import build_app  # deferred: Gradio is an optional extra
+    from ganforge.serve.app import CSS, build_app  # deferred: Gradio is an optional extra
 
     explorer = Explorer(network_path, device=device)
     app = build_app(explorer)
@@ -52,7 +52,7 @@ def start(
         app.launch(
             server_name=host, server_port=port, share=False, inbrowser=False, prevent_thread_lock=not block,
             max_file_size=MAX_UPLOAD_BYTES, show_error=False, quiet=not block, ssr_mode=False,
-            mcp_server=False, footer_links=[],
+            mcp_server=False, footer_links=[], css=CSS,
         )
     except OSError as e:
         raise GanforgeError(f"port: cannot serve on {host}:{port} ({e}); choose another port") from e

@@ -65,6 +65,7 @@ def url(network: str) -> Iterator[str]:
     from ganforge.serve.server import start
 
     app = start(network, port=free_port(), device="cpu", block=False)
+    assert app.local_url.startswith("http://127.0.0.1:")  # the default host: this machine only
     try:
         yield app.local_url.rstrip("/")
     finally:

@@ -5,6 +5,7 @@ one line saying what to install."""
 from __future__ import annotations
 
 import json
+import socket
 import sys
 from pathlib import Path
 
@@ -147,4 +148,23 @@ def test_serve_without_gradio_says_what_to_install(
     assert exit_info.value.code == 1
     assert capsys.readouterr().err == (
         "Error: `ganforge serve` needs Gradio, which is not installed: pip install 'ganforge[serve]'\n"
+    )
+
+
+def test_serve_refuses_a_missing_network_and_a_taken_port(
+    cond_net: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit):
+        main(["serve", "--network", str(tmp_path / "missing.pt")])
+    err = capsys.readouterr().err
+    assert err.startswith("Error: ") and "missing.pt" in err and err.count("\n") == 1
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(SystemExit):
+            main(["serve", "--network", cond_net, "--port", str(port)])
+    assert capsys.readouterr().err == (
+        f"Error: port: cannot serve on 127.0.0.1:{port} (the port is taken, or the host is not an address "
+        "of this machine); choose another port or host\n"
     )

@@ -55,5 +55,8 @@ def start(
             mcp_server=False, footer_links=[], css=CSS,
         )
     except OSError as e:
-        raise GanforgeError(f"port: cannot serve on {host}:{port} ({e}); choose another port") from e
+        raise GanforgeError(
+            f"port: cannot serve on {host}:{port} (the port is taken, or the host is not an address of this "
+            "machine); choose another port or host"
+        ) from e
     return app

@@ -3,7 +3,6 @@ projection, about). Needs the `serve` extra; `ganforge.serve.server` checks for 
 
 from __future__ import annotations
 
-import tempfile
 import time
 import uuid
 from collections.abc import Callable
@@ -26,6 +25,9 @@ SOURCES = ("seed", "projection")
 
 IMAGE_HEIGHT = 320
 """Pixels of height for the single-image views; small networks' images are scaled up without smoothing."""
+
+CACHE_SECONDS = 3600
+"""Seconds after which Gradio's cache drops the images and files the page made (a server may run for days)."""
 
 CSS = """
 .scaled img { width: 100%; height: 100%; object-fit: contain; image-rendering: pixelated; }
@@ -54,9 +56,9 @@ def _class_idx(value: Any) -> int | None:
     return None if value in (None, "") else int(value)
 
 
-def build_app(explorer: Explorer, workdir: str | Path | None = None) -> gr.Blocks:
+def build_app(explorer: Explorer, workdir: str | Path) -> gr.Blocks:
     """The page for `explorer`'s network; files offered for download are written under `workdir`."""
-    workdir = Path(workdir or tempfile.mkdtemp(prefix="ganforge-serve-"))
+    workdir = Path(workdir)
     G = explorer.G
     has_mapping = explorer.has_mapping
 
@@ -66,7 +68,8 @@ def build_app(explorer: Explorer, workdir: str | Path | None = None) -> gr.Block
         return folder
 
     name = Path(explorer.network_path).name
-    with gr.Blocks(title=f"ganforge serve: {name}", analytics_enabled=False) as app:
+    with gr.Blocks(title=f"ganforge serve: {name}", analytics_enabled=False,
+                   delete_cache=(CACHE_SECONDS, CACHE_SECONDS)) as app:
         gr.Markdown(
             f"## ganforge serve\n`{name}`: {family_name(G)}, "
             f"{G.img_resolution} x {G.img_resolution}"

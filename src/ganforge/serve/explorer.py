@@ -89,15 +89,13 @@ class Explorer:
         """The number of classes of a conditional network (0: unconditional)."""
         return int(self.G.c_dim)
 
-    def parse_seeds(self, text: str, what: str = "seeds", at_least: int = 1) -> list[int]:
-        """Seeds such as '0-7,42' (repeats dropped), at least `at_least` and at most MAX_IMAGES of them."""
+    def parse_seeds(self, text: str, what: str = "seeds") -> list[int]:
+        """Seeds such as '0-7,42' (repeats dropped), at most MAX_IMAGES of them; `what` names the field."""
         seeds = list(dict.fromkeys(parse_int_list(text, option=what)))
         if len(seeds) > MAX_IMAGES:
             raise OptionError(
                 f"{what}: {text!r} asks for {len(seeds)} seeds; the page shows at most {MAX_IMAGES} at a time"
             )
-        if len(seeds) < at_least:
-            raise OptionError(f"{what}: give at least {at_least} seeds, e.g. '0-{at_least - 1}'")
         return seeds
 
     def _class(self, class_idx: int | None) -> int | None:
@@ -182,14 +180,15 @@ class Explorer:
         self, keys: torch.Tensor, t: float, kind: str, truncation_psi: float, class_idx: int | None,
         noise_mode: str,
     ) -> np.ndarray:
-        """The image at time `t` of the closed spline through `keys` (key k at t = k), as `ganforge video`."""
+        """The uint8 HWC image at time `t` of the closed spline through `keys` (key k at t = k), as
+        `ganforge video` draws it."""
         latent = catmull_rom_loop(keys, torch.tensor([t]))
         if kind == "z":
             labels = class_labels(self.G.c_dim, self._class(class_idx), 1)
             ws = run_mapping(self.G, latent, labels, truncation_psi=truncation_psi)
         else:
             ws = latent
-        return self._images(run_synthesis(self.G, ws, noise_mode=noise_mode, progress=False))[0]
+        return run_synthesis(self.G, ws, noise_mode=noise_mode, progress=False)[0].numpy()
 
     def interpolate(
         self, a: Endpoint, b: Endpoint, t: float, kind: str = "w", truncation_psi: float = 1.0,
@@ -197,19 +196,18 @@ class Explorer:
     ) -> np.ndarray:
         """The image a fraction `t` (0: a, 1: b) of the way along the path `ganforge video` takes."""
         keys = self._keys(a, b, kind, truncation_psi, class_idx)
-        return self._frame(keys, float(t), kind, truncation_psi, class_idx, noise_mode)
+        return _viewable(self._frame(keys, float(t), kind, truncation_psi, class_idx, noise_mode))
 
     def interpolation_frames(
         self, a: Endpoint, b: Endpoint, frames_per_seed: int, kind: str = "w", truncation_psi: float = 1.0,
         class_idx: int | None = None, noise_mode: str = "const",
     ) -> Iterator[np.ndarray]:
-        """The frames of the looping video a -> b -> a (for two seeds, `ganforge video --seeds a,b`'s)."""
+        """The uint8 HWC frames of the looping video a -> b -> a (of two seeds: `ganforge video`'s)."""
         if frames_per_seed < 1:
             raise OptionError(f"frames per seed: must be at least 1, not {frames_per_seed}")
         keys = self._keys(a, b, kind, truncation_psi, class_idx)
         for frame in range(2 * frames_per_seed):
-            image = self._frame(keys, frame / frames_per_seed, kind, truncation_psi, class_idx, noise_mode)
-            yield image if image.ndim == 3 else image[:, :, None]  # write_video takes HWC
+            yield self._frame(keys, frame / frames_per_seed, kind, truncation_psi, class_idx, noise_mode)
 
     def interpolation_video(
         self, a: Endpoint, b: Endpoint, path: str | os.PathLike[str], frames_per_seed: int = 30,

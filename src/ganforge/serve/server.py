@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import tempfile
 from typing import Any
 
 from ganforge.errors import GanforgeError
@@ -36,7 +37,7 @@ def start(
     device: str | None = None,
     block: bool = True,
 ) -> Any:
-    """Serve the page for `network_path` at http://host:port/ (port None: a free one).
+    """Serve the page for `network_path` at http://host:port/ (port None: the first free one from 7860).
 
     `block=False` returns the running Gradio app at once (its `local_url` says where; `close()` stops
     it), for tests and notebooks; otherwise serves until interrupted.
@@ -45,7 +46,9 @@ def start(
     from ganforge.serve.app import CSS, build_app  # deferred: Gradio is an optional extra
 
     explorer = Explorer(network_path, device=device)
-    app = build_app(explorer)
+    workdir = tempfile.TemporaryDirectory(prefix="ganforge-serve-")  # removed with the app
+    app = build_app(explorer, workdir.name)
+    app.ganforge_workdir = workdir
     app.queue(max_size=QUEUE_SIZE, default_concurrency_limit=1)
     logger.info("Serving %s on %s, port %s (Ctrl+C stops)", network_path, host, port or "any free one")
     try:

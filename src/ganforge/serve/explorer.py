@@ -29,7 +29,7 @@ from ganforge.inference.runner import (
     seed_latents,
 )
 from ganforge.serve.uploads import read_upload
-from ganforge.tools.generate import generator_of
+from ganforge.tools.generate import prepare_generator
 from ganforge.tools.project import (
     Distance,
     Projection,
@@ -74,7 +74,7 @@ class Explorer:
     def __init__(self, network_path: str | os.PathLike[str], device: str | None = None, batch_size: int = 16):
         nets = load_network(network_path)
         self.network_path = str(network_path)
-        self.G = generator_of(nets, network_path, device)
+        self.G = prepare_generator(nets, network_path, device)
         self.nets = nets
         self.batch_size = batch_size
         self._distances: dict[str, Distance] = {}

@@ -13,7 +13,7 @@ import numpy as np
 import PIL.Image
 import torch
 
-from ganforge.compat import load_network
+from ganforge.compat import generator_of, load_network
 from ganforge.data.grid import grid_size, save_image_grid
 from ganforge.errors import NetworkFileError, OptionError
 from ganforge.fileio import atomic_path, make_dirs
@@ -34,18 +34,14 @@ def load_generator(network_path: str | os.PathLike[str], device: str | None = No
 
     `device=None` picks the best available device (see `pick_device`).
     """
-    return generator_of(load_network(network_path), network_path, device)
+    return prepare_generator(load_network(network_path), network_path, device)
 
 
-def generator_of(
+def prepare_generator(
     nets: dict[str, Any], network_path: str | os.PathLike[str], device: str | None = None
 ) -> torch.nn.Module:
-    """The generator to sample from in `load_network`'s result for `network_path` (see `load_generator`)."""
-    G = nets.get("G_ema")
-    if G is None:
-        G = nets.get("G")
-    if G is None:
-        raise NetworkFileError(f"{network_path}: the file holds no generator (neither 'G_ema' nor 'G')")
+    """`load_generator` for the networks `load_network` already read from `network_path`."""
+    G = generator_of(nets, network_path)
     if G.img_channels not in (1, 3):
         raise NetworkFileError(
             f"{network_path}: the generator makes {G.img_channels}-channel images; only 1 or 3 can be saved"

@@ -13,11 +13,12 @@ from typing import Any
 import gradio as gr
 import numpy as np
 
-from ganforge.errors import GanforgeError
+from ganforge.errors import GanforgeError, OptionError
 from ganforge.inference.runner import NOISE_MODES
 from ganforge.serve.about import describe, family_name
-from ganforge.serve.explorer import LAYER_RANGES, MAX_IMAGES, Explorer, Projected
+from ganforge.serve.explorer import LAYER_RANGES, MAX_IMAGES, Endpoint, Explorer, Projected, viewable
 from ganforge.tools.project import DISTANCES
+from ganforge.tools.seeds import MAX_SEED
 from ganforge.tools.video import LATENT_KINDS
 
 SOURCES = ("seed", "projection")
@@ -149,14 +150,14 @@ def _style_mixing_tab(explorer: Explorer, psi: gr.Slider, class_pick: gr.Dropdow
                      concurrency_id="style-mixing")
 
 
-def _endpoint(source: str, seed: float | None, projected: Projected | None, name: str) -> int | Any:
+def _endpoint(source: str, seed: float | None, projected: Projected | None, name: str) -> Endpoint:
     """An interpolation endpoint from the page's controls: a seed, or the session's last projection."""
     if source == "projection":
         if projected is None:
-            raise GanforgeError(f"{name}: there is no projection yet; run one in the Projection tab")
+            raise OptionError(f"{name}: there is no projection yet; run one in the Projection tab")
         return projected.w
-    if seed is None or seed < 0 or seed != int(seed):
-        raise GanforgeError(f"{name}: give a seed, a whole number from 0")
+    if seed is None or not 0 <= seed <= MAX_SEED or seed != int(seed):
+        raise OptionError(f"{name}: give a seed, a whole number from 0 to {MAX_SEED}")
     return int(seed)
 
 
@@ -228,25 +229,23 @@ def _projection_tab(
                            elem_id="projected-w")
         status = gr.Markdown(elem_id="projection-status")
 
-        def on_project(path: str | None, num_steps: float, kind: str, class_value: Any,
+        def on_project(path: str | None, num_steps: float, distance_kind: str, class_value: Any,
                        progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008 (Gradio's way)
             if path is None:
-                raise GanforgeError("image: upload an image to project first")
+                raise OptionError("image: upload an image to project first")
             start = time.perf_counter()
             total = int(num_steps)
             progress((0, total), desc="projecting")
             projected = explorer.project(
-                path, total, kind, _class_idx(class_value),
+                path, total, distance_kind, _class_idx(class_value),
                 on_step=lambda done, _dist: progress((done, total), desc="projecting"),
             )
             files = explorer.save_projection(projected, new_folder())
-            target = projected.target
-            shown = np.concatenate([target, projected.image], axis=1)
+            shown = viewable(np.concatenate([projected.target, projected.image], axis=1))
             dists = projected.result.distances
-            table = {"step": list(range(1, len(dists) + 1)), "distance": dists}
             message = f"{total} steps in {_seconds(start)}; final distance {dists[-1]:.4f}"
             npz = next(str(f) for f in files if f.suffix == ".npz")
-            return shown if shown.shape[2] == 3 else shown[:, :, 0], _frame(table), npz, projected, message
+            return shown, _distance_table(dists), npz, projected, message
 
         button.click(_handler(on_project, 5), [upload, steps, distance, class_pick],
                      [pair, curve, download, projection_state, status], concurrency_id="projection")
@@ -258,8 +257,8 @@ def _image_view(label: str, elem_id: str) -> gr.Image:
                     buttons=["download", "fullscreen"], elem_id=elem_id, elem_classes="scaled")
 
 
-def _frame(table: dict[str, list[float]]) -> Any:
-    """The distance table as the DataFrame Gradio's plots take."""
+def _distance_table(distances: list[float]) -> Any:
+    """The distance per step as the DataFrame Gradio's plots take."""
     import pandas as pd  # Gradio's own dependency
 
-    return pd.DataFrame(table)
+    return pd.DataFrame({"step": range(1, len(distances) + 1), "distance": distances})

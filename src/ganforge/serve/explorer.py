@@ -107,7 +107,7 @@ class Explorer:
 
     def _images(self, images: torch.Tensor | np.ndarray) -> list[np.ndarray]:
         """uint8 NHWC images -> list of HWC arrays (grayscale as H x W, as image viewers take it)."""
-        return [_viewable(image) for image in np.asarray(images)]
+        return [viewable(image) for image in np.asarray(images)]
 
     def seeds(
         self, seeds: Sequence[int], truncation_psi: float = 1.0, class_idx: int | None = None,
@@ -160,7 +160,7 @@ class Explorer:
         cells = [np.zeros_like(images[0]), *col_images]
         for r in range(rows):
             cells += [row_images[r], *mixed[r * cols : (r + 1) * cols]]
-        return _viewable(tile_grid(np.stack(cells), cols + 1, rows + 1))
+        return viewable(tile_grid(np.stack(cells), cols + 1, rows + 1))
 
     def _keys(
         self, a: Endpoint, b: Endpoint, kind: str, truncation_psi: float, class_idx: int | None
@@ -196,7 +196,7 @@ class Explorer:
     ) -> np.ndarray:
         """The image a fraction `t` (0: a, 1: b) of the way along the path `ganforge video` takes."""
         keys = self._keys(a, b, kind, truncation_psi, class_idx)
-        return _viewable(self._frame(keys, float(t), kind, truncation_psi, class_idx, noise_mode))
+        return viewable(self._frame(keys, float(t), kind, truncation_psi, class_idx, noise_mode))
 
     def interpolation_frames(
         self, a: Endpoint, b: Endpoint, frames_per_seed: int, kind: str = "w", truncation_psi: float = 1.0,
@@ -250,6 +250,6 @@ class Explorer:
         return save_projection(self.G, projected.target, projected.result, folder)
 
 
-def _viewable(image: np.ndarray) -> np.ndarray:
+def viewable(image: np.ndarray) -> np.ndarray:
     """A uint8 HWC image as image viewers take it: grayscale as H x W."""
     return image[:, :, 0] if image.shape[2] == 1 else image

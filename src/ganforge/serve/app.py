@@ -32,6 +32,8 @@ CACHE_SECONDS = 3600
 
 CSS = """
 .scaled img { width: 100%; height: 100%; object-fit: contain; image-rendering: pixelated; }
+#gallery .grid-wrap { min-height: 0; }
+#gallery img { image-rendering: pixelated; }
 """
 
 

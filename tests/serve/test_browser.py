@@ -216,6 +216,12 @@ def test_projection_feeds_the_interpolation_tab(page: Any, network: str, tmp_pat
     assert video.body()[4:8] == b"ftyp"  # an MP4
     page.screenshot(path=tmp_path / "interpolation.png", full_page=True)
 
+    page.get_by_role("tab", name="Style mixing").click()
+    page.click("#mix-projection label")
+    page.click("#mix")
+    page.wait_for_selector("#mix-status :text('4 x 3 mixes in')")
+    assert fetch_png(page, page.get_attribute("#mix-grid img", "src")).shape == (5 * 8, 4 * 8, 3)
+
 
 def test_bad_input_gets_a_message_and_the_server_keeps_serving(
     page: Any, network: str, url: str, tmp_path: Path

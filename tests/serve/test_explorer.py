@@ -79,6 +79,8 @@ def test_projection_is_generate_projected_w(
           "--outdir", str(tmp_path / "gen")])
     assert np.array_equal(projected.image, read_png(tmp_path / "gen" / "proj00.png"))
     assert explorer.interpolate(3, projected.w, 1.0, "w", class_idx=1).shape == projected.image.shape
+    grid = explorer.style_mix([3, projected.w], [5], ["coarse"], class_idx=1)
+    assert grid.shape == (3 * 8, 2 * 8, 3) and np.array_equal(grid[16:, :8], projected.image)
     with pytest.raises(OptionError, match="projection is a W latent"):
         explorer.interpolate(3, projected.w, 0.5, "z", class_idx=1)
 

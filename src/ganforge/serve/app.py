@@ -116,7 +116,7 @@ def build_app(explorer: Explorer, workdir: str | Path) -> gr.Blocks:
                     event(seeds_fn, seeds_inputs, [gallery, seeds_status], concurrency_id="seeds")
 
             if has_mapping:
-                _style_mixing_tab(explorer, psi, class_pick, noise)
+                _style_mixing_tab(explorer, psi, class_pick, noise, projection_state)
                 _interpolation_tab(explorer, psi, class_pick, noise, projection_state, new_folder)
                 _projection_tab(explorer, class_pick, projection_state, new_folder)
 
@@ -125,7 +125,9 @@ def build_app(explorer: Explorer, workdir: str | Path) -> gr.Blocks:
     return app
 
 
-def _style_mixing_tab(explorer: Explorer, psi: gr.Slider, class_pick: gr.Dropdown, noise: gr.Radio) -> None:
+def _style_mixing_tab(
+    explorer: Explorer, psi: gr.Slider, class_pick: gr.Dropdown, noise: gr.Radio, projection_state: gr.State
+) -> None:
     with gr.Tab("Style mixing", id="style-mixing"):
         with gr.Row():
             rows = gr.Textbox("85,100,75", label="Row seeds", info="they keep the other layers",
@@ -135,21 +137,27 @@ def _style_mixing_tab(explorer: Explorer, psi: gr.Slider, class_pick: gr.Dropdow
             layers = gr.CheckboxGroup(list(LAYER_RANGES), value=["coarse"], label="Layers from the columns",
                                       info="coarse 4-8 px, middle 16-32 px, fine 64 px and up",
                                       elem_id="mix-layers")
-            button = gr.Button("Mix", variant="primary", elem_id="mix")
+            with gr.Column():
+                with_projection = gr.Checkbox(label="The projection as the last row",
+                                              elem_id="mix-projection")
+                button = gr.Button("Mix", variant="primary", elem_id="mix")
         grid = _image_view("Style mixing", "mix-grid")
         status = gr.Markdown(elem_id="mix-status")
 
-        def on_mix(row_text: str, col_text: str, ranges: list[str], psi_value: float, class_value: Any,
+        def on_mix(row_text: str, col_text: str, ranges: list[str], add_projection: bool,
+                   projected: Projected | None, psi_value: float, class_value: Any,
                    noise_mode: str) -> tuple[Any, ...]:
             start = time.perf_counter()
-            row_seeds = explorer.parse_seeds(row_text, "row seeds")
-            col_seeds = explorer.parse_seeds(col_text, "column seeds")
-            image = explorer.style_mix(row_seeds, col_seeds, ranges, psi_value, _class_idx(class_value),
+            row_keys: list[Endpoint] = list(explorer.parse_seeds(row_text, "row seeds"))
+            if add_projection:
+                row_keys.append(_endpoint("projection", None, projected, "rows"))
+            col_keys = explorer.parse_seeds(col_text, "column seeds")
+            image = explorer.style_mix(row_keys, col_keys, ranges, psi_value, _class_idx(class_value),
                                        noise_mode)
-            return image, f"{len(row_seeds)} x {len(col_seeds)} mixes in {_seconds(start)}"
+            return image, f"{len(row_keys)} x {len(col_keys)} mixes in {_seconds(start)}"
 
-        button.click(_handler(on_mix, 2), [rows, cols, layers, psi, class_pick, noise], [grid, status],
-                     concurrency_id="style-mixing")
+        inputs = [rows, cols, layers, with_projection, projection_state, psi, class_pick, noise]
+        button.click(_handler(on_mix, 2), inputs, [grid, status], concurrency_id="style-mixing")
 
 
 def _endpoint(source: str, seed: float | None, projected: Projected | None, name: str) -> Endpoint:

@@ -120,11 +120,17 @@ class Explorer:
         )
         return self._images(images)
 
-    def _ws(self, seeds: Sequence[int], truncation_psi: float, class_idx: int | None) -> torch.Tensor:
-        """The mapped (and truncated) ws [N, num_ws, w_dim] of `seeds`, as `style-mix` and `video` map."""
-        z = seed_latents(list(seeds), self.G.z_dim)
-        labels = class_labels(self.G.c_dim, self._class(class_idx), len(z))
-        return run_mapping(self.G, z, labels, truncation_psi=truncation_psi, batch_size=self.batch_size)
+    def _ws(self, keys: Sequence[Endpoint], truncation_psi: float, class_idx: int | None) -> torch.Tensor:
+        """The ws [N, num_ws, w_dim] of seeds and projections: the seeds mapped (and truncated) together,
+        as `style-mix` and `video` map them; a projection's ws as they are."""
+        seeds = [key for key in keys if isinstance(key, int)]
+        mapped: Iterator[torch.Tensor] = iter([])
+        if seeds:
+            z = seed_latents(seeds, self.G.z_dim)
+            labels = class_labels(self.G.c_dim, self._class(class_idx), len(z))
+            ws = run_mapping(self.G, z, labels, truncation_psi=truncation_psi, batch_size=self.batch_size)
+            mapped = iter(ws)
+        return torch.stack([next(mapped) if isinstance(key, int) else key for key in keys])
 
     def style_layers(self, ranges: Sequence[str]) -> list[int]:
         """The style layer indices of the named LAYER_RANGES, those this network has."""
@@ -140,27 +146,29 @@ class Explorer:
         return layers
 
     def style_mix(
-        self, row_seeds: Sequence[int], col_seeds: Sequence[int], ranges: Sequence[str],
+        self, rows: Sequence[Endpoint], cols: Sequence[Endpoint], ranges: Sequence[str],
         truncation_psi: float = 1.0, class_idx: int | None = None, noise_mode: str = "const",
     ) -> np.ndarray:
-        """The official style-mixing figure: first row the column seeds, first column the row seeds, and
-        cell (row, col) the row's ws with the chosen layers from the column's (as `ganforge style-mix`)."""
-        if len(row_seeds) * len(col_seeds) > MAX_IMAGES:
+        """The official style-mixing figure of row and column seeds (or projections): first row the
+        columns, first column the rows, and cell (row, col) the row's ws with the chosen layers from the
+        column's (for seeds: `ganforge style-mix`'s grid.png)."""
+        if len(rows) * len(cols) > MAX_IMAGES:
             raise OptionError(
-                f"rows x cols: {len(row_seeds)} x {len(col_seeds)} cells; the page shows at most {MAX_IMAGES}"
+                f"rows x cols: {len(rows)} x {len(cols)} cells; the page shows at most {MAX_IMAGES}"
             )
         layers = self.style_layers(ranges)
-        row_ws = self._ws(row_seeds, truncation_psi, class_idx)
-        col_ws = self._ws(col_seeds, truncation_psi, class_idx)
+        row_ws = self._ws(rows, truncation_psi, class_idx)
+        col_ws = self._ws(cols, truncation_psi, class_idx)
         ws = torch.cat([col_ws, row_ws, mix_styles(row_ws, col_ws, layers)])
         images = run_synthesis(self.G, ws, noise_mode=noise_mode, batch_size=self.batch_size, progress=False)
         images = images.numpy()
-        cols, rows = len(col_seeds), len(row_seeds)
-        col_images, row_images, mixed = images[:cols], images[cols : cols + rows], images[cols + rows :]
+        num_cols, num_rows = len(cols), len(rows)
+        col_images, row_images = images[:num_cols], images[num_cols : num_cols + num_rows]
+        mixed = images[num_cols + num_rows :]
         cells = [np.zeros_like(images[0]), *col_images]
-        for r in range(rows):
-            cells += [row_images[r], *mixed[r * cols : (r + 1) * cols]]
-        return viewable(tile_grid(np.stack(cells), cols + 1, rows + 1))
+        for r in range(num_rows):
+            cells += [row_images[r], *mixed[r * num_cols : (r + 1) * num_cols]]
+        return viewable(tile_grid(np.stack(cells), num_cols + 1, num_rows + 1))
 
     def _keys(
         self, a: Endpoint, b: Endpoint, kind: str, truncation_psi: float, class_idx: int | None
@@ -172,9 +180,7 @@ class Explorer:
             if not (isinstance(a, int) and isinstance(b, int)):
                 raise OptionError("kind: a projection is a W latent; interpolate in W (or two seeds in Z)")
             return seed_latents([a, b], self.G.z_dim)
-        return torch.stack([
-            self._ws([key], truncation_psi, class_idx)[0] if isinstance(key, int) else key for key in (a, b)
-        ])
+        return self._ws([a, b], truncation_psi, class_idx)
 
     def _frame(
         self, keys: torch.Tensor, t: float, kind: str, truncation_psi: float, class_idx: int | None,

@@ -235,7 +235,7 @@ def _projection_tab(
         with gr.Row():
             pair = _image_view("Target | projection", "projection-pair")
             curve = gr.LinePlot(x="step", y="distance", label="Distance per step", elem_id="curve")
-        download = gr.File(label="projected_w.npz (also an endpoint in the Interpolation tab)",
+        download = gr.File(label="projected_w.npz (also in the Interpolation and Style mixing tabs)",
                            elem_id="projected-w")
         status = gr.Markdown(elem_id="projection-status")
 

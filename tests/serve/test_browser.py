@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib.util
 import io
 import os
+import re
 import shutil
 import socket
 import time
@@ -25,6 +26,7 @@ import pytest
 from tests.conftest import REPO, in_ci, save_tiny_stylegan2
 
 from ganforge.cli.main import main
+from ganforge.serve.uploads import MAX_UPLOAD_BYTES
 
 pytestmark = pytest.mark.browser
 
@@ -243,6 +245,10 @@ def test_bad_input_gets_a_message_and_the_server_keeps_serving(
         upload(page, path)
         page.click("#project")
         page.wait_for_selector(f"#projection-status :text('{message}')")
+    heavy = tmp_path / "heavy.png"
+    heavy.write_bytes(os.urandom(MAX_UPLOAD_BYTES + 1))
+    upload(page, heavy)  # refused by the upload box itself, before any of ganforge's code
+    page.get_by_text(re.compile(r'exceed the maximum allowed size .*"heavy.png"')).wait_for()
     # The page offers no file browsing: the network file itself cannot be fetched.
     assert page.request.get(f"{url}/gradio_api/file={Path(network).resolve()}").status in (403, 404)
 

@@ -14,6 +14,7 @@ import numpy as np
 import PIL.Image
 import pytest
 from tests.conftest import in_ci, save_tiny_stylegan2
+from tests.models.stylegan.helpers import tiny_generator
 
 from ganforge.cli.main import main
 from ganforge.compat import save_network
@@ -173,3 +174,14 @@ def test_serve_refuses_a_missing_network_and_a_taken_port(
         f"Error: port: cannot serve on 127.0.0.1:{port} (the port is taken, or the host is not an address "
         "of this machine); choose another port or host\n"
     )
+
+
+def test_stylegan_2019_seeds_style_mixing_and_interpolation(tmp_path: Path, one_thread: None) -> None:
+    path = tmp_path / "stylegan.pt"
+    save_network(path, G_ema=tiny_generator(resolution=16, c_dim=2))
+    explorer = Explorer(path, device="cpu")
+    main(["generate", "--network", str(path), "--seeds", "1,2", "--class", "1", "--outdir", str(tmp_path)])
+    for seed, image in zip([1, 2], explorer.seeds([1, 2], class_idx=1), strict=True):
+        assert np.array_equal(image, read_png(tmp_path / f"seed{seed:04d}.png"))
+    assert explorer.style_mix([1], [2, 3], ["coarse", "middle"], class_idx=0).shape == (32, 48, 3)
+    assert explorer.interpolate(1, 2, 0.25, "z", 0.5, class_idx=0).shape == (16, 16, 3)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from ganforge.cli.interrupt import exit_on_sigterm
 from ganforge.cli.options import device_option, network_option
 from ganforge.serve.server import DEFAULT_HOST, DEFAULT_PORT, start
 
@@ -15,6 +16,7 @@ from ganforge.serve.server import DEFAULT_HOST, DEFAULT_PORT, start
 @click.option("--host", default=DEFAULT_HOST, show_default=True,
               help="Address to bind; 0.0.0.0 serves every network interface (anyone who can reach it).")
 @device_option
+@exit_on_sigterm
 def serve_command(network_path: str, port: int, host: str, device: str) -> None:
     """Explore a network in the browser: seeds, style mixing, interpolation, projection.
 

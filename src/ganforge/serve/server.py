@@ -43,6 +43,7 @@ def start(
     it), for tests and notebooks; otherwise serves until interrupted.
     """
     require_gradio()
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # Gradio's own requests are no news to a user
     from ganforge.serve.app import CSS, build_app  # deferred: Gradio is an optional extra
 
     explorer = Explorer(network_path, device=device)
@@ -50,16 +51,18 @@ def start(
     app = build_app(explorer, workdir.name)
     app.ganforge_workdir = workdir
     app.queue(max_size=QUEUE_SIZE, default_concurrency_limit=1)
-    logger.info("Serving %s on %s, port %s (Ctrl+C stops)", network_path, host, port or "any free one")
     try:
         app.launch(
-            server_name=host, server_port=port, share=False, inbrowser=False, prevent_thread_lock=not block,
-            max_file_size=MAX_UPLOAD_BYTES, show_error=False, quiet=not block, ssr_mode=False,
-            mcp_server=False, footer_links=[], css=CSS,
+            server_name=host, server_port=port, share=False, inbrowser=False, prevent_thread_lock=True,
+            max_file_size=MAX_UPLOAD_BYTES, show_error=False, quiet=True, ssr_mode=False, mcp_server=False,
+            footer_links=[], css=CSS,
         )
     except OSError as e:
         raise GanforgeError(
             f"port: cannot serve on {host}:{port} (the port is taken, or the host is not an address of this "
             "machine); choose another port or host"
         ) from e
+    logger.info("Serving %s at %s%s", network_path, app.local_url, " (Ctrl+C stops)" if block else "")
+    if block:
+        app.block_thread()
     return app

@@ -120,7 +120,7 @@ def test_about_reads_the_run_folder(tmp_path: Path) -> None:
                {"results": {"fid_digits": 99.0}, "snapshot_pkl": "network-snapshot-000000.pt"}]
     (run / "metric-fid_digits.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
     explorer = Explorer(net, device="cpu")
-    text = describe(net, explorer.nets, explorer.G)
+    text = describe(net, explorer.G, explorer.parameter_counts, explorer.records)
     assert "StyleGAN2" in text and "8 x 8" in text and "- **Classes**: 3" in text
     params = sum(p.numel() for p in explorer.G.parameters())
     assert f"- **Parameters of G_ema**: {params:,}" in text

@@ -52,8 +52,12 @@ def run_records(network_path: str | os.PathLike[str]) -> tuple[dict[str, Any] | 
     return options, metrics
 
 
-def describe(network_path: str | os.PathLike[str], nets: dict[str, Any], G: torch.nn.Module) -> str:
-    """Markdown for the About tab: family, shapes, parameters, the file's other data, the run's records."""
+def describe(
+    network_path: str | os.PathLike[str], G: torch.nn.Module, parameter_counts: dict[str, int],
+    records: dict[str, Any],
+) -> str:
+    """Markdown for the About tab: family, shapes, parameters of each network in the file, the file's
+    other `records`, and the training options and metrics of its run folder."""
     rows = [
         ("File", f"`{network_path}`"),
         ("Family", family_name(G)),
@@ -63,17 +67,14 @@ def describe(network_path: str | os.PathLike[str], nets: dict[str, Any], G: torc
     ]
     if hasattr(G, "mapping"):
         rows.append(("W", f"{G.w_dim} wide, {G.num_ws} style layers"))
-    for key, module in nets.items():
-        if isinstance(module, torch.nn.Module):
-            rows.append((f"Parameters of {key}", f"{parameter_count(module):,}"))
+    rows += [(f"Parameters of {key}", f"{count:,}") for key, count in parameter_counts.items() if count]
     lines = [f"- **{name}**: {value}" for name, value in rows]
-    extras = {key: value for key, value in nets.items() if not isinstance(value, torch.nn.Module)}
     options, metrics = run_records(network_path)
     if metrics:
         lines += ["", "### Metrics of this snapshot", "", "| Metric | Value |", "|---|---|"]
         lines += [f"| {name} | {value:.4g} |" if isinstance(value, float) else f"| {name} | {value} |"
                   for name, value in sorted(metrics.items())]
-    for title, data in (("Recorded in the file", extras), (f"Training options ({OPTIONS_FILE})", options)):
+    for title, data in (("Recorded in the file", records), (f"Training options ({OPTIONS_FILE})", options)):
         if data:
             lines += ["", f"### {title}", "", "```json", json.dumps(data, indent=2, default=str), "```"]
     return "\n".join(lines)

@@ -121,7 +121,8 @@ def build_app(explorer: Explorer, workdir: str | Path) -> gr.Blocks:
                 _projection_tab(explorer, class_pick, projection_state, new_folder)
 
             with gr.Tab("About", id="about"):
-                gr.Markdown(describe(explorer.network_path, explorer.nets, G), elem_id="about")
+                about = describe(explorer.network_path, G, explorer.parameter_counts, explorer.records)
+                gr.Markdown(about, elem_id="about")
     return app
 
 

@@ -28,6 +28,7 @@ from ganforge.inference.runner import (
     run_synthesis,
     seed_latents,
 )
+from ganforge.serve.about import parameter_count
 from ganforge.serve.uploads import read_upload
 from ganforge.tools.generate import prepare_generator
 from ganforge.tools.project import (
@@ -75,7 +76,11 @@ class Explorer:
         nets = load_network(network_path)
         self.network_path = str(network_path)
         self.G = prepare_generator(nets, network_path, device)
-        self.nets = nets
+        # Of the file's other networks only their sizes are kept; its other data (e.g. an official
+        # snapshot's training_set_kwargs) is kept for the About tab.
+        modules = {key: value for key, value in nets.items() if isinstance(value, torch.nn.Module)}
+        self.parameter_counts = {key: parameter_count(module) for key, module in modules.items()}
+        self.records = {key: value for key, value in nets.items() if key not in modules}
         self.batch_size = batch_size
         self._distances: dict[str, Distance] = {}
 

@@ -27,6 +27,9 @@ SOURCES = ("seed", "projection")
 IMAGE_HEIGHT = 320
 """Pixels of height for the single-image views; small networks' images are scaled up without smoothing."""
 
+PROGRESS_SECONDS = 0.25
+"""The projection's progress bar moves at most this often."""
+
 CACHE_SECONDS = 3600
 """Seconds after which Gradio's cache drops the images and files the page made (a server may run for days)."""
 
@@ -248,8 +251,7 @@ def _projection_tab(
             total = int(num_steps)
             progress((0, total), desc="projecting")
             projected = explorer.project(
-                path, total, distance_kind, _class_idx(class_value),
-                on_step=lambda done, _dist: progress((done, total), desc="projecting"),
+                path, total, distance_kind, _class_idx(class_value), on_step=_progress_steps(progress, total),
             )
             files = explorer.save_projection(projected, new_folder())
             shown = viewable(np.concatenate([projected.target, projected.image], axis=1))
@@ -260,6 +262,20 @@ def _projection_tab(
 
         button.click(_handler(on_project, 5), [upload, steps, distance, class_pick],
                      [pair, curve, download, projection_state, status], concurrency_id="projection")
+
+
+def _progress_steps(progress: gr.Progress, total: int) -> Callable[[int, float], None]:
+    """The projector's `on_step(done, distance)` moving `progress` at most once per PROGRESS_SECONDS: a
+    message per step would flood the page and the server's event loop, holding up the other tabs."""
+    last = -PROGRESS_SECONDS
+
+    def on_step(done: int, _distance: float) -> None:
+        nonlocal last
+        if time.perf_counter() - last >= PROGRESS_SECONDS or done == total:
+            last = time.perf_counter()
+            progress((done, total), desc="projecting")
+
+    return on_step
 
 
 def _image_view(label: str, elem_id: str) -> gr.Image:

@@ -94,30 +94,7 @@ def build_app(explorer: Explorer, workdir: str | Path) -> gr.Blocks:
         projection_state = gr.State(None)
 
         with gr.Tabs():
-            with gr.Tab("Seeds", id="seeds"):
-                with gr.Row():
-                    seeds_text = gr.Textbox("0-7", label="Seeds", info=f"e.g. 0-7,42; at most {MAX_IMAGES}",
-                                            elem_id="seeds")
-                    seeds_button = gr.Button("Generate", variant="primary", elem_id="generate")
-                gallery = gr.Gallery(label="Samples (click one to enlarge)", columns=8, format="png",
-                                     object_fit="contain", elem_id="gallery")
-                seeds_status = gr.Markdown(elem_id="seeds-status")
-
-                def on_seeds(text: str, psi_value: float, class_value: Any,
-                             noise_mode: str) -> tuple[Any, Any]:
-                    start = time.perf_counter()
-                    seeds = explorer.parse_seeds(text, "seeds")
-                    images = explorer.seeds(seeds, psi_value, _class_idx(class_value), noise_mode)
-                    items = [(image, f"seed {seed}") for seed, image in zip(seeds, images, strict=True)]
-                    return items, f"{len(images)} image(s) in {_seconds(start)}"
-
-                seeds_inputs = [seeds_text, psi, class_pick, noise]
-                seeds_fn = _handler(on_seeds, 2)
-                events = (seeds_button.click, seeds_text.submit, psi.release, class_pick.change, noise.change,
-                          app.load)
-                for event in events:
-                    event(seeds_fn, seeds_inputs, [gallery, seeds_status], concurrency_id="seeds")
-
+            _seeds_tab(explorer, psi, class_pick, noise, app)
             if has_mapping:
                 _style_mixing_tab(explorer, psi, class_pick, noise, projection_state)
                 _interpolation_tab(explorer, psi, class_pick, noise, projection_state, new_folder)
@@ -129,9 +106,39 @@ def build_app(explorer: Explorer, workdir: str | Path) -> gr.Blocks:
     return app
 
 
+def _seeds_tab(
+    explorer: Explorer, psi: gr.Slider, class_pick: gr.Dropdown, noise: gr.Radio, app: gr.Blocks
+) -> None:
+    """The seed grid, drawn again whenever a control changes and when the page opens."""
+    with gr.Tab("Seeds", id="seeds"):
+        with gr.Row():
+            seeds_text = gr.Textbox("0-7", label="Seeds", info=f"e.g. 0-7,42; at most {MAX_IMAGES}",
+                                    elem_id="seeds")
+            seeds_button = gr.Button("Generate", variant="primary", elem_id="generate")
+        gallery = gr.Gallery(label="Samples (click one to enlarge)", columns=8, format="png",
+                             object_fit="contain", elem_id="gallery")
+        seeds_status = gr.Markdown(elem_id="seeds-status")
+
+        def on_seeds(text: str, psi_value: float, class_value: Any,
+                     noise_mode: str) -> tuple[Any, Any]:
+            start = time.perf_counter()
+            seeds = explorer.parse_seeds(text, "seeds")
+            images = explorer.seeds(seeds, psi_value, _class_idx(class_value), noise_mode)
+            items = [(image, f"seed {seed}") for seed, image in zip(seeds, images, strict=True)]
+            return items, f"{len(images)} image(s) in {_seconds(start)}"
+
+        seeds_inputs = [seeds_text, psi, class_pick, noise]
+        seeds_fn = _handler(on_seeds, 2)
+        events = (seeds_button.click, seeds_text.submit, psi.release, class_pick.change, noise.change,
+                  app.load)
+        for event in events:
+            event(seeds_fn, seeds_inputs, [gallery, seeds_status], concurrency_id="seeds")
+
+
 def _style_mixing_tab(
     explorer: Explorer, psi: gr.Slider, class_pick: gr.Dropdown, noise: gr.Radio, projection_state: gr.State
 ) -> None:
+    """Rows x columns of seeds (and the projection) mixed at the chosen layer ranges."""
     with gr.Tab("Style mixing", id="style-mixing"):
         with gr.Row():
             rows = gr.Textbox("85,100,75", label="Row seeds", info="they keep the other layers",
@@ -179,6 +186,7 @@ def _interpolation_tab(
     explorer: Explorer, psi: gr.Slider, class_pick: gr.Dropdown, noise: gr.Radio, projection_state: gr.State,
     new_folder: Callable[[], Path],
 ) -> None:
+    """A slider between two seeds or the projection, and the looping video for download."""
     with gr.Tab("Interpolation", id="interpolation"):
         with gr.Row():
             with gr.Column():
@@ -227,6 +235,7 @@ def _interpolation_tab(
 def _projection_tab(
     explorer: Explorer, class_pick: gr.Dropdown, projection_state: gr.State, new_folder: Callable[[], Path]
 ) -> None:
+    """Upload, project with a progress bar, show the result and its distance curve, offer the npz."""
     with gr.Tab("Projection", id="projection"):
         with gr.Row():
             upload = gr.File(label="Image to project", type="filepath", elem_id="upload")

@@ -17,7 +17,6 @@ import numpy as np
 import PIL.Image
 import torch
 
-from ganforge.compat import load_network
 from ganforge.errors import OptionError
 from ganforge.inference.runner import (
     check_class,
@@ -30,7 +29,7 @@ from ganforge.inference.runner import (
 )
 from ganforge.serve.about import parameter_count
 from ganforge.serve.uploads import read_upload
-from ganforge.tools.generate import prepare_generator
+from ganforge.tools.generate import load_networks, prepare_generator
 from ganforge.tools.project import (
     Distance,
     Projection,
@@ -73,7 +72,7 @@ class Explorer:
     """One network file, loaded once, and the images the page asks of it (all uint8 HWC numpy)."""
 
     def __init__(self, network_path: str | os.PathLike[str], device: str | None = None, batch_size: int = 16):
-        nets = load_network(network_path)
+        nets = load_networks(network_path)
         self.network_path = str(network_path)
         self.G = prepare_generator(nets, network_path, device)
         # Of the file's other networks only their sizes are kept; its other data (e.g. an official

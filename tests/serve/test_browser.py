@@ -28,7 +28,10 @@ from tests.conftest import REPO, in_ci, save_tiny_stylegan2
 from ganforge.cli.main import main
 from ganforge.serve.uploads import MAX_UPLOAD_BYTES
 
-pytestmark = pytest.mark.browser
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.filterwarnings("ignore:::gradio"),  # Gradio's own deprecation notices (of pandas calls)
+]
 
 CHROMIUM = Path("/usr/bin/chromium")
 DOCS_SCREENSHOT = REPO / "docs" / "images" / "serve-seeds.png"

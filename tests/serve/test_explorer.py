@@ -122,6 +122,7 @@ def test_about_reads_the_run_folder(tmp_path: Path) -> None:
     explorer = Explorer(net, device="cpu")
     text = describe(net, explorer.G, explorer.parameter_counts, explorer.records)
     assert "StyleGAN2" in text and "8 x 8" in text and "- **Classes**: 3" in text
+    assert "- **Network**: `network-snapshot-000004.pt`" in text and str(run) not in text
     params = sum(p.numel() for p in explorer.G.parameters())
     assert f"- **Parameters of G_ema**: {params:,}" in text
     assert "| fid_digits | 12.5 |" in text and "99" not in text.split("Metrics", 1)[1].split("###")[0]

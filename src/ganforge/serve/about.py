@@ -26,6 +26,13 @@ def family_name(G: torch.nn.Module) -> str:
     return FAMILIES.get(family, family)
 
 
+def shown_name(network_path: str | os.PathLike[str]) -> str:
+    """How the page names the network: a URL or `hf://` id as given, a file by its name only (the page
+    need not tell visitors where files live on the server)."""
+    text = os.fspath(network_path)
+    return text if "://" in text else Path(text).name
+
+
 def parameter_count(module: torch.nn.Module) -> int:
     """The number of parameters (not buffers) of `module`."""
     return sum(p.numel() for p in module.parameters())
@@ -59,7 +66,7 @@ def describe(
     """Markdown for the About tab: family, shapes, parameters of each network in the file, the file's
     other `records`, and the training options and metrics of its run folder."""
     rows = [
-        ("File", f"`{network_path}`"),
+        ("Network", f"`{shown_name(network_path)}`"),
         ("Family", family_name(G)),
         ("Resolution", f"{G.img_resolution} x {G.img_resolution}, {G.img_channels} channel(s)"),
         ("Latent z", str(G.z_dim)),

@@ -15,7 +15,7 @@ import numpy as np
 
 from ganforge.errors import GanforgeError, OptionError
 from ganforge.inference.runner import NOISE_MODES
-from ganforge.serve.about import describe, family_name
+from ganforge.serve.about import describe, family_name, shown_name
 from ganforge.serve.explorer import LAYER_RANGES, MAX_IMAGES, Endpoint, Explorer, Projected, viewable
 from ganforge.tools.project import DISTANCES
 from ganforge.tools.seeds import MAX_SEED
@@ -73,7 +73,7 @@ def build_app(explorer: Explorer, workdir: str | Path) -> gr.Blocks:
         folder.mkdir(parents=True)
         return folder
 
-    name = Path(explorer.network_path).name
+    name = shown_name(explorer.network_path)
     with gr.Blocks(title=f"ganforge serve: {name}", analytics_enabled=False,
                    delete_cache=(CACHE_SECONDS, CACHE_SECONDS)) as app:
         gr.Markdown(

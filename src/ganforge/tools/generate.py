@@ -10,6 +10,7 @@ import os
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import PIL.Image
@@ -38,26 +39,38 @@ def load_generator(network_path: str | os.PathLike[str], device: str | None = No
 
     `device=None` picks the best available device (see `pick_device`).
     """
-    return load_generator_and_labels(network_path, device)[0]
+    return prepare_generator(load_networks(network_path), network_path, device)
 
 
 def load_generator_and_labels(
     network_path: str | os.PathLike[str], device: str | None = None
 ) -> tuple[torch.nn.Module, LabelRecord]:
     """`load_generator`, and what the file records of the labels the network was trained on."""
+    nets = load_networks(network_path)
+    return prepare_generator(nets, network_path, device), recorded_labels(nets)
+
+
+def load_networks(network_path: str | os.PathLike[str]) -> dict[str, Any]:
+    """`load_network`'s result for a network file; an ONNX graph is refused (only `generate` runs one)."""
     if is_onnx(network_path):
         raise NetworkFileError(
             f"{network_path} is an ONNX graph, which only image generation from seeds runs; give the network "
             "file it was exported from"
         )
-    nets = load_network(network_path)
+    return load_network(network_path)
+
+
+def prepare_generator(
+    nets: dict[str, Any], network_path: str | os.PathLike[str], device: str | None = None
+) -> torch.nn.Module:
+    """`load_generator` for the networks `load_networks` already read from `network_path`."""
     G = generator_of(nets, network_path)
     if G.img_channels not in (1, 3, 4):
         raise NetworkFileError(
             f"{network_path}: the generator makes {G.img_channels}-channel images; "
             "only 1, 3 or 4 can be saved"
         )
-    return G.eval().requires_grad_(False).to(pick_device(device)), recorded_labels(nets)
+    return G.eval().requires_grad_(False).to(pick_device(device))
 
 
 def image_size(G: torch.nn.Module) -> tuple[int, int]:

@@ -170,12 +170,14 @@ def project(
     seed: int = 303,
     class_idx: int | None = None,
     progress: bool | None = None,
+    on_step: Callable[[int, float], None] | None = None,
 ) -> Projection:
     """Optimise w (one w for all layers, or per layer with `config.wplus`) so G draws `target`.
 
     `target` is uint8 [C, H, W] at G's size. Runs on G's device on a private copy of G (its noise
     maps are optimised too); `seed` drives the noise-map initialisation and the w noise. RGBA images
-    are compared over a white background (see ganforge.detectors.opaque).
+    are compared over a white background (see ganforge.detectors.opaque). `on_step(steps_done,
+    distance)` is called after every step (a progress display).
     """
     width, height = image_size(G)
     if tuple(target.shape) != (G.img_channels, height, width):
@@ -215,6 +217,8 @@ def project(
         optimizer.step()
         w_steps[step] = w_opt.detach()[0].cpu()
         distances.append(dist.item())
+        if on_step is not None:
+            on_step(step + 1, distances[-1])
         logger.debug("step %d/%d: dist %.4f loss %.4f", step + 1, len(steps), distances[-1], loss.item())
         with torch.no_grad():
             for buf in noise_maps:
@@ -229,12 +233,18 @@ def load_target(path: str | os.PathLike[str], size: int | tuple[int, int], chann
     path = Path(path)
     try:
         with PIL.Image.open(path) as image:
-            image = image.convert({1: "L", 3: "RGB", 4: "RGBA"}[channels])
+            image.load()
     except FileNotFoundError as e:
         raise OptionError(f"--target: {path} does not exist") from e
     except (PIL.UnidentifiedImageError, OSError) as e:
         raise OptionError(f"--target: {path} is not a readable image ({e})") from e
-    return center_crop(from_pil(image), size)
+    return fit_target(image, size, channels)
+
+
+def fit_target(image: PIL.Image.Image, size: int | tuple[int, int], channels: int) -> np.ndarray:
+    """A target as uint8 [H, W, channels] for `size` N or (W, H) from an image: the largest centred
+    box of that aspect, Lanczos-resized."""
+    return center_crop(from_pil(image.convert({1: "L", 3: "RGB", 4: "RGBA"}[channels])), size)
 
 
 def progress_frames(

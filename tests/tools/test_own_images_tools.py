@@ -21,13 +21,15 @@ from ganforge.models.stylegan2 import Generator
 pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
-def _tiny(path: Path, aspect: list[int], channels: int) -> str:
-    """A tiny seeded StyleGAN2 G of 8 x aspect pixels and `channels`, saved as a checkpoint."""
+def _tiny(path: Path, aspect: list[int], channels: int, labels: dict | None = None) -> str:
+    """A tiny seeded StyleGAN2 G of 8 x aspect pixels and `channels`, saved as a checkpoint (with a
+    snapshot's record of its labels when given: a conditional G)."""
     torch.manual_seed(0)
-    G = Generator(z_dim=8, c_dim=0, w_dim=8, img_resolution=8, img_channels=channels,
+    c_dim = 0 if labels is None else len(labels["names"])
+    G = Generator(z_dim=8, c_dim=c_dim, w_dim=8, img_resolution=8, img_channels=channels,
                   mapping_kwargs={"num_layers": 1},
                   synthesis_kwargs={"channel_base": 64, "channel_max": 8, "img_aspect": aspect})
-    save_network(path, G_ema=G)
+    save_network(path, None if labels is None else {"labels": labels}, G_ema=G)
     return str(path)
 
 
@@ -94,3 +96,19 @@ def test_metrics_see_rgba_images_over_white(tmp_path: Path) -> None:
     alpha = rgba[:, :, 3:] / 255.0
     expected = np.rint(rgba[:, :, :3] * alpha + BACKGROUND * (1 - alpha)).astype(np.uint8)
     np.testing.assert_array_equal(seen[0].numpy().transpose(1, 2, 0), expected)
+
+
+def test_style_mix_and_project_take_label_vectors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    network = _tiny(tmp_path / "g.pt", [1, 2], 3, {"kind": "multi-hot", "names": ["a", "b", "c"]})
+    _run(capsys, "style-mix", "--network", network, "--rows", "1", "--cols", "2", "--styles", "0",
+         "--label", "1,0,1", "--outdir", str(tmp_path / "mix"), "--device", "cpu")
+    assert _open(tmp_path / "mix" / "1-2.png").size == (8, 16)
+    PIL.Image.fromarray(np.zeros((16, 8, 3), np.uint8)).save(tmp_path / "t.png")
+    _run(capsys, "project", "--network", network, "--target", str(tmp_path / "t.png"), "--distance", "pixel",
+         "--num-steps", "2", "--label", "0,1,1", "--outdir", str(tmp_path / "out"), "--device", "cpu")
+    assert _open(tmp_path / "out" / "proj.png").size == (8, 16)
+    for command in (["style-mix", "--rows", "1", "--cols", "2", "--styles", "0"],
+                    ["project", "--target", str(tmp_path / "t.png")]):
+        with pytest.raises(SystemExit):
+            main([*command, "--network", network, "--class", "1", "--outdir", str(tmp_path / "x")])
+        assert "takes 3 multi-hot labels (a, b, c), not a class" in capsys.readouterr().err

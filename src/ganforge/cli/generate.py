@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import click
 
-from ganforge.cli.options import INT_LIST, batch_run_options, network_option, sampling_options
+from ganforge.cli.options import INT_LIST, batch_run_options, label_option, network_option, sampling_options
 from ganforge.cli.report import images_written
 from ganforge.errors import OptionError
 from ganforge.tools.generate import generate_from_projected_w, generate_images
-from ganforge.tools.labels import parse_label, read_label_file
+from ganforge.tools.labels import read_label_file
 
 
 @click.command("generate")
@@ -17,8 +17,7 @@ from ganforge.tools.labels import parse_label, read_label_file
 @click.option("--projected-w", type=click.Path(dir_okay=False), default=None, metavar="FILE",
               help="Render the ws of a projector's projected_w.npz (proj00.png, ...) instead of seeds.")
 @sampling_options("several write class{k}/seed*.png and a grid with one row per class.")
-@click.option("--label", "label_text", default=None, metavar="V1,V2,...",
-              help="A label vector for a network trained on multi-hot or continuous labels, e.g. 0,1,0,1.")
+@label_option
 @click.option("--label-file", type=click.Path(dir_okay=False), default=None, metavar="FILE",
               help="Label vectors, one per line (an optional header row names them); several write "
               "label{k}/seed*.png and a grid with one row per label.")
@@ -32,7 +31,7 @@ def generate_command(
     projected_w: str | None,
     truncation_psi: float,
     class_idx: int | list[int] | None,
-    label_text: str | None,
+    label: list[float] | None,
     label_file: str | None,
     noise_mode: str,
     grid: bool,
@@ -60,11 +59,11 @@ def generate_command(
         return
     if seeds is None:
         raise OptionError("--seeds: give the seeds to generate, e.g. '0-7', or --projected-w FILE")
-    if label_text is not None and label_file is not None:
+    if label is not None and label_file is not None:
         raise OptionError("--label and --label-file: give one of them, not both")
     labels, label_names = None, []
-    if label_text is not None:
-        labels = [parse_label(label_text, "--label")]
+    if label is not None:
+        labels = [label]
     elif label_file is not None:
         labels, label_names = read_label_file(label_file)
     paths = generate_images(

@@ -10,6 +10,7 @@ import click
 from ganforge.cli.interrupt import exit_on_sigterm
 from ganforge.errors import OptionError
 from ganforge.inference.runner import DEVICE_HELP, NOISE_MODES, is_device_name
+from ganforge.tools.labels import parse_label
 from ganforge.tools.seeds import parse_int_list
 
 FC = TypeVar("FC", bound=Callable[..., object])
@@ -92,3 +93,12 @@ def batch_run_options(command: FC) -> FC:
     """--batch and --device, then SIGTERM handled as Ctrl-C: the tail of a command that runs a
     generator in batches."""
     return batch_option(device_option(exit_on_sigterm(command)))
+
+
+def _label(_ctx: click.Context, param: click.Parameter, value: str | None) -> list[float] | None:
+    return None if value is None else parse_label(value, f"--{param.name}")
+
+
+label_option = click.option(
+    "--label", callback=_label, default=None, metavar="V1,V2,...",
+    help="A label vector for a network trained on multi-hot or continuous labels, e.g. 0,1,0,1.")

@@ -11,7 +11,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import torch
+
 from ganforge.errors import OptionError
+from ganforge.inference.runner import class_labels
 
 UNKNOWN = "unknown"  # a network file that does not record its label kind (official pickles, older snapshots)
 
@@ -117,3 +120,18 @@ def check_class_allowed(record: LabelRecord, c_dim: int) -> None:
 
 def _text(vector: Sequence[float]) -> str:
     return ",".join(f"{v:g}" for v in vector)
+
+
+def label_rows(
+    c_dim: int, record: LabelRecord, class_idx: int | None, label: Sequence[float] | None, n: int
+) -> torch.Tensor:
+    """Labels [n, c_dim]: the vector `label` (checked against `record`) repeated, else the one-hot of
+    `class_idx` (refused for a network trained on label vectors; see `class_labels`)."""
+    if label is not None:
+        if class_idx is not None:
+            raise OptionError("label: give a label vector or a class (class_idx), not both")
+        check_label_vectors([label], c_dim, record)
+        return torch.tensor([list(label)] * n, dtype=torch.float32)
+    if c_dim > 0:
+        check_class_allowed(record, c_dim)
+    return class_labels(c_dim, class_idx, n)

@@ -28,9 +28,10 @@ from ganforge.data.transforms import center_crop, from_pil
 from ganforge.detectors.opaque import opaque_255
 from ganforge.errors import MetricError, OptionError
 from ganforge.fileio import atomic_open, make_dirs
-from ganforge.inference.runner import check_class, class_labels, module_device, run_mapping, run_synthesis
+from ganforge.inference.runner import class_labels, module_device, run_mapping, run_synthesis
 from ganforge.progress import progress as progress_bar
-from ganforge.tools.generate import image_size, load_generator, require_mapping, save_png
+from ganforge.tools.generate import image_size, load_generator_and_labels, require_mapping, save_png
+from ganforge.tools.labels import label_rows
 from ganforge.tools.video import write_video
 
 logger = logging.getLogger(__name__)
@@ -171,6 +172,7 @@ def project(
     class_idx: int | None = None,
     progress: bool | None = None,
     on_step: Callable[[int, float], None] | None = None,
+    label: Sequence[float] | None = None,
 ) -> Projection:
     """Optimise w (one w for all layers, or per layer with `config.wplus`) so G draws `target`.
 
@@ -186,7 +188,7 @@ def project(
         raise OptionError(f"--num-steps: must be at least 1, not {config.num_steps}")
     G = copy.deepcopy(G).eval().requires_grad_(False)
     device = module_device(G)
-    c = class_labels(G.c_dim, class_idx, 1)
+    c = class_labels(G.c_dim, class_idx, 1) if label is None else torch.tensor([list(label)]).float()
     w_avg, w_std = w_statistics(G, config.w_avg_samples, c)
     gen = torch.Generator(device).manual_seed(seed)
 
@@ -313,10 +315,12 @@ def project_images(
     class_idx: int | Sequence[int] | None = None,
     device: str | None = None,
     progress: bool | None = None,
+    label: Sequence[float] | None = None,
 ) -> list[Path]:
     """Project one image, or each image of a folder into `outdir/<name>/`; return the output folders.
 
-    `class_idx` is the class of a conditional network (a sequence may hold one class only).
+    `class_idx` is the class of a conditional network (a sequence may hold one class only); `label`
+    the label vector of one trained on multi-hot or continuous labels (see generate).
     """
     if isinstance(class_idx, Sequence):
         if len(class_idx) != 1:
@@ -325,9 +329,9 @@ def project_images(
             )
         class_idx = class_idx[0]
     targets = find_targets(target)
-    G = load_generator(network_path, device)
+    G, record = load_generator_and_labels(network_path, device)
     require_mapping(G, network_path, "project")
-    check_class(G.c_dim, class_idx)
+    label_rows(G.c_dim, record, class_idx, label, 1)  # checks the class or label vector
     make_dirs(outdir)  # before the work: an unwritable --outdir fails at once, not after the projection
     dist_fn, dist_name = load_distance(distance, detector_path)
     if isinstance(dist_fn, torch.nn.Module):
@@ -339,7 +343,8 @@ def project_images(
         target_uint8 = load_target(path, image_size(G), G.img_channels)
         logger.info("Projecting %s (%d steps, %s distance)", path, config.num_steps, dist_name)
         target_tensor = torch.from_numpy(target_uint8.transpose(2, 0, 1).copy())
-        result = project(G, target_tensor, dist_fn, config, seed=seed, class_idx=class_idx, progress=progress)
+        result = project(G, target_tensor, dist_fn, config, seed=seed, class_idx=class_idx, progress=progress,
+                         label=label)
         logger.info("%s: final %s distance %.4f", path.name, dist_name, result.distances[-1])
         folder = Path(outdir) if single else Path(outdir) / path.stem
         save_projection(G, target_uint8, result, folder, save_video=save_video)

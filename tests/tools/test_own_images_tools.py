@@ -98,7 +98,9 @@ def test_metrics_see_rgba_images_over_white(tmp_path: Path) -> None:
     np.testing.assert_array_equal(seen[0].numpy().transpose(1, 2, 0), expected)
 
 
-def test_style_mix_and_project_take_label_vectors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_style_mix_project_and_video_take_label_vectors(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     network = _tiny(tmp_path / "g.pt", [1, 2], 3, {"kind": "multi-hot", "names": ["a", "b", "c"]})
     _run(capsys, "style-mix", "--network", network, "--rows", "1", "--cols", "2", "--styles", "0",
          "--label", "1,0,1", "--outdir", str(tmp_path / "mix"), "--device", "cpu")
@@ -107,8 +109,13 @@ def test_style_mix_and_project_take_label_vectors(tmp_path: Path, capsys: pytest
     _run(capsys, "project", "--network", network, "--target", str(tmp_path / "t.png"), "--distance", "pixel",
          "--num-steps", "2", "--label", "0,1,1", "--outdir", str(tmp_path / "out"), "--device", "cpu")
     assert _open(tmp_path / "out" / "proj.png").size == (8, 16)
-    for command in (["style-mix", "--rows", "1", "--cols", "2", "--styles", "0"],
-                    ["project", "--target", str(tmp_path / "t.png")]):
+    _run(capsys, "video", "--network", network, "--seeds", "0-1", "--frames-per-seed", "2",
+         "--label", "1,1,0", "--output", str(tmp_path / "v.mp4"), "--device", "cpu")
+    assert (tmp_path / "v.mp4").stat().st_size > 0
+    outdir = ["--outdir", str(tmp_path / "x")]
+    for command in (["style-mix", "--rows", "1", "--cols", "2", "--styles", "0", *outdir],
+                    ["project", "--target", str(tmp_path / "t.png"), *outdir],
+                    ["video", "--seeds", "0-1", "--output", str(tmp_path / "w.mp4")]):
         with pytest.raises(SystemExit):
-            main([*command, "--network", network, "--class", "1", "--outdir", str(tmp_path / "x")])
+            main([*command, "--network", network, "--class", "1"])
         assert "takes 3 multi-hot labels (a, b, c), not a class" in capsys.readouterr().err

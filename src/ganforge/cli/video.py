@@ -8,6 +8,7 @@ from ganforge.cli.options import (
     INT_LIST,
     batch_run_options,
     class_option,
+    label_option,
     network_option,
     noise_mode_option,
     trunc_option,
@@ -36,6 +37,7 @@ def _grid(ctx: click.Context, param: click.Parameter, value: str) -> tuple[int, 
 @trunc_option
 @noise_mode_option
 @class_option("several give one class per grid cell, in the order of the cells.")
+@label_option
 @click.option("--output", type=click.Path(dir_okay=False), required=True, metavar="FILE.mp4",
               help="The MP4 file to write.")
 @click.option("--fps", type=click.FloatRange(min=0, min_open=True), default=30, show_default=True,
@@ -50,6 +52,7 @@ def video_command(
     truncation_psi: float,
     noise_mode: str,
     class_idx: int | list[int] | None,
+    label: list[float] | None,
     output: str,
     fps: float,
     batch_size: int,
@@ -71,6 +74,7 @@ def video_command(
         truncation_psi=truncation_psi,
         noise_mode=noise_mode,
         class_idx=class_idx,
+        label=label,
         fps=fps,
         batch_size=batch_size,
         device=device,

@@ -27,7 +27,8 @@ from ganforge.errors import OptionError, OutputError
 from ganforge.fileio import atomic_path, output_error
 from ganforge.inference.runner import class_labels, run_mapping, run_synthesis, seed_latents
 from ganforge.progress import progress as progress_bar
-from ganforge.tools.generate import load_generator, require_mapping
+from ganforge.tools.generate import load_generator_and_labels, require_mapping
+from ganforge.tools.labels import check_class_allowed, label_rows
 
 logger = logging.getLogger(__name__)
 
@@ -90,9 +91,13 @@ def check_layout(num_seeds: int, grid: tuple[int, int], frames_per_seed: int, ki
 
 
 def per_cell_labels(
-    c_dim: int, class_idx: int | Sequence[int] | None, cells: int, per_cell: int
+    c_dim: int, class_idx: int | Sequence[int] | None, cells: int, per_cell: int,
+    label: Sequence[float] | None = None,
 ) -> torch.Tensor:
-    """Labels [cells * per_cell, c_dim], cell by cell: `class_idx` for all, or a sequence of one per cell."""
+    """Labels [cells * per_cell, c_dim], cell by cell: `class_idx` for all, or a sequence of one per
+    cell; or the label vector `label` for all."""
+    if label is not None:
+        return torch.tensor([list(label)] * (cells * per_cell)).float()
     if not isinstance(class_idx, Sequence):
         return class_labels(c_dim, class_idx, cells * per_cell)
     if c_dim == 0:
@@ -116,19 +121,20 @@ def interpolation_frames(
     noise_mode: str = "const",
     class_idx: int | Sequence[int] | None = None,
     batch_size: int = 16,
+    label: Sequence[float] | None = None,
 ) -> Iterator[np.ndarray]:
     """Yield the uint8 [rows*H, cols*W, C] frames of the looping interpolation video.
 
     There are len(seeds) / (cols*rows) * frames_per_seed frames; frame j * frames_per_seed shows
     the j-th seed of every cell exactly. `kind` "z" interpolates latents z and maps each frame,
     "w" interpolates the mapped (and truncated) w. `class_idx`: one class for every cell, or a
-    sequence of one class per cell.
+    sequence of one class per cell; or `label`, a label vector for every cell.
     """
     cols, rows = grid
     num_keys = check_layout(len(seeds), grid, frames_per_seed, kind)
     cells = cols * rows
     z = seed_latents(list(seeds), G.z_dim)
-    labels = per_cell_labels(G.c_dim, class_idx, cells, num_keys)
+    labels = per_cell_labels(G.c_dim, class_idx, cells, num_keys, label)
     if kind == "w":
         keys = run_mapping(G, z, labels, truncation_psi=truncation_psi, batch_size=batch_size)[:, 0]
     else:
@@ -234,10 +240,12 @@ def make_interpolation_video(
     batch_size: int = 16,
     device: str | None = None,
     progress: bool | None = None,
+    label: Sequence[float] | None = None,
 ) -> int:
     """Write the looping interpolation video of `seeds` (see `interpolation_frames`) to `output`.
 
-    Returns the number of frames written.
+    `label` is the label vector of a network trained on multi-hot or continuous labels (see
+    generate). Returns the number of frames written.
     """
     seeds = list(seeds)
     num_keys = check_layout(len(seeds), grid, frames_per_seed, kind)
@@ -246,11 +254,18 @@ def make_interpolation_video(
         raise OptionError(f"--output: {output} must end in .mp4")
     if num_keys == 1:
         logger.warning("Each grid cell has one seed only: the video shows still images")
-    G = load_generator(network_path, device)
+    G, record = load_generator_and_labels(network_path, device)
     require_mapping(G, network_path, "video")
+    if isinstance(class_idx, Sequence):
+        if label is not None:
+            raise OptionError("label: give a label vector or classes (class_idx), not both")
+        if G.c_dim > 0:
+            check_class_allowed(record, G.c_dim)
+    else:
+        label_rows(G.c_dim, record, class_idx, label, 1)  # checks the class or label vector
     total = num_keys * frames_per_seed
     logger.info("Writing %d frames of a %dx%d grid to %s", total, *grid, output)
     frames = interpolation_frames(
-        G, seeds, grid, frames_per_seed, kind, truncation_psi, noise_mode, class_idx, batch_size
+        G, seeds, grid, frames_per_seed, kind, truncation_psi, noise_mode, class_idx, batch_size, label
     )
     return write_video(frames, output, fps=fps, total=total, progress=progress)

@@ -4,6 +4,7 @@ tiny networks) and `generate` (CLI) on non-square, RGBA, multi-hot and continuou
 from __future__ import annotations
 
 import io
+import json
 from pathlib import Path
 
 import numpy as np
@@ -118,6 +119,9 @@ def test_8x32_continuous(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     assert code == 1 and "makes 8x32 images; the official StyleGAN2-ADA code builds square" in out
     code, out = _cli(capsys, "export", str(snapshot), str(tmp_path / "folder"))
     assert code == 0, out
+    config = json.loads((tmp_path / "folder" / "config.json").read_text())
+    assert (config["img_width"], config["img_height"], config["label_names"]) == (8, 32, ["age", "tilt"])
+    assert "generator, 8x32, 3 channels" in (tmp_path / "folder" / "README.md").read_text()
     code, out = _cli(capsys, "generate", "--network", str(tmp_path / "folder"), "--seeds", "0", "--label",
                      "0.3,-0.5", "--outdir", str(tmp_path / "again"), "--device", "cpu")
     assert code == 0, out

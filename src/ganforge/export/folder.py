@@ -51,7 +51,11 @@ def model_config(networks: dict[str, nn.Module], extra: dict[str, Any]) -> dict[
     for name in SHAPE_ATTRIBUTES:
         if hasattr(first, name):
             config[name] = getattr(first, name)
-    config["label_names"] = extra.get("label_names")
+    if getattr(first, "img_width", None) != getattr(first, "img_height", None):  # non-square: W x H too
+        config["img_width"], config["img_height"] = first.img_width, first.img_height
+    recorded = extra.get("labels")  # a training snapshot's record of its labels (kind and names)
+    names = recorded.get("names") if isinstance(recorded, dict) else None
+    config["label_names"] = extra.get("label_names") or names or None
     config["networks"] = {
         key: {"class": registry.name_of(network), "kwargs": network.init_kwargs}
         for key, network in networks.items()

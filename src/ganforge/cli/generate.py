@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from ganforge.cli.command import GanforgeCommand
 from ganforge.cli.interrupt import exit_on_sigterm
 from ganforge.cli.options import (
     INT_LIST,
@@ -19,7 +20,7 @@ from ganforge.errors import OptionError
 from ganforge.tools.generate import generate_from_projected_w, generate_images
 
 
-@click.command("generate")
+@click.command("generate", cls=GanforgeCommand)
 @network_option
 @click.option("--seeds", type=INT_LIST, default=None, help="Random seeds, e.g. '0-7,42'.")
 @click.option("--projected-w", type=click.Path(dir_okay=False), default=None, metavar="FILE",

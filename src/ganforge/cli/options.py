@@ -22,11 +22,10 @@ class IntList(click.ParamType):
     def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None) -> list[int]:
         if isinstance(value, list):
             return value
-        option = param.opts[0] if param is not None and param.opts else "value"
         try:
-            return parse_int_list(str(value), option=option)
+            return parse_int_list(str(value))
         except OptionError as e:
-            self.fail(str(e), param, ctx)
+            self.fail(e.message, param, ctx)  # click names the option
 
 
 class DeviceName(click.ParamType):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from ganforge.cli.command import GanforgeCommand
 from ganforge.cli.interrupt import exit_on_sigterm
 from ganforge.cli.options import (
     INT_LIST,
@@ -18,7 +19,7 @@ from ganforge.cli.report import images_written
 from ganforge.tools.style_mix import style_mix_grid
 
 
-@click.command("style-mix")
+@click.command("style-mix", cls=GanforgeCommand)
 @network_option
 @click.option("--rows", "row_seeds", type=INT_LIST, required=True,
               help="Seeds of the grid rows, e.g. '85,100'.")

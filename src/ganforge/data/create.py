@@ -108,7 +108,7 @@ class _FolderSink:
 
 def _refuse_existing(dest: Path) -> None:
     if dest.exists() or dest.is_symlink():
-        raise DatasetError(f"Destination '{dest}' already exists; choose another --dest or remove it first.")
+        raise DatasetError(f"Destination '{dest}' already exists; choose another `dest` or remove it first.")
 
 
 @contextlib.contextmanager
@@ -129,22 +129,22 @@ def _check_options(
     resolution: int | None, transform: str, channels: int | None, max_images: int | None
 ) -> None:
     if transform not in TRANSFORMS:
-        raise OptionError(f"--transform must be one of {', '.join(TRANSFORMS)}, not '{transform}'.")
+        raise OptionError(f"must be one of {', '.join(TRANSFORMS)}, not '{transform}'.", param="transform")
     if transform != "none" and resolution is None:
-        raise OptionError(f"--transform {transform} needs --resolution N (the output size).")
-    if resolution is not None:
-        _check_resolution(resolution, "--resolution", "choose e.g. 32, 64 or 256")
+        raise OptionError(f"{transform} needs `resolution` N (the output size).", param="transform")
+    if resolution is not None and (problem := _not_a_power_of_two(resolution)):
+        raise OptionError(f"{problem}; choose e.g. 32, 64 or 256.", param="resolution")
     if channels not in (None, 1, 3):
-        raise OptionError(f"--channels must be 1 (gray) or 3 (RGB), not {channels}.")
+        raise OptionError(f"must be 1 (gray) or 3 (RGB), not {channels}.", param="channels")
     if max_images is not None and max_images < 1:
-        raise OptionError(f"--max-images must be at least 1, not {max_images}.")
+        raise OptionError(f"must be at least 1, not {max_images}.", param="max_images")
 
 
-def _check_resolution(resolution: int, where: str, fix: str, error: type[Exception] = OptionError) -> None:
+def _not_a_power_of_two(resolution: int) -> str | None:
+    """Why `resolution` cannot be a dataset's size, or None."""
     if resolution < 4 or resolution & (resolution - 1):
-        raise error(
-            f"{where}: {resolution} is not a power of two of at least 4, as StyleGAN networks need; {fix}."
-        )
+        return f"{resolution} is not a power of two of at least 4, as StyleGAN networks need"
+    return None
 
 
 class _Labels:
@@ -220,12 +220,12 @@ class _Shaper:
             first_name, (first_w, first_h) = self._first
             raise DatasetError(
                 f"Image '{name}' is {width}x{height} but the first image '{first_name}' is "
-                f"{first_w}x{first_h}; pass --resolution N to resize every image to N x N."
+                f"{first_w}x{first_h}; pass `resolution` N to resize every image to N x N."
             )
         elif self._channels_from_first and image.shape[2] != self.channels:
             raise DatasetError(
                 f"Image '{name}' has {image.shape[2]} channel(s) but the first image '{self._first[0]}' "
-                f"has {self.channels}; pass --channels 1 or --channels 3 to convert every image."
+                f"has {self.channels}; pass `channels` 1 or `channels` 3 to convert every image."
             )
         image = convert_channels(image, self.channels)
         return apply_transform(image, self.transform, self.resolution, name)
@@ -236,12 +236,13 @@ class _Shaper:
         if self.resolution is None:
             if width != height:
                 raise DatasetError(
-                    f"Image '{name}' is {width}x{height}, not square; pass --resolution N with "
-                    "--transform center-crop (or center-crop-wide)."
+                    f"Image '{name}' is {width}x{height}, not square; pass `resolution` N with "
+                    "`transform` center-crop (or center-crop-wide)."
                 )
-            _check_resolution(
-                width, f"Image '{name}' ({width}x{height})", "pass --resolution N to resize", DatasetError
-            )
+            if problem := _not_a_power_of_two(width):
+                raise DatasetError(
+                    f"Image '{name}' ({width}x{height}): {problem}; pass `resolution` N to resize."
+                )
             self.resolution = width
         if self.channels is None:
             self.channels = image.shape[2]
@@ -271,7 +272,7 @@ def write_dataset(
     _refuse_existing(dest)
     if not items:
         raise DatasetError(
-            f"{source_name} holds no images; point --source at a folder, zip or file with images."
+            f"{source_name} holds no images; point `source` at a folder, zip or file with images."
         )
     order = np.arange(len(items))
     if shuffle_seed is not None:

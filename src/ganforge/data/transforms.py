@@ -64,7 +64,7 @@ def resize_square(image: np.ndarray, resolution: int, name: str) -> np.ndarray:
     height, width = image.shape[:2]
     if width != height:
         raise DatasetError(
-            f"Image '{name}' is {width}x{height}, not square; pass --transform center-crop (or "
+            f"Image '{name}' is {width}x{height}, not square; pass `transform` center-crop (or "
             "center-crop-wide) to crop it, or remove it."
         )
     return _resize(image, resolution, resolution)

@@ -90,14 +90,14 @@ def generate_images(
     """
     seeds = list(dict.fromkeys(seeds))
     if not seeds:
-        raise OptionError("--seeds: give at least one seed, e.g. '0-7'")
+        raise OptionError("give at least one seed, e.g. '0-7'", param="seeds")
     several = isinstance(class_idx, Sequence)
     classes: list[int | None] = list(dict.fromkeys(class_idx)) if several else [class_idx]
     if not classes:
-        raise OptionError("--class: give at least one class, e.g. '0-9'")
+        raise OptionError("give at least one class, e.g. '0-9'", param="class_idx")
     G = load_generator(network_path, device)
     if several and G.c_dim == 0:
-        raise OptionError(f"--class: {network_path} is unconditional; it has no classes to lay out")
+        raise OptionError(f"{network_path} is unconditional; it has no classes to lay out", param="class_idx")
     for k in classes:
         check_class(G.c_dim, k)
     make_dirs(outdir)  # before the work: an unwritable --outdir fails at once
@@ -138,14 +138,14 @@ def load_projected_w(path: str | os.PathLike[str], num_ws: int, w_dim: int) -> t
         with np.load(path) as data:
             if "w" not in data:
                 names = ", ".join(data.files) or "nothing"
-                raise OptionError(f"--projected-w: {path} holds no array 'w' (it has {names})")
+                raise OptionError(f"{path} holds no array 'w' (it has {names})", param="projected_w")
             ws = data["w"]
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
-        raise OptionError(f"--projected-w: cannot read {path} as an .npz file ({e})") from e
+        raise OptionError(f"cannot read {path} as an .npz file ({e})", param="projected_w") from e
     if ws.ndim != 3 or ws.shape[1:] != (num_ws, w_dim):
         raise OptionError(
-            f"--projected-w: {path} holds w of shape {list(ws.shape)}; "
-            f"this network needs [N, {num_ws}, {w_dim}]"
+            f"{path} holds w of shape {list(ws.shape)}; this network needs [N, {num_ws}, {w_dim}]",
+            param="projected_w",
         )
     return torch.from_numpy(ws.astype(np.float32))
 

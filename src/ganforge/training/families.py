@@ -66,7 +66,7 @@ class PhaseSpec:
 class ModelFamily:
     """The family-specific parts of training; the defaults are those of a fixed-schedule GAN."""
 
-    name: str  # its `--model` name
+    name: str  # its `model` name
 
     def __init__(self, config: TrainingConfig, resolution: int) -> None:
         self.config = config
@@ -91,8 +91,8 @@ class ModelFamily:
         raise NotImplementedError
 
     def make_compiled_loss(self, G: nn.Module, D: nn.Module, augment_pipe: nn.Module | None) -> TrainingLoss:
-        """A loss running torch.compile'd networks for the main phases (`--compile`)."""
-        raise OptionError(f"--compile is supported for --model stylegan2 only, not {self.config.model}")
+        """A loss running torch.compile'd networks for the main phases (`LoopOptions.compile`)."""
+        raise OptionError(f"supported for `model` stylegan2 only, not {self.config.model}", param="compile")
 
     def phases(self) -> list[PhaseSpec]:
         """The phases of one step, in order."""
@@ -203,7 +203,7 @@ class DCGANFamily(ModelFamily):
     @staticmethod
     def sizes(conditional: bool) -> str:
         step = DCGAN_SIZE_STEP[conditional]
-        kind = "with --cond" if conditional else "without --cond"
+        kind = "with `cond`" if conditional else "without `cond`"
         return f"multiples of {step} {kind} ({step}, {2 * step}, {3 * step}, ...)"
 
     def build_networks(self, channels: int, c_dim: int) -> tuple[nn.Module, nn.Module]:
@@ -212,7 +212,7 @@ class DCGANFamily(ModelFamily):
             G = dcgan.Generator(c.z_dim, c_dim, self.resolution, channels, c.gf_dim, c.gfc_dim)
             D = dcgan.Discriminator(c_dim, self.resolution, channels, c.df_dim, c.dfc_dim)
         except ValueError as exc:
-            raise OptionError(f"--model dcgan cannot train on this dataset: {exc}") from exc
+            raise OptionError(f"`model` dcgan cannot train on this dataset: {exc}") from exc
         return G, D
 
     def make_loss(self, G: nn.Module, D: nn.Module, augment_pipe: nn.Module | None) -> TrainingLoss:
@@ -296,7 +296,7 @@ class StyleGANFamily(ModelFamily):
                 c_dim, self.resolution, channels, mbstd_group_size=c.mbstd_group, **fmaps
             )
         except ValueError as exc:
-            raise OptionError(f"--model stylegan cannot train on this dataset: {exc}") from exc
+            raise OptionError(f"`model` stylegan cannot train on this dataset: {exc}") from exc
         return G, D
 
     def make_loss(self, G: nn.Module, D: nn.Module, augment_pipe: nn.Module | None) -> TrainingLoss:
@@ -354,7 +354,7 @@ class StyleGANFamily(ModelFamily):
 FAMILIES: dict[str, type[ModelFamily]] = {
     family.name: family for family in (StyleGAN2Family, StyleGANFamily, DCGANFamily)
 }
-"""The model families by `--model` name (the options table names them in the same order)."""
+"""The model families by `model` name (the options table names them in the same order)."""
 
 
 def check_resolution(model: str, resolution: int, conditional: bool, data: str) -> None:
@@ -362,9 +362,9 @@ def check_resolution(model: str, resolution: int, conditional: bool, data: str) 
     if FAMILIES[model].trains(resolution, conditional):
         return
     others = [name for name, family in FAMILIES.items() if family.trains(resolution, conditional)]
-    instead = f", or train it with --model {' or '.join(others)}" if others else ""
+    instead = f", or train it with `model` {' or '.join(others)}" if others else ""
     raise DatasetError(
-        f"dataset '{data}' has {resolution}x{resolution} images, which --model {model} cannot train: it "
+        f"dataset '{data}' has {resolution}x{resolution} images, which `model` {model} cannot train: it "
         f"trains {FAMILIES[model].sizes(conditional)}; make the dataset at one of those sizes "
         f"(`ganforge dataset create --resolution N`){instead}"
     )
@@ -378,6 +378,6 @@ def make_family(config: TrainingConfig, resolution: int) -> ModelFamily:
     """The family of ``config.model`` for a dataset of `resolution`."""
     if config.model not in FAMILIES:
         choices = ", ".join(FAMILY_NAMES)
-        raise OptionError(f"--model: unknown model family {config.model!r}; choose one of {choices}")
+        raise OptionError(f"unknown model family {config.model!r}; choose one of {choices}", param="model")
     return FAMILIES[config.model](config, resolution)
 

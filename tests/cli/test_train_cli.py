@@ -179,8 +179,8 @@ def test_resume_latest_falls_back_past_damaged_snapshots(
         result = _resume(tmp_path, "--seed", "0")
     assert result.exit_code == 0, result.output
     names = ", ".join(snapshots[nimg].name for nimg in (64, 56, 40))
-    assert (f"Resuming the latest run: {names} cannot be read (damaged); continuing from {snapshots[24].name}, "
-            "the newest intact snapshot") in caplog.text
+    assert (f"Resuming the latest run: {names} cannot be read (damaged); continuing from "
+            f"{snapshots[24].name}, the newest intact snapshot") in caplog.text
     assert "download" not in caplog.text + result.output
     assert _ticks(run_dir) == [(0, 0.008), (1, 0.024), (2, 0.04), (3, 0.056), (4, 0.064)]
     assert read_training_state(snapshots[64])["cur_nimg"] == 64  # trained again, from 0.024 kimg

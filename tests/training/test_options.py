@@ -94,7 +94,7 @@ def test_range_messages_name_the_option_from_the_table() -> None:
     assert str(in_options(train_command, info.value)) == "--lod-training-kimg: must be non-negative"
     with pytest.raises(OptionError, match="^gfc_dim: must be at least 1$") as info:
         resolve_config("auto", 32, 1, {"model": "dcgan", "gfc_dim": 0})
-    assert str(in_options(train_command, info.value)) == "gfc_dim: must be at least 1"  # train has no --gfc-dim
+    assert str(in_options(train_command, info.value)) == "gfc_dim: must be at least 1"  # no --gfc-dim
 
 
 def test_one_list_of_families() -> None:

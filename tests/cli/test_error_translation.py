@@ -28,7 +28,7 @@ from ganforge.data.create import create_dataset
 from ganforge.errors import DatasetError, OptionError
 from ganforge.inference.runner import check_class
 from ganforge.models import dcgan
-from ganforge.training.presets import resolve_config
+from ganforge.training.config import resolve_config
 
 ROOT = Path(ganforge.__file__).parent
 LIBRARY = sorted(p for p in ROOT.rglob("*.py") if p.relative_to(ROOT).parts[0] not in ("cli", "devtools"))

@@ -156,7 +156,7 @@ def test_a_command_names_the_param_and_the_arguments_a_message_mentions() -> Non
 
 def test_every_command_translates_library_errors() -> None:
     assert {command.name for command in COMMANDS} >= {"generate", "create", "info", "train", "metrics"}
-    assert all(isinstance(command, GanforgeCommand) for command in COMMANDS)
+    assert [command.name for command in COMMANDS if not isinstance(command, GanforgeCommand)] == []
 
 
 @pytest.fixture(scope="module")

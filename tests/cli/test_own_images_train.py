@@ -96,9 +96,10 @@ def test_rgba_16x8_multi_hot(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert sorted(images) == ["grid.png", "label0/seed0003.png", "label1/seed0003.png"]
     assert images["grid.png"].size == (16, 16)
 
-    for args, words in [(["--label", "1,0"], "has 2 values; the network takes 3 multi-hot labels"),
-                        (["--label", "1,0.5,0"], "is not a 0/1 vector"),
-                        (["--class", "1"], "not a class; give a label vector")]:
+    refused = "--class: the network takes 3 multi-hot labels (smiling, glasses, hat), not a class; give a --"
+    for args, words in [(["--label", "1,0"], "--label: 1,0 has 2 values; the network takes 3 multi-hot"),
+                        (["--label", "1,0.5,0"], "--label: 1,0.5,0 is not a 0/1 vector"),
+                        (["--class", "1"], refused)]:
         code, out = _cli(capsys, "generate", "--network", str(snapshot), "--seeds", "0", *args,
                          "--outdir", str(tmp_path / "bad"), "--device", "cpu")
         assert code == 1 and words in out and len(out.strip().splitlines()) == 1, out
@@ -138,7 +139,7 @@ def test_dcgan_16x8_multi_hot_and_square_only_families(
                      "--outdir", str(tmp_path / "out"), "--device", "cpu")
     assert code == 0, out
     assert _pngs(tmp_path / "out")["seed0000.png"].size == (16, 8)
-    with pytest.raises(DatasetError, match="16x8 images, but --model stylegan trains square images only"):
+    with pytest.raises(DatasetError, match="16x8 images, but `model` stylegan trains square images only"):
         _train(data, tmp_path, model="stylegan")
 
 

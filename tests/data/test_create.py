@@ -185,7 +185,7 @@ def test_lods_pyramid_is_a_box_filter(tmp_path: Path, dest_name: str) -> None:
 
 def test_different_sizes_need_resolution(tmp_path: Path) -> None:
     items = [_item("a.png", _random(8, 8, 3, 0)), _item("sub/b.png", _random(16, 16, 3, 1))]
-    with pytest.raises(DatasetError, match=r"'sub/b\.png' is 16x16 .*'a\.png' is 8x8.*--resolution"):
+    with pytest.raises(DatasetError, match=r"'sub/b\.png' is 16x16 .*'a\.png' is 8x8.*`resolution`"):
         write_dataset(items, tmp_path / "d.zip")
     report = write_dataset(items, tmp_path / "d.zip", resolution=8)
     assert report.written == 2
@@ -193,7 +193,7 @@ def test_different_sizes_need_resolution(tmp_path: Path) -> None:
 
 def test_mixed_channel_counts_need_channels(tmp_path: Path) -> None:
     items = [_item("a.png", _random(8, 8, 3, 0)), _item("b.png", _random(8, 8, 1, 1))]
-    with pytest.raises(DatasetError, match=r"'b\.png' has 1 channel.*--channels"):
+    with pytest.raises(DatasetError, match=r"'b\.png' has 1 channel.*`channels`"):
         write_dataset(items, tmp_path / "c.zip")
     assert write_dataset(items, tmp_path / "c.zip", channels=3).written == 2
 
@@ -227,11 +227,11 @@ def test_non_square_image_with_resolution_suggests_a_crop(tmp_path: Path) -> Non
 @pytest.mark.parametrize(
     ("options", "pattern"),
     [
-        ({"resolution": 24}, "resolution: 24 is not a power of two"),
-        ({"channels": 2}, "--channels must be 1"),
-        ({"transform": "stretch"}, "--transform must be one of"),
-        ({"transform": "center-crop"}, "needs --resolution"),
-        ({"max_images": 0}, "--max-images"),
+        ({"resolution": 24}, "^resolution: 24 is not a power of two"),
+        ({"channels": 2}, "^channels: must be 1"),
+        ({"transform": "stretch"}, "^transform: must be one of"),
+        ({"transform": "center-crop"}, "^transform: center-crop needs `resolution`"),
+        ({"max_images": 0}, "^max_images: "),
     ],
 )
 def test_bad_options(tmp_path: Path, options: dict, pattern: str) -> None:

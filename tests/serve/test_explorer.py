@@ -172,8 +172,8 @@ def test_serve_refuses_a_missing_network_and_a_taken_port(
         with pytest.raises(SystemExit):
             main(["serve", "--network", cond_net, "--port", str(port)])
     assert capsys.readouterr().err == (
-        f"Error: port: cannot serve on 127.0.0.1:{port} (the port is taken, or the host is not an address "
-        "of this machine); choose another port or host\n"
+        f"Error: --port: cannot serve on 127.0.0.1:{port} (the port is taken, or the host is not an address "
+        "of this machine); choose another port or --host\n"
     )
 
 

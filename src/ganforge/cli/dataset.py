@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from ganforge.cli.command import GanforgeCommand
 from ganforge.cli.interrupt import exit_on_sigterm
 from ganforge.data.create import create_dataset
 from ganforge.data.grid import grid_size, save_image_grid
@@ -16,7 +17,7 @@ def dataset() -> None:
     """Create and inspect training datasets (StyleGAN2-ADA zip/folder layout)."""
 
 
-@dataset.command()
+@dataset.command(cls=GanforgeCommand)
 @click.option(
     "--source",
     required=True,
@@ -122,7 +123,7 @@ def create(
         click.echo(f"skipped {report.skipped} unreadable images")
 
 
-@dataset.command()
+@dataset.command(cls=GanforgeCommand)
 @click.argument("path", type=click.Path())
 @click.option(
     "--grid",

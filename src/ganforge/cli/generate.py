@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from ganforge.cli.command import GanforgeCommand
 from ganforge.cli.options import INT_LIST, batch_run_options, label_option, network_option, sampling_options
 from ganforge.cli.report import images_written
 from ganforge.errors import OptionError
@@ -11,7 +12,7 @@ from ganforge.tools.generate import generate_from_projected_w, generate_images
 from ganforge.tools.labels import read_label_file
 
 
-@click.command("generate")
+@click.command("generate", cls=GanforgeCommand)
 @network_option
 @click.option("--seeds", type=INT_LIST, default=None, help="Random seeds, e.g. '0-7,42'.")
 @click.option("--projected-w", type=click.Path(dir_okay=False), default=None, metavar="FILE",

@@ -24,11 +24,10 @@ class IntList(click.ParamType):
     def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None) -> list[int]:
         if isinstance(value, list):
             return value
-        option = param.opts[0] if param is not None and param.opts else "value"
         try:
-            return parse_int_list(str(value), option=option)
+            return parse_int_list(str(value))
         except OptionError as e:
-            self.fail(str(e), param, ctx)
+            self.fail(e.message, param, ctx)  # click names the option
 
 
 class DeviceName(click.ParamType):
@@ -95,8 +94,11 @@ def batch_run_options(command: FC) -> FC:
     return batch_option(device_option(exit_on_sigterm(command)))
 
 
-def _label(_ctx: click.Context, param: click.Parameter, value: str | None) -> list[float] | None:
-    return None if value is None else parse_label(value, f"--{param.name}")
+def _label(_ctx: click.Context, _param: click.Parameter, value: str | None) -> list[float] | None:
+    try:
+        return None if value is None else parse_label(value)
+    except OptionError as exc:
+        raise click.BadParameter(exc.message) from exc
 
 
 label_option = click.option(

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import click
 
+from ganforge.cli.command import GanforgeCommand
 from ganforge.cli.interrupt import exit_on_sigterm
 from ganforge.cli.options import class_option, device_option, label_option, network_option
 from ganforge.tools.project import DISTANCES, ProjectionConfig, project_images
 
 
-@click.command("project")
+@click.command("project", cls=GanforgeCommand)
 @network_option
 @click.option("--target", required=True, type=click.Path(), metavar="FILE|DIR",
               help="Image to project, or a folder of images (each gets its own subfolder of --outdir).")

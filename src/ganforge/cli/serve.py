@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import click
 
+from ganforge.cli.command import GanforgeCommand
 from ganforge.cli.interrupt import exit_on_sigterm
 from ganforge.cli.options import device_option, network_option
 from ganforge.serve.server import DEFAULT_HOST, DEFAULT_PORT, start
 
 
-@click.command("serve")
+@click.command("serve", cls=GanforgeCommand)
 @network_option
 @click.option("--port", type=click.IntRange(1, 65535), default=DEFAULT_PORT, show_default=True,
               help="Port to serve the page on.")

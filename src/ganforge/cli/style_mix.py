@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import click
 
+from ganforge.cli.command import GanforgeCommand
 from ganforge.cli.options import INT_LIST, batch_run_options, label_option, network_option, sampling_options
 from ganforge.cli.report import images_written
 from ganforge.tools.style_mix import style_mix_grid
 
 
-@click.command("style-mix")
+@click.command("style-mix", cls=GanforgeCommand)
 @network_option
 @click.option("--rows", "row_seeds", type=INT_LIST, required=True,
               help="Seeds of the grid rows, e.g. '85,100'.")

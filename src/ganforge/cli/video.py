@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from ganforge.cli.command import GanforgeCommand
 from ganforge.cli.options import (
     INT_LIST,
     batch_run_options,
@@ -21,10 +22,10 @@ def _grid(ctx: click.Context, param: click.Parameter, value: str) -> tuple[int, 
     try:
         return parse_grid(value)
     except OptionError as e:
-        raise click.BadParameter(str(e), ctx, param) from e
+        raise click.BadParameter(e.message, ctx, param) from e  # click names the option
 
 
-@click.command("video")
+@click.command("video", cls=GanforgeCommand)
 @network_option
 @click.option("--seeds", type=INT_LIST, required=True,
               help="Seeds to walk through, split evenly over the grid cells in order, e.g. '0-31'.")

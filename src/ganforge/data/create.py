@@ -122,7 +122,7 @@ class _FolderSink:
 
 def _refuse_existing(dest: Path) -> None:
     if dest.exists() or dest.is_symlink():
-        raise DatasetError(f"Destination '{dest}' already exists; choose another --dest or remove it first.")
+        raise DatasetError(f"Destination '{dest}' already exists; choose another `dest` or remove it first.")
 
 
 @contextlib.contextmanager
@@ -148,16 +148,16 @@ def _check_options(
 ) -> Size | None:
     """The output size (width, height) the options ask for, or None to keep the source's."""
     if transform not in TRANSFORMS:
-        raise OptionError(f"--transform must be one of {', '.join(TRANSFORMS)}, not '{transform}'.")
+        raise OptionError(f"must be one of {', '.join(TRANSFORMS)}, not '{transform}'.", param="transform")
     if transform != "none" and resolution is None:
-        raise OptionError(f"--transform {transform} needs --resolution N or WxH (the output size).")
+        raise OptionError(f"{transform} needs `resolution` N (the output size).", param="transform")
     size = None if resolution is None else parse_size(resolution)
     if channels not in (None, 1, 3, 4):
-        raise OptionError(f"--channels must be 1 (gray), 3 (RGB) or 4 (RGBA), not {channels}.")
+        raise OptionError(f"must be 1 (gray), 3 (RGB) or 4 (RGBA), not {channels}.", param="channels")
     if max_images is not None and max_images < 1:
-        raise OptionError(f"--max-images must be at least 1, not {max_images}.")
+        raise OptionError(f"must be at least 1, not {max_images}.", param="max_images")
     if lods and size is not None and size[0] != size[1]:
-        raise OptionError(f"lods: the StyleGAN 1 pyramid needs square images, not {size_text(size)}.")
+        raise OptionError(f"the StyleGAN 1 pyramid needs square images, not {size_text(size)}.", param="lods")
     return size
 
 
@@ -246,12 +246,12 @@ class _Shaper:
             first_name, (first_w, first_h) = self._first
             raise DatasetError(
                 f"Image '{name}' is {width}x{height} but the first image '{first_name}' is "
-                f"{first_w}x{first_h}; pass --resolution N (or WxH) to resize every image."
+                f"{first_w}x{first_h}; pass `resolution` N (or WxH) to resize every image."
             )
         elif self._channels_from_first and min(image.shape[2], 3) != self.channels:
             raise DatasetError(
                 f"Image '{name}' has {image.shape[2]} channel(s) but the first image '{self._first[0]}' "
-                f"has {self.channels}; pass --channels 1, 3 or 4 to convert every image."
+                f"has {self.channels}; pass `channels` 1, 3 or 4 to convert every image."
             )
         image = convert_channels(image, self.channels, self.background)
         return apply_transform(image, self.transform, self.size, name, self.background)
@@ -295,7 +295,7 @@ def write_dataset(
     _refuse_existing(dest)
     if not items:
         raise DatasetError(
-            f"{source_name} holds no images; point --source at a folder, zip or file with images."
+            f"{source_name} holds no images; point `source` at a folder, zip or file with images."
         )
     order = np.arange(len(items))
     if shuffle_seed is not None:

@@ -45,7 +45,8 @@ def parse_size(value: int | str | Size) -> Size:
         parts = value.lower().replace(" ", "").split("x")
         if len(parts) not in (1, 2) or not all(p.isdigit() for p in parts):
             raise OptionError(
-                f"resolution '{value}' is neither N nor WxH; write e.g. 256 or 512x256 (width x height)"
+                f"'{value}' is neither N nor WxH; write e.g. 256 or 512x256 (width x height)",
+                param="resolution",
             )
         numbers = [int(p) for p in parts]
         size = (numbers[0], numbers[-1])
@@ -55,7 +56,7 @@ def parse_size(value: int | str | Size) -> Size:
         size = (int(value[0]), int(value[1]))
     problem = size_problem(size)
     if problem is not None:
-        raise OptionError(f"resolution: {problem}; choose e.g. 64, 256 or 512x256")
+        raise OptionError(f"{problem}; choose e.g. 64, 256 or 512x256", param="resolution")
     return size
 
 
@@ -63,7 +64,7 @@ def check_image_size(size: Size, where: str) -> None:
     """DatasetError naming `where` when an image of `size` cannot be trained on."""
     problem = size_problem(size)
     if problem is not None:
-        raise DatasetError(f"{where} ({size_text(size)}): {problem}; pass a resolution to resize it")
+        raise DatasetError(f"{where} ({size_text(size)}): {problem}; pass `resolution` to resize it")
 
 
 def parse_colour(text: str) -> tuple[int, int, int, int]:
@@ -72,7 +73,8 @@ def parse_colour(text: str) -> tuple[int, int, int, int]:
         rgba = PIL.ImageColor.getrgb(text)
     except ValueError as exc:
         raise OptionError(
-            f"'{text}' is not a colour; write a name (black, white) or a code (#808080, #00000000)"
+            f"'{text}' is not a colour; write a name (black, white) or a code (#808080, #00000000)",
+            param="background",
         ) from exc
     return (*rgba[:3], rgba[3] if len(rgba) == 4 else 255)
 

@@ -82,7 +82,7 @@ def resize_exact(image: np.ndarray, size: Size, name: str) -> np.ndarray:
     if width * size[1] != height * size[0]:
         shape = "not square" if size[0] == size[1] else f"not of the aspect ratio of {size_text(size)}"
         raise DatasetError(
-            f"Image '{name}' is {width}x{height}, {shape}; pass --transform center-crop (or "
+            f"Image '{name}' is {width}x{height}, {shape}; pass `transform` center-crop (or "
             "center-crop-wide, or pad) to crop or pad it, or remove it."
         )
     return _resize(image, *size)

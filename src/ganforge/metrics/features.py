@@ -78,13 +78,15 @@ class MetricOptions:
     def dataset(self, use_labels: bool = False) -> ImageDataset:
         """The real data (mirrored when `xflip`)."""
         if self.data is None:
-            raise MetricError("This metric needs the real data; pass the dataset with --data.")
+            raise MetricError(
+                "this metric needs the real data; pass the dataset zip or folder.", param="data"
+            )
         return ImageDataset(self.data, use_labels=use_labels, xflip=self.xflip)
 
     def generator(self) -> nn.Module:
         """The generator, or a MetricError when there is none."""
         if self.G is None:
-            raise MetricError("This metric needs a generator; pass a network file with --network.")
+            raise MetricError("this metric needs a generator; none was given.", param="G")
         return self.G
 
 

@@ -95,7 +95,7 @@ class Explorer:
 
     def parse_seeds(self, text: str, what: str = "seeds") -> list[int]:
         """Seeds such as '0-7,42' (repeats dropped), at most MAX_IMAGES of them; `what` names the field."""
-        seeds = list(dict.fromkeys(parse_int_list(text, option=what)))
+        seeds = list(dict.fromkeys(parse_int_list(text, param=what)))
         if len(seeds) > MAX_IMAGES:
             raise OptionError(
                 f"{what}: {text!r} asks for {len(seeds)} seeds; the page shows at most {MAX_IMAGES} at a time"

@@ -59,8 +59,8 @@ def start(
         )
     except OSError as e:
         raise GanforgeError(
-            f"port: cannot serve on {host}:{port} (the port is taken, or the host is not an address of this "
-            "machine); choose another port or host"
+            f"cannot serve on {host}:{port} (the port is taken, or the host is not an address of this "
+            "machine); choose another port or `host`", param="port"
         ) from e
     logger.info("Serving %s at %s%s", network_path, app.local_url, " (Ctrl+C stops)" if block else "")
     if block:

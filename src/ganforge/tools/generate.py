@@ -126,29 +126,33 @@ def generate_images(
     """
     seeds = list(dict.fromkeys(seeds))
     if not seeds:
-        raise OptionError("--seeds: give at least one seed, e.g. '0-7'")
+        raise OptionError("give at least one seed, e.g. '0-7'", param="seeds")
     if labels is not None and class_idx is not None:
-        raise OptionError("labels: give label vectors or a class (class_idx), not both")
+        raise OptionError("give label vectors or a class (`class_idx`), not both", param="label")
     several = isinstance(class_idx, Sequence) or (labels is not None and len(labels) > 1)
     classes: list[int | None] = (
         list(dict.fromkeys(class_idx)) if isinstance(class_idx, Sequence) else [class_idx]
     )
     if not classes:
-        raise OptionError("--class: give at least one class, e.g. '0-9'")
+        raise OptionError("give at least one class, e.g. '0-9'", param="class_idx")
     onnx = is_onnx(network_path)
     G, record = (OnnxGenerator(network_path), LabelRecord()) if onnx else load_generator_and_labels(
         network_path, device)
     if onnx and noise_mode != "const":
-        raise OptionError(f"noise_mode {noise_mode!r}: an ONNX graph has constant noise only; use 'const'")
+        raise OptionError(
+            f"an ONNX graph has constant noise only, not {noise_mode!r}; use 'const'", param="noise_mode"
+        )
     if labels is not None:
         if onnx:
-            raise OptionError("labels: an ONNX graph runs with classes only; give the network file instead")
-        check_label_vectors(labels, G.c_dim, record, label_names)
+            raise OptionError("an ONNX graph runs with classes only; give the network file instead",
+                              param="label")
+        check_label_vectors(labels, G.c_dim, record, label_names, param="label")
         rows = [torch.tensor([list(v)] * len(seeds), dtype=torch.float32) for v in labels]
         folders, classes = [f"label{k}" for k in range(len(labels))], [None] * len(labels)
     else:
         if several and G.c_dim == 0:
-            raise OptionError(f"--class: {network_path} is unconditional; it has no classes to lay out")
+            raise OptionError(f"{network_path} is unconditional; it has no classes to lay out",
+                              param="class_idx")
         if G.c_dim > 0:
             check_class_allowed(record, G.c_dim)
         for k in classes:
@@ -193,14 +197,14 @@ def load_projected_w(path: str | os.PathLike[str], num_ws: int, w_dim: int) -> t
         with np.load(path) as data:
             if "w" not in data:
                 names = ", ".join(data.files) or "nothing"
-                raise OptionError(f"--projected-w: {path} holds no array 'w' (it has {names})")
+                raise OptionError(f"{path} holds no array 'w' (it has {names})", param="projected_w")
             ws = data["w"]
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
-        raise OptionError(f"--projected-w: cannot read {path} as an .npz file ({e})") from e
+        raise OptionError(f"cannot read {path} as an .npz file ({e})", param="projected_w") from e
     if ws.ndim != 3 or ws.shape[1:] != (num_ws, w_dim):
         raise OptionError(
-            f"--projected-w: {path} holds w of shape {list(ws.shape)}; "
-            f"this network needs [N, {num_ws}, {w_dim}]"
+            f"{path} holds w of shape {list(ws.shape)}; this network needs [N, {num_ws}, {w_dim}]",
+            param="projected_w",
         )
     return torch.from_numpy(ws.astype(np.float32))
 

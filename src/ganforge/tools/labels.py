@@ -42,20 +42,22 @@ def recorded_labels(nets: dict[str, Any]) -> LabelRecord:
     return LabelRecord(record["kind"], [str(n) for n in names] if isinstance(names, list) else [])
 
 
-def parse_label(text: str, param: str = "label") -> list[float]:
-    """A label vector from 'v1,v2,...' (commas or spaces between numbers)."""
+def parse_label(text: str, param: str = "label", where: str = "") -> list[float]:
+    """A label vector from 'v1,v2,...' (commas or spaces between numbers); errors name `param` and
+    start with `where`."""
     cells = [cell for cell in text.replace(",", " ").split() if cell]
     values = []
     for cell in cells:
         try:
             value = float(cell)
         except ValueError:
-            raise OptionError(f"{param}: '{cell}' in '{text}' is not a number; write e.g. 0,1,0,1") from None
+            raise OptionError(f"{where}'{cell}' in '{text}' is not a number; write e.g. 0,1,0,1",
+                              param=param) from None
         if not math.isfinite(value):
-            raise OptionError(f"{param}: '{cell}' in '{text}' is not a finite number")
+            raise OptionError(f"{where}'{cell}' in '{text}' is not a finite number", param=param)
         values.append(value)
     if not values:
-        raise OptionError(f"{param}: '{text}' holds no numbers; write e.g. 0,1,0,1")
+        raise OptionError(f"{where}'{text}' holds no numbers; write e.g. 0,1,0,1", param=param)
     return values
 
 
@@ -66,13 +68,15 @@ def read_label_file(path: str | os.PathLike[str]) -> tuple[list[list[float]], li
         with open(path, newline="", encoding="utf-8-sig") as handle:
             rows = [[c.strip() for c in row] for row in csv.reader(handle) if any(c.strip() for c in row)]
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise OptionError(f"label_file: cannot read {path} ({exc})") from exc
+        raise OptionError(f"cannot read {path} ({exc})", param="label_file") from exc
     names: list[str] = []
     if rows and not all(_is_number(cell) for cell in rows[0]):
         names, rows = rows[0], rows[1:]
     if not rows:
-        raise OptionError(f"label_file: {path} holds no label rows; write one vector per line, e.g. 0,1,0,1")
-    vectors = [parse_label(",".join(row), f"{path} line {i + 1 + bool(names)}") for i, row in enumerate(rows)]
+        raise OptionError(f"{path} holds no label rows; write one vector per line, e.g. 0,1,0,1",
+                          param="label_file")
+    vectors = [parse_label(",".join(row), "label_file", f"{path} line {i + 1 + bool(names)}: ")
+               for i, row in enumerate(rows)]
     return vectors, names
 
 
@@ -91,21 +95,22 @@ def check_label_vectors(
     """Refuse label vectors the network cannot take: wrong length, non-0/1 multi-hot values, or
     names other than those it was trained with."""
     if c_dim == 0:
-        raise OptionError(f"{param}: the network is unconditional; leave the labels out")
+        raise OptionError("the network is unconditional; leave the labels out", param=param)
     if names and record.names and list(names) != record.names:
         raise OptionError(
-            f"{param}: the labels are named {', '.join(names)} but the network was trained on "
-            f"{', '.join(record.names)}; give them in that order"
+            f"the labels are named {', '.join(names)} but the network was trained on "
+            f"{', '.join(record.names)}; give them in that order", param=param
         )
     for vector in vectors:
         if len(vector) != c_dim:
             raise OptionError(
-                f"{param}: {_text(vector)} has {len(vector)} values; "
-                f"the network takes {record.describe(c_dim)}"
+                f"{_text(vector)} has {len(vector)} values; the network takes {record.describe(c_dim)}",
+                param=param,
             )
         if record.kind == "multi-hot" and any(v not in (0, 1) for v in vector):
             raise OptionError(
-                f"{param}: {_text(vector)} is not a 0/1 vector; the network takes {record.describe(c_dim)}"
+                f"{_text(vector)} is not a 0/1 vector; the network takes {record.describe(c_dim)}",
+                param=param,
             )
 
 
@@ -113,8 +118,8 @@ def check_class_allowed(record: LabelRecord, c_dim: int) -> None:
     """Refuse classes for a network trained on label vectors: it needs `labels` (OptionError)."""
     if record.kind in ("multi-hot", "continuous"):
         raise OptionError(
-            f"label: the network takes {record.describe(c_dim)}, not a class; give a label vector, "
-            f"e.g. {','.join(['0'] * c_dim)}"
+            f"the network takes {record.describe(c_dim)}, not a class; give a `label` vector, "
+            f"e.g. {','.join(['0'] * c_dim)}", param="class_idx"
         )
 
 
@@ -129,7 +134,7 @@ def label_rows(
     `class_idx` (refused for a network trained on label vectors; see `class_labels`)."""
     if label is not None:
         if class_idx is not None:
-            raise OptionError("label: give a label vector or a class (class_idx), not both")
+            raise OptionError("give a label vector or a class (`class_idx`), not both", param="label")
         check_label_vectors([label], c_dim, record)
         return torch.tensor([list(label)] * n, dtype=torch.float32)
     if c_dim > 0:

@@ -133,7 +133,7 @@ def load_distance(kind: str = "auto", detector_path: str | None = None) -> tuple
     from ganforge.detectors import load_detector  # deferred: VGG code only when needed
 
     if kind not in DISTANCES:
-        raise OptionError(f"--distance: {kind!r} is not one of {', '.join(DISTANCES)}")
+        raise OptionError(f"{kind!r} is not one of {', '.join(DISTANCES)}", param="distance")
     if kind == "pixel":
         return pixel_distance, "pixel"
     if kind == "lpips" or detector_path is not None:
@@ -143,7 +143,7 @@ def load_distance(kind: str = "auto", detector_path: str | None = None) -> tuple
     except MetricError as e:
         logger.warning(
             "LPIPS weights unavailable, projecting with the offline multi-scale pixel distance instead "
-            "(pass --detector DIR or set GANFORGE_DETECTOR_DIR for LPIPS): %s", e
+            "(give the folder of its weights as the detector path, or set GANFORGE_DETECTOR_DIR): %s", e
         )
         return pixel_distance, "pixel"
 
@@ -185,7 +185,7 @@ def project(
     if tuple(target.shape) != (G.img_channels, height, width):
         raise ValueError(f"target must be [{G.img_channels}, {height}, {width}], got {tuple(target.shape)}")
     if config.num_steps < 1:
-        raise OptionError(f"--num-steps: must be at least 1, not {config.num_steps}")
+        raise OptionError(f"must be at least 1, not {config.num_steps}", param="num_steps")
     G = copy.deepcopy(G).eval().requires_grad_(False)
     device = module_device(G)
     c = class_labels(G.c_dim, class_idx, 1) if label is None else torch.tensor([list(label)]).float()
@@ -237,9 +237,9 @@ def load_target(path: str | os.PathLike[str], size: int | tuple[int, int], chann
         with PIL.Image.open(path) as image:
             image.load()
     except FileNotFoundError as e:
-        raise OptionError(f"--target: {path} does not exist") from e
+        raise OptionError(f"{path} does not exist", param="target") from e
     except (PIL.UnidentifiedImageError, OSError) as e:
-        raise OptionError(f"--target: {path} is not a readable image ({e})") from e
+        raise OptionError(f"{path} is not a readable image ({e})", param="target") from e
     return fit_target(image, size, channels)
 
 
@@ -286,18 +286,20 @@ def find_targets(target: str | os.PathLike[str]) -> list[Path]:
     """The images to project: `target` itself, or the image files directly inside a folder (sorted)."""
     target = Path(target)
     if not target.exists():
-        raise OptionError(f"--target: {target} does not exist")
+        raise OptionError(f"{target} does not exist", param="target")
     if not target.is_dir():
         return [target]
     files = sorted(p for p in target.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
     if not files:
-        raise OptionError(f"--target: the folder {target} holds no images ({', '.join(IMAGE_SUFFIXES)})")
+        raise OptionError(
+            f"the folder {target} holds no images ({', '.join(IMAGE_SUFFIXES)})", param="target"
+        )
     stems: dict[str, Path] = {}
     for path in files:
         if path.stem in stems:
             raise OptionError(
-                f"--target: {stems[path.stem].name} and {path.name} would share the output folder "
-                f"{path.stem}; rename one"
+                f"{stems[path.stem].name} and {path.name} would share the output folder "
+                f"{path.stem}; rename one", param="target",
             )
         stems[path.stem] = path
     return files
@@ -325,7 +327,8 @@ def project_images(
     if isinstance(class_idx, Sequence):
         if len(class_idx) != 1:
             raise OptionError(
-                f"--class: a projection searches the latents of one class; give one, not {len(class_idx)}"
+                f"a projection searches the latents of one class; give one, not {len(class_idx)}",
+                param="class_idx",
             )
         class_idx = class_idx[0]
     targets = find_targets(target)

@@ -36,13 +36,14 @@ def mix_styles(row_ws: torch.Tensor, col_ws: torch.Tensor, col_styles: Sequence[
 
 
 def check_styles(col_styles: Sequence[int], num_ws: int) -> None:
-    """Refuse style layer indices outside 0..num_ws-1 (OptionError naming --styles)."""
+    """Refuse style layer indices outside 0..num_ws-1 (OptionError naming `col_styles`)."""
     if not col_styles:
-        raise OptionError("--styles: give at least one style layer, e.g. '0-6'")
+        raise OptionError("give at least one style layer, e.g. '0-6'", param="col_styles")
     bad = sorted({s for s in col_styles if not 0 <= s < num_ws})
     if bad:
         raise OptionError(
-            f"--styles: layers {bad} do not exist; this network has {num_ws} style layers (0-{num_ws - 1})"
+            f"layers {bad} do not exist; this network has {num_ws} style layers (0-{num_ws - 1})",
+            param="col_styles",
         )
 
 
@@ -67,17 +68,20 @@ def style_mix_grid(
     label vector of a network trained on multi-hot or continuous labels (see generate).
     """
     row_seeds, col_seeds = list(row_seeds), list(col_seeds)
-    if not row_seeds or not col_seeds:
-        raise OptionError("--rows and --cols: give at least one seed each")
+    for name, seeds in (("row_seeds", row_seeds), ("col_seeds", col_seeds)):
+        if not seeds:
+            raise OptionError("give at least one seed, e.g. '85,100'", param=name)
     G, record = load_generator_and_labels(network_path, device)
     require_mapping(G, network_path, "style-mix")
     check_styles(col_styles, G.num_ws)
     several = isinstance(class_idx, Sequence)
     classes: list[int | None] = list(dict.fromkeys(class_idx)) if several else [class_idx]
     if not classes:
-        raise OptionError("--class: give at least one class, e.g. '0-9'")
+        raise OptionError("give at least one class, e.g. '0-9'", param="class_idx")
     if several and G.c_dim == 0:
-        raise OptionError(f"--class: {network_path} is unconditional; it has no classes to mix within")
+        raise OptionError(
+            f"{network_path} is unconditional; it has no classes to mix within", param="class_idx"
+        )
     rows = [label_rows(G.c_dim, record, k, label, 1) for k in classes]
     make_dirs(outdir)  # before the work: an unwritable --outdir fails at once
     paths = []

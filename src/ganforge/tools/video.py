@@ -35,14 +35,14 @@ logger = logging.getLogger(__name__)
 LATENT_KINDS = ("z", "w")
 
 
-def parse_grid(text: str, option: str = "--grid") -> tuple[int, int]:
+def parse_grid(text: str) -> tuple[int, int]:
     """Parse "COLSxROWS" (e.g. "4x2") into (cols, rows), both at least 1."""
     parts = str(text).lower().split("x")
     if len(parts) != 2 or not all(p.strip().isdigit() for p in parts):
-        raise OptionError(f"{option}: {text!r} is not COLSxROWS, e.g. '4x2'")
+        raise OptionError(f"{text!r} is not COLSxROWS, e.g. '4x2'", param="grid")
     cols, rows = (int(p) for p in parts)
     if cols < 1 or rows < 1:
-        raise OptionError(f"{option}: {text!r} needs at least one column and one row")
+        raise OptionError(f"{text!r} needs at least one column and one row", param="grid")
     return cols, rows
 
 
@@ -74,18 +74,18 @@ def check_layout(num_seeds: int, grid: tuple[int, int], frames_per_seed: int, ki
     cols, rows = grid
     cells = cols * rows
     if kind not in LATENT_KINDS:
-        raise OptionError(f"--kind: {kind!r} is not one of {', '.join(LATENT_KINDS)}")
+        raise OptionError(f"{kind!r} is not one of {', '.join(LATENT_KINDS)}", param="kind")
     if frames_per_seed < 1:
-        raise OptionError(f"--frames-per-seed: must be at least 1, not {frames_per_seed}")
+        raise OptionError(f"must be at least 1, not {frames_per_seed}", param="frames_per_seed")
     if num_seeds < cells:
         raise OptionError(
-            f"--grid: a {cols}x{rows} grid has {cells} cells but --seeds gives only {num_seeds} seeds; "
-            f"give at least {cells} seeds (a multiple of {cells}) or a smaller grid"
+            f"a {cols}x{rows} grid has {cells} cells but `seeds` gives only {num_seeds} seeds; "
+            f"give at least {cells} seeds (a multiple of {cells}) or a smaller grid", param="grid"
         )
     if num_seeds % cells:
         raise OptionError(
-            f"--seeds: {num_seeds} seeds do not split evenly over the {cells} cells of a {cols}x{rows} grid; "
-            f"give a multiple of {cells} seeds"
+            f"{num_seeds} seeds do not split evenly over the {cells} cells of a {cols}x{rows} grid; "
+            f"give a multiple of {cells} seeds", param="seeds"
         )
     return num_seeds // cells
 
@@ -101,11 +101,13 @@ def per_cell_labels(
     if not isinstance(class_idx, Sequence):
         return class_labels(c_dim, class_idx, cells * per_cell)
     if c_dim == 0:
-        raise OptionError("--class: the network is unconditional; it has no classes to give the cells")
+        raise OptionError(
+            "the network is unconditional; it has no classes to give the cells", param="class_idx"
+        )
     if len(class_idx) not in (1, cells):
         raise OptionError(
-            f"--class: {len(class_idx)} classes for {cells} grid cells; give one class for all cells "
-            f"or one per cell ({cells})"
+            f"{len(class_idx)} classes for {cells} grid cells; give one class for all cells "
+            f"or one per cell ({cells})", param="class_idx"
         )
     classes = list(class_idx) * (cells // len(class_idx))
     return torch.cat([class_labels(c_dim, k, per_cell) for k in classes])
@@ -166,7 +168,7 @@ def write_video(
     read-only folder...) raises OutputError with its cause.
     """
     if fps <= 0:
-        raise OptionError(f"--fps: must be positive, not {fps}")
+        raise OptionError(f"must be positive, not {fps}", param="fps")
     stream = iter(progress_bar(frames, total=total, desc="video", enabled=progress))
     first = next(stream, None)
     if first is None:
@@ -251,7 +253,7 @@ def make_interpolation_video(
     num_keys = check_layout(len(seeds), grid, frames_per_seed, kind)
     output = Path(output)
     if output.suffix.lower() != ".mp4":
-        raise OptionError(f"--output: {output} must end in .mp4")
+        raise OptionError(f"{output} must end in .mp4", param="output")
     if num_keys == 1:
         logger.warning("Each grid cell has one seed only: the video shows still images")
     G, record = load_generator_and_labels(network_path, device)

@@ -38,7 +38,7 @@ def launch(
         run = resume_latest(outdir, data, cfg, overrides, env.world_size)
         return training_loop(run.config, run.data, run.run_dir, resume_from=run.snapshot, options=options)
     if data is None:
-        raise OptionError("--data is required (a dataset zip or folder) unless you --resume latest")
+        raise OptionError("required (a dataset zip or folder) unless `resume` is 'latest'", param="data")
     cfg = cfg or "auto"
     dataset = ImageDataset(data)
     if resume is not None:

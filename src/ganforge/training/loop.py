@@ -147,7 +147,7 @@ class _Trainer:
         logger.info("Loading training set...")
         self.dataset = ImageDataset(data, use_labels=config.cond, xflip=config.mirror)
         if config.cond and not self.dataset.has_labels:
-            raise OptionError(f"--cond needs labels, but dataset '{data}' has no labels in dataset.json")
+            raise OptionError(f"needs labels, but dataset '{data}' has none in dataset.json", param="cond")
         resolution, aspect = split_size(self.dataset.size)
         check_resolution(config.model, resolution, config.cond, data, aspect)
         logger.info("Num images:  %d", len(self.dataset))
@@ -254,8 +254,8 @@ class _Trainer:
         total_nimg = round(config.kimg * 1000)
         if self.cur_nimg >= total_nimg:
             raise OptionError(
-                f"--kimg {config.kimg:g}: the snapshot is already at {self.cur_nimg / 1000:g} kimg; "
-                "give a larger --kimg to train on"
+                f"the snapshot is already at {self.cur_nimg / 1000:g} kimg, not below {config.kimg:g}; "
+                "give a larger value to train on", param="kimg"
             )
         grid = self._setup_grid(write_init=not self.resumed)
         if self.run_dir is not None:
@@ -380,7 +380,7 @@ class _Trainer:
             raise GanforgeError(
                 f"training diverged: {count} {network} optimiser steps in a row had non-finite gradients "
                 f"at {self.cur_nimg / 1000:.3f} kimg; last good snapshot: {last}. Lower the learning "
-                "rates (--glr/--dlr) or raise --gamma, and resume from that snapshot"
+                "rates (`glr`/`dlr`) or raise `gamma`, and resume from that snapshot"
             )
 
     # ---- maintenance ---------------------------------------------------------------------------

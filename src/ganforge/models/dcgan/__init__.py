@@ -99,8 +99,8 @@ class Generator(nn.Module):
         """
         if truncation_psi != 1:
             raise OptionError(
-                f"--trunc {truncation_psi}: a DCGAN generator has no truncation trick (no average latent "
-                "to truncate toward); use --trunc 1 (truncation_psi=1)"
+                "truncation is not defined for DCGAN (no average latent to truncate toward); leave it at 1, "
+                f"not {truncation_psi:g}", param="truncation_psi"
             )
         if z.ndim != 2 or z.shape[1] != self.z_dim:
             raise ValueError(f"z must have shape [N, {self.z_dim}], got {list(z.shape)}")

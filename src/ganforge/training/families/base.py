@@ -1,7 +1,7 @@
 """What every model family gives the training loop, and the Adam settings StyleGAN's families share.
 
 The loop (`ganforge.training.loop`) owns data, rounds, seeding, G_ema, ADA, ticks and snapshots; a
-`ModelFamily` supplies the rest for one run: its presets (`--cfg`), the networks, the loss object,
+`ModelFamily` supplies the rest for one run: its presets (`cfg`), the networks, the loss object,
 the phases with their networks and intervals, the Adam settings, and the per-step schedule (batch
 size, learning rates, level of detail and the matching view of the real images).
 """
@@ -50,8 +50,8 @@ class PhaseSpec:
 class ModelFamily:
     """The family-specific parts of training; the defaults are those of a fixed-schedule GAN."""
 
-    name: ClassVar[str]  # its `--model` name
-    presets: ClassVar[dict[str, dict[str, Any]]]  # its `--cfg` names -> TrainingConfig fields they set
+    name: ClassVar[str]  # its `model` name
+    presets: ClassVar[dict[str, dict[str, Any]]]  # its `cfg` names -> TrainingConfig fields they set
     non_square: ClassVar[bool] = False  # whether it trains W x H images (networks take `img_aspect`)
 
     def __init__(self, config: TrainingConfig, resolution: int, aspect: tuple[int, int] = (1, 1)) -> None:
@@ -78,8 +78,8 @@ class ModelFamily:
         raise NotImplementedError
 
     def make_compiled_loss(self, G: nn.Module, D: nn.Module, augment_pipe: nn.Module | None) -> TrainingLoss:
-        """A loss running torch.compile'd networks for the main phases (`--compile`)."""
-        raise OptionError(f"--compile is supported for --model stylegan2 only, not {self.config.model}")
+        """A loss running torch.compile'd networks for the main phases (`LoopOptions.compile`)."""
+        raise OptionError(f"supported for `model` stylegan2 only, not {self.config.model}", param="compile")
 
     def phases(self) -> list[PhaseSpec]:
         """The phases of one step, in order."""
@@ -114,7 +114,7 @@ class ModelFamily:
 
     @staticmethod
     def auto_values(resolution: int, num_gpus: int) -> dict[str, Any]:
-        """What `--cfg auto` derives from the resolution and the number of processes (none by default)."""
+        """What `cfg` 'auto' derives from the resolution and the number of processes (none by default)."""
         return {}
 
 

@@ -115,7 +115,7 @@ class StyleGANFamily(ModelFamily):
                 c_dim, self.resolution, channels, mbstd_group_size=c.mbstd_group, **fmaps
             )
         except ValueError as exc:
-            raise OptionError(f"--model stylegan cannot train on this dataset: {exc}") from exc
+            raise OptionError(f"`model` stylegan cannot train on this dataset: {exc}") from exc
         return G, D
 
     def make_loss(self, G: nn.Module, D: nn.Module, augment_pipe: nn.Module | None) -> TrainingLoss:

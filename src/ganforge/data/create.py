@@ -382,7 +382,8 @@ def create_dataset(
     if isinstance(background, str):
         background = parse_colour(background)
     if labels_from is not None and labels_from_folders:
-        raise OptionError("labels_from and labels_from_folders both choose the labels; pass one of them.")
+        raise OptionError("chooses the labels, as `labels_from_folders` does; pass one of them.",
+                          param="labels_from")
     _refuse_existing(Path(dest))
     items = open_source(source, labels_from_folders=labels_from_folders)
     label_names = None

@@ -168,11 +168,13 @@ def project(
     seed: int = 303,
     class_idx: int | None = None,
     progress: bool | None = None,
+    on_step: Callable[[int, float], None] | None = None,
 ) -> Projection:
     """Optimise w (one w for all layers, or per layer with `config.wplus`) so G draws `target`.
 
     `target` is uint8 [C, H, W] at G's resolution. Runs on G's device on a private copy of G (its
     noise maps are optimised too); `seed` drives the noise-map initialisation and the w noise.
+    `on_step(steps_done, distance)` is called after every step (a progress display).
     """
     channels, res = G.img_channels, G.img_resolution
     if tuple(target.shape) != (channels, res, res):
@@ -212,6 +214,8 @@ def project(
         optimizer.step()
         w_steps[step] = w_opt.detach()[0].cpu()
         distances.append(dist.item())
+        if on_step is not None:
+            on_step(step + 1, distances[-1])
         logger.debug("step %d/%d: dist %.4f loss %.4f", step + 1, len(steps), distances[-1], loss.item())
         with torch.no_grad():
             for buf in noise_maps:
@@ -225,11 +229,17 @@ def load_target(path: str | os.PathLike[str], resolution: int, channels: int) ->
     path = Path(path)
     try:
         with PIL.Image.open(path) as image:
-            image = image.convert("L" if channels == 1 else "RGB")
+            image.load()
     except FileNotFoundError as e:
         raise OptionError(f"--target: {path} does not exist") from e
     except (PIL.UnidentifiedImageError, OSError) as e:
         raise OptionError(f"--target: {path} is not a readable image ({e})") from e
+    return fit_target(image, resolution, channels)
+
+
+def fit_target(image: PIL.Image.Image, resolution: int, channels: int) -> np.ndarray:
+    """A target as uint8 [res, res, channels] from an image: centre-cropped square, Lanczos-resized."""
+    image = image.convert("L" if channels == 1 else "RGB")
     w, h = image.size
     s = min(w, h)
     image = image.crop(((w - s) // 2, (h - s) // 2, (w + s) // 2, (h + s) // 2))

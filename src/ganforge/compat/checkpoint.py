@@ -248,6 +248,15 @@ def _rebuild(key: str, entry: Any, name: str) -> nn.Module:
     return rebuild_network(cls, entry["kwargs"], entry["state"], what, DamagedCheckpointError)
 
 
+def is_json(value: Any) -> bool:
+    """Whether `value` is plain JSON-able data, as a checkpoint's `extra` must be (and a model folder's)."""
+    try:
+        json.dumps(value, allow_nan=True)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
 def _check_json(value: Any, what: str) -> None:
     """Refuse data that is not plain JSON-able values, so that `weights_only` loading can read it."""
     try:

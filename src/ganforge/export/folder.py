@@ -16,6 +16,7 @@ from torch import nn
 
 from ganforge import __version__
 from ganforge.compat import generator_of, registry
+from ganforge.compat.checkpoint import is_json
 from ganforge.compat.model_folder import CARD_NAME, CONFIG_NAME, FORMAT, VERSION, WEIGHTS_NAME
 from ganforge.export.card import model_card
 from ganforge.export.output import export_folder
@@ -106,7 +107,7 @@ def write_model_folder(
     """
     networks = pick_networks(nets, all_networks, source)
     extra = {
-        key: value for key, value in nets.items() if not isinstance(value, nn.Module) and _is_json(value)
+        key: value for key, value in nets.items() if not isinstance(value, nn.Module) and is_json(value)
     }
     config = model_config(networks, extra)
     tensors = {
@@ -122,11 +123,3 @@ def write_model_folder(
             model_card(config, options, metrics, Path(source).name, repo_id), encoding="utf-8"
         )
     return Path(out)
-
-
-def _is_json(value: Any) -> bool:
-    try:
-        json.dumps(value, allow_nan=True)
-    except (TypeError, ValueError):
-        return False
-    return True

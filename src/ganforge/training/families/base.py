@@ -24,6 +24,17 @@ ADAM_BETAS = (0.0, 0.99)
 ADAM_EPS = 1e-8
 """Adam settings of the StyleGAN (2019) and StyleGAN2-ADA releases for both networks."""
 
+
+def style_adam_kwargs(lr: float, reg_interval: int | None = None) -> dict[str, Any]:
+    """`torch.optim.Adam` arguments of StyleGAN's families for one network at learning rate `lr`.
+
+    With lazy regularisation every `reg_interval` steps, the main and the regulariser updates share
+    one optimiser; its learning rate and betas are rescaled by interval / (interval + 1) so that the
+    combined updates behave like the unregularised schedule. None (no lazy regulariser): as given.
+    """
+    ratio = 1.0 if reg_interval is None else reg_interval / (reg_interval + 1)
+    return {"lr": lr * ratio, "betas": tuple(beta**ratio for beta in ADAM_BETAS), "eps": ADAM_EPS}
+
 class TrainingLoss(Protocol):
     """What the loop calls on a loss object (`StyleGAN2Loss`, `StyleGANLoss`, `DCGANLoss`)."""
 

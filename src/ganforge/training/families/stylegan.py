@@ -14,12 +14,11 @@ from ganforge.losses.stylegan import StyleGANLoss
 from ganforge.models import stylegan
 from ganforge.ops.scale2d import downscale2d, upscale2d
 from ganforge.training.families.base import (
-    ADAM_BETAS,
-    ADAM_EPS,
     ModelFamily,
     PhaseSpec,
     TrainingLoss,
     power_of_two,
+    style_adam_kwargs,
 )
 
 if TYPE_CHECKING:
@@ -126,8 +125,7 @@ class StyleGANFamily(ModelFamily):
         return [PhaseSpec("Dmain", "D"), PhaseSpec("Gmain", "G")]
 
     def adam_kwargs(self, network: str) -> dict[str, Any]:
-        lr = self.config.glr if network == "G" else self.config.dlr
-        return {"lr": lr, "betas": ADAM_BETAS, "eps": ADAM_EPS}
+        return style_adam_kwargs(self.config.glr if network == "G" else self.config.dlr)
 
     def lod_at(self, cur_nimg: int) -> float:
         """The level of detail of the step at `cur_nimg`."""

@@ -10,12 +10,11 @@ from torch import nn
 from ganforge.losses import StyleGAN2Loss
 from ganforge.models import stylegan2
 from ganforge.training.families.base import (
-    ADAM_BETAS,
-    ADAM_EPS,
     ModelFamily,
     PhaseSpec,
     TrainingLoss,
     power_of_two,
+    style_adam_kwargs,
 )
 
 PL_BATCH_SHRINK = 2
@@ -123,11 +122,7 @@ class StyleGAN2Family(ModelFamily):
         return phases
 
     def adam_kwargs(self, network: str) -> dict[str, Any]:
-        """With lazy regularisation every `interval` steps, the main and the regulariser updates share
-        one optimiser; its learning rate and betas are rescaled by interval / (interval + 1) so that
-        the combined updates behave like the unregularised schedule."""
         c = self.config
         lr, interval = {"G": (c.glr, c.G_reg_interval), "D": (c.dlr, c.D_reg_interval)}[network]
-        ratio = 1.0 if interval is None else interval / (interval + 1)
-        return {"lr": lr * ratio, "betas": tuple(beta**ratio for beta in ADAM_BETAS), "eps": ADAM_EPS}
+        return style_adam_kwargs(lr, interval)
 

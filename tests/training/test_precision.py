@@ -79,8 +79,9 @@ def test_a_short_float16_run_completes(tmp_path: Path, monkeypatch: pytest.Monke
 
 def test_precision_is_a_checked_stylegan2_option(tmp_path: Path) -> None:
     data = make_dataset(tmp_path / "d.zip", count=4)
+    dcgan = ["--model", "dcgan", "--precision", "bf16"]
     for args, message in ((["--precision", "fp8"], "'fp8' is not one of"),
-                          (["--model", "dcgan", "--precision", "bf16"], "--precision does not apply")):
+                          (dcgan, "--precision: does not apply to --model dcgan")):
         result = CliRunner().invoke(train_command, ["--data", str(data), "--outdir", str(tmp_path), *args])
         assert message in result.output + str(result.exception)
     assert "--precision [auto|fp32|fp16|bf16]" in CliRunner().invoke(train_command, ["--help"]).output

@@ -32,8 +32,6 @@ from ganforge.data.dataset import ImageDataset
 from ganforge.data.loader import make_loader
 from ganforge.data.shape import size_value, split_size
 from ganforge.errors import GanforgeError, OptionError
-from ganforge.inference.runner import require_compiler
-from ganforge.ops.precision import computes_float16
 from ganforge.progress import progress
 from ganforge.training.config import round_size
 from ganforge.training.distributed import (
@@ -172,7 +170,6 @@ class _Trainer:
         self.loss = self.family.make_loss(self.G, self.D, self.augment_pipe)
         self.main_loss = self.loss  # compiled graphs cannot double-backward: regularisers stay eager
         if options.compile:
-            require_compiler(self.device)
             self.main_loss = self.family.make_compiled_loss(self.G, self.D, self.augment_pipe)
         self.phases = self._setup_phases()
         self.opts = {phase.network: phase.opt for phase in self.phases}
@@ -184,10 +181,6 @@ class _Trainer:
         self.cur_tick = 0
         self.batch_idx = 0
         self.nonfinite_steps = {"G": 0, "D": 0}  # consecutive skipped steps per network
-        # In float16, as the official loop does, overflowing gradient entries are replaced (NaN -> 0,
-        # +-inf -> +-1e5) rather than the step skipped: a few of them are routine there.
-        float16 = computes_float16(config.precision, self.device)
-        self.replace_nonfinite = config.model == "stylegan2" and float16
         self.last_snapshot: Path | None = None
         self.last_good_snapshot: Path | None = None
         self.exact_names = not float(config.kimg_per_tick).is_integer()  # see rundir.kimg_label
@@ -368,10 +361,7 @@ class _Trainer:
 
     def _apply(self, phase: _Phase) -> None:
         """Reduce the gradients over ranks and step, unless any is non-finite (then skip and count)."""
-        grads = reduce_gradients_(phase.module.parameters(), self.env)
-        if self.replace_nonfinite:
-            for grad in grads:
-                grad.nan_to_num_(nan=0.0, posinf=1e5, neginf=-1e5)
+        grads = self.family.repair_gradients_(reduce_gradients_(phase.module.parameters(), self.env))
         finite = bool(torch.stack([g.isfinite().all() for g in grads]).all()) if grads else True
         network = phase.network
         if finite:

@@ -96,6 +96,11 @@ class ModelFamily:
         """The phases of one step, in order."""
         raise NotImplementedError
 
+    def repair_gradients_(self, grads: list[torch.Tensor]) -> list[torch.Tensor]:
+        """The reduced gradients of a step, repaired where the family's arithmetic expects overflows
+        (none by default: a non-finite gradient skips the step)."""
+        return grads
+
     def adam_kwargs(self, network: str) -> dict[str, Any]:
         """`torch.optim.Adam` arguments for network 'G' or 'D'."""
         raise NotImplementedError

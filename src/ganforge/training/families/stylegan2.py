@@ -7,8 +7,10 @@ from typing import Any
 import torch
 from torch import nn
 
+from ganforge.inference.runner import require_compiler
 from ganforge.losses import StyleGAN2Loss
 from ganforge.models import stylegan2
+from ganforge.ops.precision import computes_float16
 from ganforge.training.families.base import (
     ModelFamily,
     PhaseSpec,
@@ -107,10 +109,19 @@ class StyleGAN2Family(ModelFamily):
                              pl_decay=PL_DECAY)
 
     def make_compiled_loss(self, G: nn.Module, D: nn.Module, augment_pipe: nn.Module | None) -> TrainingLoss:
+        require_compiler(next(G.parameters()).device)
         return StyleGAN2Loss(
             G, torch.compile(D), augment_pipe, **self.loss_kwargs(), pl_batch_shrink=PL_BATCH_SHRINK,
             pl_decay=PL_DECAY, G_mapping=torch.compile(G.mapping), G_synthesis=torch.compile(G.synthesis),
         )
+
+    def repair_gradients_(self, grads: list[torch.Tensor]) -> list[torch.Tensor]:
+        """In float16, as the official loop: overflowing entries are replaced (NaN -> 0, +-inf -> +-1e5),
+        in place, rather than the step skipped (a few are routine there)."""
+        if grads and computes_float16(self.config.precision, grads[0].device):
+            for grad in grads:
+                grad.nan_to_num_(nan=0.0, posinf=1e5, neginf=-1e5)
+        return grads
 
     def phases(self) -> list[PhaseSpec]:
         phases = []

@@ -12,7 +12,7 @@ from torch import nn
 
 from ganforge.augment.pipeline import AugmentPipe
 from ganforge.errors import NetworkFileError
-from ganforge.models import dcgan, stylegan, stylegan2
+from ganforge.models import dcgan, r3gan, stylegan, stylegan2
 
 _CLASSES: dict[str, type[nn.Module]] = {
     "stylegan2.Generator": stylegan2.Generator,
@@ -26,6 +26,8 @@ _CLASSES: dict[str, type[nn.Module]] = {
     "augment.AugmentPipe": AugmentPipe,
     "dcgan.Generator": dcgan.Generator,
     "dcgan.Discriminator": dcgan.Discriminator,
+    "r3gan.Generator": r3gan.Generator,
+    "r3gan.Discriminator": r3gan.Discriminator,
 }
 """Registry name (as stored in checkpoints) -> class."""
 

@@ -17,14 +17,14 @@ from ganforge.data.grid import grid_size, save_image_grid
 from ganforge.errors import NetworkFileError, OptionError
 from ganforge.fileio import atomic_path, make_dirs
 from ganforge.inference.runner import check_class, pick_device, run_generator, run_synthesis
-from ganforge.models import dcgan
+from ganforge.models import dcgan, r3gan
 
 logger = logging.getLogger(__name__)
 
 GRID_NAME = "grid.png"
 """The file name of the image grid written beside the images (generate --grid, style-mix)."""
 
-_FAMILY_NAMES: dict[type[torch.nn.Module], str] = {dcgan.Generator: "DCGAN"}
+_FAMILY_NAMES: dict[type[torch.nn.Module], str] = {dcgan.Generator: "DCGAN", r3gan.Generator: "R3GAN"}
 """Display names of the generator classes that lack a mapping network."""
 
 

@@ -1,4 +1,4 @@
-"""Model families for the training loop: what differs between StyleGAN2, StyleGAN (2019) and DCGAN.
+"""Model families for the training loop: what differs between StyleGAN2, StyleGAN (2019), DCGAN and R3GAN.
 
 The loop (`ganforge.training.loop`) owns data, rounds, seeding, G_ema, ADA, ticks and snapshots; a
 `ModelFamily` supplies the rest for one run: the networks, the loss object, the phases with their
@@ -10,8 +10,7 @@ picks the family named by ``config.model``.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 import torch
 from torch import nn
@@ -23,7 +22,9 @@ from ganforge.losses.dcgan import DCGANConfig, DCGANLoss
 from ganforge.losses.stylegan import StyleGANLoss
 from ganforge.models import dcgan, stylegan, stylegan2
 from ganforge.ops.scale2d import downscale2d, upscale2d
+from ganforge.training.family_base import ModelFamily, PhaseSpec, TrainingLoss
 from ganforge.training.options import FAMILY_NAMES, TrainingConfig
+from ganforge.training.r3gan import R3GANFamily
 
 ADAM_BETAS = (0.0, 0.99)
 ADAM_EPS = 1e-8
@@ -39,90 +40,6 @@ DCGAN_BETAS = (0.5, 0.999)
 DCGAN_SIZE_STEP = {False: 16, True: 4}
 """What DCGAN image sizes must be multiples of, without and with labels: its networks halve the
 size 4 times (2 times when conditional)."""
-
-
-class TrainingLoss(Protocol):
-    """What the loop calls on a loss object (`StyleGAN2Loss`, `StyleGANLoss`, `DCGANLoss`)."""
-
-    def accumulate_gradients(
-        self, phase: str, real_img: torch.Tensor, real_c: torch.Tensor, gen_z: torch.Tensor,
-        gen_c: torch.Tensor, gain: float,
-    ) -> dict[str, torch.Tensor]: ...
-
-    def state_dict(self) -> dict[str, Any]: ...
-
-    def load_state_dict(self, state: dict[str, Any]) -> None: ...
-
-
-@dataclass(frozen=True)
-class PhaseSpec:
-    """One phase of a step: the loss phase name, the network it trains ('G' or 'D') and its interval."""
-
-    name: str
-    network: str
-    interval: int = 1
-
-
-class ModelFamily:
-    """The family-specific parts of training; the defaults are those of a fixed-schedule GAN."""
-
-    name: str  # its `--model` name
-
-    def __init__(self, config: TrainingConfig, resolution: int) -> None:
-        self.config = config
-        self.resolution = resolution
-
-    @staticmethod
-    def trains(resolution: int, conditional: bool) -> bool:
-        """Whether the family's networks can be built for square images of `resolution`."""
-        raise NotImplementedError
-
-    @staticmethod
-    def sizes(conditional: bool) -> str:
-        """The image sizes `trains` accepts, in words for messages."""
-        raise NotImplementedError
-
-    def build_networks(self, channels: int, c_dim: int) -> tuple[nn.Module, nn.Module]:
-        """A fresh generator and discriminator for images of `channels` and labels of width `c_dim`."""
-        raise NotImplementedError
-
-    def make_loss(self, G: nn.Module, D: nn.Module, augment_pipe: nn.Module | None) -> TrainingLoss:
-        """The loss object for these networks."""
-        raise NotImplementedError
-
-    def make_compiled_loss(self, G: nn.Module, D: nn.Module, augment_pipe: nn.Module | None) -> TrainingLoss:
-        """A loss running torch.compile'd networks for the main phases (`--compile`)."""
-        raise OptionError(f"--compile is supported for --model stylegan2 only, not {self.config.model}")
-
-    def phases(self) -> list[PhaseSpec]:
-        """The phases of one step, in order."""
-        raise NotImplementedError
-
-    def adam_kwargs(self, network: str) -> dict[str, Any]:
-        """`torch.optim.Adam` arguments for network 'G' or 'D'."""
-        raise NotImplementedError
-
-    def batch_at(self, cur_nimg: int) -> int:
-        """The total batch of a step that starts after `cur_nimg` images."""
-        return self.config.batch
-
-    def begin_step(self, cur_nimg: int, G: nn.Module, D: nn.Module, opts: dict[str, Optimizer]) -> None:
-        """Set the schedule-dependent state (lod, learning rates) before the step at `cur_nimg`."""
-
-    def process_reals(self, images: torch.Tensor) -> torch.Tensor:
-        """The real images [-1, 1] as this step's discriminator should see them."""
-        return images
-
-    def status(self) -> dict[str, float]:
-        """Schedule values for the tick's status line and statistics (name -> value)."""
-        return {}
-
-    def state_dict(self) -> dict[str, Any]:
-        """Schedule state stored in snapshots."""
-        return {}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore the state of `state_dict`."""
 
 
 class StyleGAN2Family(ModelFamily):
@@ -352,7 +269,7 @@ class StyleGANFamily(ModelFamily):
 
 
 FAMILIES: dict[str, type[ModelFamily]] = {
-    family.name: family for family in (StyleGAN2Family, StyleGANFamily, DCGANFamily)
+    family.name: family for family in (StyleGAN2Family, StyleGANFamily, DCGANFamily, R3GANFamily)
 }
 """The model families by `--model` name (the options table names them in the same order)."""
 

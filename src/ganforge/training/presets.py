@@ -81,8 +81,41 @@ STYLEGAN_PRESETS: dict[str, dict[str, Any]] = {
                 lod_transition_kimg=2, kimg_per_tick=1, snap=10, workers=1),
 }
 
+# R3GAN's published configs (brownvc/R3GAN train.py and README): widths, cardinalities and blocks
+# per stage from 4 x 4 up, bf16 stages, the batch of the README's command over its GPU count, and
+# the cosine schedules (base -> final over decay_kimg): lr 2e-4 -> 5e-5, beta2 0.9 -> 0.99, gamma,
+# EMA 0 -> ema_kimg, augment p 0 -> p with R3GAN's pipe. The script trains until stopped.
+_R3GAN_BASE = dict(kimg=10_000_000, z_dim=64, expansion=2, glr=2e-4, dlr=2e-4, lr_final=5e-5, beta2=0.9,
+                   beta2_final=0.99, ema_rampup=None, D_reg_interval=None, aug="cosine", augpipe="r3gan",
+                   decay_kimg=20000, mirror=True)
+
+
+def _r3gan(width: int, groups: int, tops: list[int], **values: Any) -> dict[str, Any]:
+    """An R3GAN preset: `width` channels and `groups` groups, divided by `tops` per stage from 4 x 4 up."""
+    return dict(_R3GAN_BASE, widths=[width // t for t in tops], cardinalities=[groups // t for t in tops],
+                blocks=[2] * len(tops), **values)
+
+
+R3GAN_PRESETS: dict[str, dict[str, Any]] = {
+    "CIFAR10": _r3gan(768, 96, [1, 1, 1, 1], bf16_stages=3, batch=512, batch_gpu=64, ema_kimg=5000, p=0.55,
+                      gamma=0.05, gamma_final=0.005),
+    "FFHQ-64": _r3gan(768, 96, [1, 1, 1, 1, 2], bf16_stages=4, batch=256, batch_gpu=32, ema_kimg=500, p=0.3,
+                      gamma=2.0, gamma_final=0.2),
+    "FFHQ-256": _r3gan(768, 96, [1, 1, 1, 1, 2, 4, 8], bf16_stages=4, batch=256, batch_gpu=32, ema_kimg=500,
+                       p=0.3, gamma=150.0, gamma_final=15.0),
+    "ImageNet-32": _r3gan(1536, 96, [1, 1, 1, 1], bf16_stages=3, batch=4096, batch_gpu=128, ema_kimg=50000,
+                          p=0.5, gamma=0.5, gamma_final=0.05, decay_kimg=200000),
+    "ImageNet-64": _r3gan(1536, 96, [1, 1, 1, 1, 1], bf16_stages=4, batch=4096, batch_gpu=64, ema_kimg=50000,
+                          p=0.4, gamma=1.0, gamma_final=0.1, decay_kimg=200000),
+    # Narrow, one block per stage, batch 16, no augmentation: 32 x 32 digits on a 2-core CPU.
+    "cpu": dict(_R3GAN_BASE, kimg=50, widths=[64, 64, 32, 16], cardinalities=[4, 4, 2, 1],
+                blocks=[1, 1, 1, 1], batch=16, batch_gpu=16, glr=1e-3, dlr=1e-3, lr_final=2e-4, gamma=0.1,
+                gamma_final=0.01, ema_kimg=1.0, decay_kimg=50, aug="noaug", mirror=False, kimg_per_tick=1,
+                snap=10, workers=1),
+}
+
 MODEL_PRESETS: dict[str, dict[str, dict[str, Any]]] = {
-    "stylegan2": PRESETS, "stylegan": STYLEGAN_PRESETS, "dcgan": DCGAN_PRESETS,
+    "stylegan2": PRESETS, "stylegan": STYLEGAN_PRESETS, "dcgan": DCGAN_PRESETS, "r3gan": R3GAN_PRESETS,
 }
 """The presets of each model family (`--cfg` names)."""
 
@@ -212,6 +245,8 @@ def _validate(c: TrainingConfig, overrides: dict[str, Any], resolution: int, giv
     _require(not given or c.aug != "noaug" or "augpipe" not in overrides,
              _augment_message(c, overrides, o("augpipe"),
                               f"{o('augpipe')} cannot be specified with {o('aug')}=noaug"))
+    _require(c.aug != "cosine" or c.model == "r3gan",
+             f"{o('aug')}=cosine (a scheduled p) is for --model r3gan only; use ada, fixed or noaug")
     initial = c.lod_initial_resolution
     _require(initial >= 4 and initial & (initial - 1) == 0,
              f"{o('lod_initial_resolution')} must be a power of two >= 4, got {initial}")

@@ -23,10 +23,10 @@ from ganforge.models.r3gan.layers import (
 from ganforge.ops.init_args import records_init_args
 
 
-def check_stages(widths: Sequence[int], cardinalities: Sequence[int], blocks: Sequence[int],
+def check_stages(widths: Sequence[int], cardinalities: Sequence[int], blocks: Sequence[int], expansion: int,
                  img_resolution: int, c_dim: int, embed_dim: int, bf16_stages: Sequence[int]) -> None:
-    """Refuse per-stage lists of different lengths, a resolution the stages do not make, a
-    conditional network without an embedding and bf16 stage indices out of range."""
+    """Refuse per-stage lists of different lengths, a resolution the stages do not make, widths the
+    groups do not divide, a conditional network without an embedding and bf16 stages out of range."""
     if not widths or not len(widths) == len(cardinalities) == len(blocks):
         raise ValueError(
             f"widths, cardinalities and blocks need one entry per stage, got {len(widths)}, "
@@ -37,6 +37,11 @@ def check_stages(widths: Sequence[int], cardinalities: Sequence[int], blocks: Se
             f"{len(widths)} stages make {4 * 2 ** (len(widths) - 1)} px images, not img_resolution "
             f"{img_resolution}"
         )
+    if min(widths) < 1 or min(cardinalities) < 1 or min(blocks) < 0:
+        raise ValueError("widths and cardinalities must be positive and blocks non-negative")
+    for width, groups in zip(widths, cardinalities, strict=True):
+        if width * expansion % groups != 0:
+            raise ValueError(f"a stage of {width} x {expansion} channels cannot split into {groups} groups")
     if c_dim > 0 and embed_dim <= 0:
         raise ValueError("a conditional R3GAN network (c_dim > 0) needs embed_dim > 0")
     if any(not -len(widths) <= i < len(widths) for i in bf16_stages):
@@ -84,7 +89,7 @@ class Generator(nn.Module):
         bf16_stages: Sequence[int] = (),        # Stages computed in bfloat16 (R3GAN: FP16Stages).
     ) -> None:
         super().__init__()
-        check_stages(widths, cardinalities, blocks, img_resolution, c_dim, embed_dim, bf16_stages)
+        check_stages(widths, cardinalities, blocks, expansion, img_resolution, c_dim, embed_dim, bf16_stages)
         self.z_dim = z_dim
         self.c_dim = c_dim
         self.img_resolution = img_resolution
@@ -156,7 +161,7 @@ class Discriminator(nn.Module):
         bf16_stages: Sequence[int] = (),        # Stages computed in bfloat16 (R3GAN: FP16Stages).
     ) -> None:
         super().__init__()
-        check_stages(widths, cardinalities, blocks, img_resolution, c_dim, embed_dim, bf16_stages)
+        check_stages(widths, cardinalities, blocks, expansion, img_resolution, c_dim, embed_dim, bf16_stages)
         self.c_dim = c_dim
         self.img_resolution = img_resolution
         self.img_channels = img_channels

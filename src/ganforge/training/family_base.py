@@ -1,0 +1,103 @@
+"""What a model family supplies to the training loop (`ModelFamily`), the phases it runs
+(`PhaseSpec`) and the loss interface the loop calls (`TrainingLoss`); the families themselves are in
+`ganforge.training.families` and `ganforge.training.r3gan`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import torch
+from torch import nn
+from torch.optim import Optimizer
+
+from ganforge.errors import OptionError
+from ganforge.training.options import TrainingConfig
+
+
+class TrainingLoss(Protocol):
+    """What the loop calls on a loss object (`StyleGAN2Loss`, `StyleGANLoss`, `DCGANLoss`)."""
+
+    def accumulate_gradients(
+        self, phase: str, real_img: torch.Tensor, real_c: torch.Tensor, gen_z: torch.Tensor,
+        gen_c: torch.Tensor, gain: float,
+    ) -> dict[str, torch.Tensor]: ...
+
+    def state_dict(self) -> dict[str, Any]: ...
+
+    def load_state_dict(self, state: dict[str, Any]) -> None: ...
+
+
+@dataclass(frozen=True)
+class PhaseSpec:
+    """One phase of a step: the loss phase name, the network it trains ('G' or 'D') and its interval."""
+
+    name: str
+    network: str
+    interval: int = 1
+
+
+class ModelFamily:
+    """The family-specific parts of training; the defaults are those of a fixed-schedule GAN."""
+
+    name: str  # its `--model` name
+
+    def __init__(self, config: TrainingConfig, resolution: int) -> None:
+        self.config = config
+        self.resolution = resolution
+
+    @staticmethod
+    def trains(resolution: int, conditional: bool) -> bool:
+        """Whether the family's networks can be built for square images of `resolution`."""
+        raise NotImplementedError
+
+    @staticmethod
+    def sizes(conditional: bool) -> str:
+        """The image sizes `trains` accepts, in words for messages."""
+        raise NotImplementedError
+
+    def build_networks(self, channels: int, c_dim: int) -> tuple[nn.Module, nn.Module]:
+        """A fresh generator and discriminator for images of `channels` and labels of width `c_dim`."""
+        raise NotImplementedError
+
+    def make_loss(self, G: nn.Module, D: nn.Module, augment_pipe: nn.Module | None) -> TrainingLoss:
+        """The loss object for these networks."""
+        raise NotImplementedError
+
+    def make_compiled_loss(self, G: nn.Module, D: nn.Module, augment_pipe: nn.Module | None) -> TrainingLoss:
+        """A loss running torch.compile'd networks for the main phases (`--compile`)."""
+        raise OptionError(f"--compile is supported for --model stylegan2 only, not {self.config.model}")
+
+    def phases(self) -> list[PhaseSpec]:
+        """The phases of one step, in order."""
+        raise NotImplementedError
+
+    def adam_kwargs(self, network: str) -> dict[str, Any]:
+        """`torch.optim.Adam` arguments for network 'G' or 'D'."""
+        raise NotImplementedError
+
+    def batch_at(self, cur_nimg: int) -> int:
+        """The total batch of a step that starts after `cur_nimg` images."""
+        return self.config.batch
+
+    def begin_step(self, cur_nimg: int, G: nn.Module, D: nn.Module, opts: dict[str, Optimizer]) -> None:
+        """Set the schedule-dependent state (lod, learning rates) before the step at `cur_nimg`."""
+
+    def ema_kimg_at(self, cur_nimg: int) -> float:
+        """The G_ema half-life of the step that starts after `cur_nimg` images."""
+        return self.config.ema_kimg
+
+    def process_reals(self, images: torch.Tensor) -> torch.Tensor:
+        """The real images [-1, 1] as this step's discriminator should see them."""
+        return images
+
+    def status(self) -> dict[str, float]:
+        """Schedule values for the tick's status line and statistics (name -> value)."""
+        return {}
+
+    def state_dict(self) -> dict[str, Any]:
+        """Schedule state stored in snapshots."""
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore the state of `state_dict`."""

@@ -105,11 +105,18 @@ def test_published_presets_build_the_published_networks() -> None:
     assert G.init_kwargs["widths"] == [768] * 4 and G.init_kwargs["cardinalities"] == [96] * 4
     assert G.init_kwargs["bf16_stages"] == [1, 2, 3] and D.init_kwargs["bf16_stages"] == [2, 1, 0]
     assert G.init_kwargs["embed_dim"] == 64 and D.init_kwargs["embed_dim"] == 768
-    assert set(R3GAN_PRESETS) == {"CIFAR10", "FFHQ-64", "FFHQ-256", "ImageNet-32", "ImageNet-64", "cpu"}
+    published = {"CIFAR10", "FFHQ-64", "FFHQ-256", "ImageNet-32", "ImageNet-64"}
+    assert set(R3GAN_PRESETS) == published | {"auto", "cpu"}
+    # auto: the published preset of the resolution; a 16 px dataset takes the cpu preset's first 3 stages.
+    assert resolve_config("auto", 64, 1, {"model": "r3gan"}).gamma == R3GAN_PRESETS["FFHQ-64"]["gamma"]
+    with pytest.raises(OptionError, match="auto of --model r3gan has presets for 32 px .*, not 128 px"):
+        resolve_config("auto", 128, 1, {"model": "r3gan"})
+    G, _ = make_family(resolve_config("cpu", 16, 1, {"model": "r3gan"}), 16).build_networks(1, 0)
+    assert G.init_kwargs["widths"] == [64, 64, 32]
 
 
 @pytest.mark.parametrize(("cfg", "resolution", "overrides", "message"), [
-    ("cpu", 64, {}, "4 stages .* make 32 px images, not the dataset's 64 px"),
+    ("cpu", 64, {}, "64 px images need 5 stages from 4 x 4 up, and --cfg cpu of --model r3gan .* for 4"),
     ("cpu", 32, {"cardinalities": [3, 3, 3, 3]}, "cannot split into 3 groups"),
 ])
 def test_r3gan_refuses_networks_it_cannot_build(

@@ -13,14 +13,14 @@ from typing import Any
 import click
 
 from ganforge.cli.metrics import parse_metric_names
-from ganforge.cli.options import IntList, device_option
+from ganforge.cli.options import INT_LIST, device_option
 from ganforge.training.distributed import shutdown
 from ganforge.training.launch import launch
 from ganforge.training.loop import LoopOptions
 from ganforge.training.options import OPTIONS, Option
 from ganforge.training.presets import CFG_NAMES, shown_default
 
-_CLICK_TYPES: dict[Any, Any] = {int: int, float: float, str: str, str | None: str, list[int]: IntList()}
+_CLICK_TYPES: dict[Any, Any] = {int: int, float: float, str: str, str | None: str, list[int]: INT_LIST}
 
 
 def _config_option(option: Option) -> Callable[[Callable[..., Any]], Callable[..., Any]]:

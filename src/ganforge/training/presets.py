@@ -108,11 +108,15 @@ R3GAN_PRESETS: dict[str, dict[str, Any]] = {
     "ImageNet-64": _r3gan(1536, 96, [1, 1, 1, 1, 1], bf16_stages=4, batch=4096, batch_gpu=64, ema_kimg=50000,
                           p=0.4, gamma=1.0, gamma_final=0.1, decay_kimg=200000),
     # Narrow, one block per stage, batch 16, no augmentation: 32 x 32 digits on a 2-core CPU.
+    "auto": {},  # the preset of the resolution: R3GAN_AUTO
     "cpu": dict(_R3GAN_BASE, kimg=50, widths=[64, 64, 32, 16], cardinalities=[4, 4, 2, 1],
                 blocks=[1, 1, 1, 1], batch=16, batch_gpu=16, glr=1e-3, dlr=1e-3, lr_final=2e-4, gamma=0.1,
                 gamma_final=0.01, ema_kimg=1.0, decay_kimg=50, aug="noaug", mirror=False, kimg_per_tick=1,
                 snap=10, workers=1),
 }
+
+R3GAN_AUTO = {32: "CIFAR10", 64: "FFHQ-64", 256: "FFHQ-256"}
+"""The published R3GAN preset that `--cfg auto` of --model r3gan picks for a resolution."""
 
 MODEL_PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     "stylegan2": PRESETS, "stylegan": STYLEGAN_PRESETS, "dcgan": DCGAN_PRESETS, "r3gan": R3GAN_PRESETS,
@@ -151,6 +155,15 @@ def auto_values(resolution: int, num_gpus: int) -> dict[str, Any]:
     }
 
 
+def r3gan_auto(resolution: int) -> dict[str, Any]:
+    """--cfg auto of --model r3gan: the published preset of the resolution (`R3GAN_AUTO`)."""
+    if resolution not in R3GAN_AUTO:
+        sizes = ", ".join(f"{size} px ({name})" for size, name in R3GAN_AUTO.items())
+        raise OptionError(f"--cfg auto of --model r3gan has presets for {sizes}, not {resolution} px; "
+                          f"give --cfg {' or '.join(name for name in R3GAN_PRESETS if name != 'auto')}")
+    return R3GAN_PRESETS[R3GAN_AUTO[resolution]]
+
+
 def resolve_config(
     cfg: str, resolution: int, num_gpus: int = 1, overrides: dict[str, Any] | None = None
 ) -> TrainingConfig:
@@ -181,7 +194,7 @@ def resolve_config(
     values: dict[str, Any] = {"cfg": cfg, "num_gpus": num_gpus}
     if cfg == "auto" and model == "stylegan2":
         values.update(auto_values(resolution, num_gpus))
-    values.update(presets[cfg])
+    values.update(presets[cfg] if cfg != "auto" or model != "r3gan" else r3gan_auto(resolution))
     if "batch" in overrides:
         values["batch_dict"] = {}  # an explicit batch holds at every resolution
     if overrides.get("resume") is not None:

@@ -57,25 +57,26 @@ class R3GANFamily(ModelFamily):
         self.values: dict[str, float] = {}
 
     def build_networks(self, channels: int, c_dim: int) -> tuple[nn.Module, nn.Module]:
+        """G and D with the first stages of the per-stage lists, as many as make the dataset's size
+        (the published presets share their lists so: CIFAR10's are FFHQ-256's first four)."""
         c = self.config
-        stages = len(c.widths)
-        if self.resolution != 4 * 2 ** (stages - 1):
+        stages = int(math.log2(self.resolution)) - 1  # 4 x 4, 8 x 8, ..., resolution
+        short = min(len(c.widths), len(c.cardinalities), len(c.blocks))
+        if short < stages:
             raise OptionError(
-                f"--cfg {c.cfg} of --model r3gan has {stages} stages (widths {c.widths}), which make "
-                f"{4 * 2 ** (stages - 1)} px images, not the dataset's {self.resolution} px; pick the preset "
-                "of this size or give widths, cardinalities and blocks with one entry per size from 4 px"
+                f"{self.resolution} px images need {stages} stages from 4 x 4 up, and --cfg {c.cfg} of "
+                f"--model r3gan gives widths, cardinalities and blocks for {short}; give --widths, "
+                f"--cardinalities and --blocks with {stages} entries each"
             )
-        if not 0 <= c.bf16_stages <= stages:
-            raise OptionError(f"bf16_stages must be between 0 and the {stages} stages, got {c.bf16_stages}")
-        G_stages = list(range(stages - c.bf16_stages, stages))  # G's largest sizes come last
+        widths, groups, blocks = c.widths[:stages], c.cardinalities[:stages], c.blocks[:stages]
+        G_stages = list(range(max(stages - c.bf16_stages, 0), stages))  # G's largest sizes come last
         common = dict(c_dim=c_dim, img_resolution=self.resolution, img_channels=channels,
                       expansion=c.expansion)
         try:
-            G = r3gan.Generator(z_dim=c.z_dim, widths=c.widths, cardinalities=c.cardinalities,
-                                blocks=c.blocks, embed_dim=c.z_dim if c_dim else 0, bf16_stages=G_stages,
-                                **common)
-            D = r3gan.Discriminator(widths=c.widths[::-1], cardinalities=c.cardinalities[::-1],
-                                    blocks=c.blocks[::-1], embed_dim=c.widths[0] if c_dim else 0,
+            G = r3gan.Generator(z_dim=c.z_dim, widths=widths, cardinalities=groups, blocks=blocks,
+                                embed_dim=c.z_dim if c_dim else 0, bf16_stages=G_stages, **common)
+            D = r3gan.Discriminator(widths=widths[::-1], cardinalities=groups[::-1], blocks=blocks[::-1],
+                                    embed_dim=widths[0] if c_dim else 0,
                                     bf16_stages=[stages - 1 - i for i in G_stages], **common)
         except ValueError as exc:
             raise OptionError(f"--model r3gan cannot build its networks: {exc}") from exc

@@ -32,6 +32,8 @@ FAMILIES = {
     "stylegan-cond": ("stylegan", True),
     "stylegan2": ("stylegan2", False),
     "stylegan2-cond": ("stylegan2", True),
+    "r3gan": ("r3gan", False),
+    "r3gan-cond": ("r3gan", True),
 }
 
 

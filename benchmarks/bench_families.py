@@ -21,8 +21,8 @@ import torch
 from ganforge.compat import load_network
 from ganforge.data.create import create_dataset
 from ganforge.metrics.compute import compute_metrics
+from ganforge.training.config import resolve_config
 from ganforge.training.loop import LoopOptions, training_loop
-from ganforge.training.presets import resolve_config
 from ganforge.training.rundir import new_run_dir, snapshot_name
 
 FAMILIES = {

@@ -57,9 +57,9 @@ import PIL.Image
 import torch
 
 from ganforge.fileio import atomic_open
+from ganforge.training.config import TrainingConfig, resolve_config
 from ganforge.training.families import make_family
 from ganforge.training.loop import LoopOptions, training_loop
-from ganforge.training.presets import TrainingConfig, resolve_config
 
 
 def _sibling(name: str) -> ModuleType:

@@ -208,13 +208,13 @@ def test_messages_name_options_of_the_commands_that_print_them(path: Path) -> No
 
 def test_the_scan_finds_mentions_and_flags_an_option_a_command_lacks() -> None:
     """The rule at work on module texts made up for the test (so that it can fail)."""
-    presets = ROOT / "training" / "presets.py"
+    presets = ROOT / "training" / "config.py"
     good = 'MESSAGE = "--kimg must be at least 1; see `ganforge dataset create --resolution N`"\n'
     assert offenders(presets, good) == []
     bad = 'def f(option="--nope"):\n    raise ValueError(f"--gpus must be a power of two, {option}")\n'
-    assert offenders(presets, bad) == ["training/presets.py:2 --gpus: not an option of train"]
+    assert offenders(presets, bad) == ["training/config.py:2 --gpus: not an option of train"]
     quoted = 'HELP = """Also:\n  ganforge generate --network x.pkl --projected-w w.npz --nope\n"""\n'
-    assert offenders(presets, quoted) == ["training/presets.py:1 --nope: not an option of generate"]
+    assert offenders(presets, quoted) == ["training/config.py:1 --nope: not an option of generate"]
     shared = ROOT / "inference" / "runner.py"
     assert offenders(shared, 'M = "--trunc or --nope"\n') == [
         f"inference/runner.py:1 --nope: not an option of {', '.join(sorted(_reach()[shared]))}"]

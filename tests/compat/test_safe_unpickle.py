@@ -224,6 +224,21 @@ def test_tensorflow_networks_become_inert_records() -> None:
     assert isinstance(record, TFNetworkRecord) and record.state == {}
 
 
+@pytest.mark.parametrize(
+    ("module", "name", "what"),
+    [(b"dnnlib.tflib.network", b"Network", "a TensorFlow Network"),
+     (b"torch.nn.modules.linear", b"Linear", "module torch.nn.modules.linear.Linear")],
+)
+def test_records_refuse_constructor_arguments_and_a_state_that_is_no_dict(
+    module: bytes, name: bytes, what: str
+) -> None:
+    empty = tf_global_pickle(module, name)[:-1]  # the object made by NEWOBJ, before STOP
+    with pytest.raises(NetworkFileError, match=f"{what} is pickled with constructor arguments"):
+        load(empty[: -len(b")\x81")] + b"K\x01\x85\x81.")  # NEWOBJ with the arguments (1,)
+    with pytest.raises(NetworkFileError, match=rf"{what} has a malformed state \(int\)"):
+        load(empty + b"K\x03b.")  # BUILD with the state 3
+
+
 def test_other_tensorflow_globals_get_a_clear_message() -> None:
     with pytest.raises(NetworkFileError, match="references dnnlib.tflib.tfutil.run; of TensorFlow network"):
         load(tf_global_pickle(b"dnnlib.tflib.tfutil", b"run"))

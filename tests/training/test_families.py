@@ -27,9 +27,9 @@ from ganforge.losses.stylegan import StyleGANLoss
 from ganforge.metrics.compute import compute_metrics
 from ganforge.models import dcgan, stylegan
 from ganforge.tools.generate import generate_images
+from ganforge.training.config import TrainingConfig, resolve_config
 from ganforge.training.families import check_resolution, images_at_lod, make_family, stylegan_lod
 from ganforge.training.loop import LoopOptions, training_loop
-from ganforge.training.presets import TrainingConfig, resolve_config
 from ganforge.training.rundir import latest_snapshot, new_run_dir
 
 OPTIONS = LoopOptions(device="cpu", grid=(4, 2), progress=False)

@@ -14,7 +14,9 @@ import ganforge
 from ganforge.cli.options import INT_LIST
 from ganforge.cli.train import train_command
 from ganforge.errors import OptionError
+from ganforge.training.config import MODEL_PRESETS, resolve_config
 from ganforge.training.families import FAMILIES, make_family
+from ganforge.training.families.stylegan2 import PRESETS
 from ganforge.training.options import (
     FAMILY_NAMES,
     MODEL_UNUSED,
@@ -24,7 +26,6 @@ from ganforge.training.options import (
     TrainingConfig,
     option_name,
 )
-from ganforge.training.presets import MODEL_PRESETS, PRESETS, resolve_config
 
 SRC = Path(ganforge.__file__).parent
 LOOP_PARAMS = {"data", "outdir", "device", "compile_", "grid", "metric_names"}

@@ -8,9 +8,10 @@ import torch
 from ganforge.cli.train import train_command
 from ganforge.errors import OptionError
 from ganforge.losses import StyleGAN2Loss
+from ganforge.training.config import MODEL_PRESETS, resolve_config, round_size
 from ganforge.training.families import StyleGAN2Family
+from ganforge.training.families.stylegan2 import PRESETS
 from ganforge.training.options import TRAIN_OPTIONS, TrainingConfig, option_name
-from ganforge.training.presets import MODEL_PRESETS, PRESETS, resolve_config, round_size
 
 TRAIN_FLAGS = {opt for param in train_command.params for opt in param.opts}
 

@@ -20,10 +20,10 @@ from ganforge.compat import load_network
 from ganforge.compat.checkpoint import read_training_state
 from ganforge.errors import OptionError
 from ganforge.models import r3gan
+from ganforge.training.config import resolve_config
 from ganforge.training.families import make_family
+from ganforge.training.families.r3gan import R3GAN_PRESETS, cosine_schedule
 from ganforge.training.loop import LoopOptions, training_loop
-from ganforge.training.presets import R3GAN_PRESETS, resolve_config
-from ganforge.training.r3gan import cosine_schedule
 from ganforge.training.rundir import latest_snapshot, new_run_dir
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py

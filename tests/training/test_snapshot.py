@@ -17,10 +17,10 @@ from ganforge.compat import load_network
 from ganforge.compat.checkpoint import save_network_checkpoint
 from ganforge.errors import NetworkFileError, OptionError, OutputError
 from ganforge.training.distributed import DistEnv
+from ganforge.training.options import TrainingConfig, run_description
 from ganforge.training.rundir import (
     latest_snapshot,
     new_run_dir,
-    run_description,
     run_snapshots,
     snapshot_name,
 )
@@ -164,13 +164,15 @@ def test_an_outdir_that_cannot_hold_a_run_is_one_line(
 
 
 def test_run_description_follows_official_order() -> None:
-    assert run_description("ffhq", "auto", 1) == "ffhq-auto1"
-    desc = run_description(
-        "digits", "paper256", 2, cond=True, mirror=True, gamma=0.5, kimg=1000, batch=64, aug="fixed",
-        p=0.2, augpipe="bg", transfer=True, freezed=4,
-    )
+    assert run_description("ffhq", TrainingConfig(), given=()) == "ffhq-auto1"
+    given = dict(cfg="paper256", num_gpus=2, cond=True, mirror=True, gamma=0.5, kimg=1000, batch=64,
+                 aug="fixed", p=0.2, augpipe="bg", resume="x.pkl", freezed=4)
+    desc = run_description("digits", TrainingConfig(**given), given=given)
     assert desc == "digits-cond-mirror-paper256-gamma0.5-kimg1000-batch64-fixed-p0.2-bg-resumecustom-freezed4"
-    assert run_description("d", "stylegan2", target=0.7, aug="ada") == "d-stylegan2-ada-target0.7"
+    config = TrainingConfig(cfg="stylegan2", target=0.7, aug="ada", gamma=3.0)
+    assert run_description("d", config, given={"target", "aug"}) == "d-stylegan2-ada-target0.7"
+    config = TrainingConfig(model="dcgan", cfg="cpu", cond=True, kimg=5)
+    assert run_description("d", config, given={"model", "kimg"}) == "d-dcgan-cond-cpu-kimg5"
 
 
 def test_tick_stats_moments_and_jsonl(tmp_path: Path) -> None:

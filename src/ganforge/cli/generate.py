@@ -4,16 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ganforge.cli.interrupt import exit_on_sigterm
-from ganforge.cli.options import (
-    INT_LIST,
-    batch_option,
-    class_option,
-    device_option,
-    network_option,
-    noise_mode_option,
-    trunc_option,
-)
+from ganforge.cli.options import INT_LIST, batch_run_options, network_option, sampling_options
 from ganforge.cli.report import images_written
 from ganforge.errors import OptionError
 from ganforge.tools.generate import generate_from_projected_w, generate_images
@@ -24,15 +15,11 @@ from ganforge.tools.generate import generate_from_projected_w, generate_images
 @click.option("--seeds", type=INT_LIST, default=None, help="Random seeds, e.g. '0-7,42'.")
 @click.option("--projected-w", type=click.Path(dir_okay=False), default=None, metavar="FILE",
               help="Render the ws of a projector's projected_w.npz (proj00.png, ...) instead of seeds.")
-@trunc_option
-@class_option("several write class{k}/seed*.png and a grid with one row per class.")
-@noise_mode_option
+@sampling_options("several write class{k}/seed*.png and a grid with one row per class.")
 @click.option("--grid", is_flag=True, help="Also write grid.png with all images.")
 @click.option("--outdir", type=click.Path(file_okay=False), required=True, metavar="DIR",
               help="Where to write the images.")
-@batch_option
-@device_option
-@exit_on_sigterm
+@batch_run_options
 def generate_command(
     network_path: str,
     seeds: list[int] | None,

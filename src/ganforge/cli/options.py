@@ -7,6 +7,7 @@ from typing import TypeVar
 
 import click
 
+from ganforge.cli.interrupt import exit_on_sigterm
 from ganforge.errors import OptionError
 from ganforge.inference.runner import DEVICE_HELP, NOISE_MODES, is_device_name
 from ganforge.tools.seeds import parse_int_list
@@ -75,3 +76,19 @@ batch_option = click.option(
 device_option = click.option(
     "--device", type=DeviceName(), default="auto", show_default=True,
     help=f"Device to run on: {DEVICE_HELP}.")
+
+
+def sampling_options(several: str) -> Callable[[FC], FC]:
+    """--trunc, --class and --noise-mode, in that order: how a command samples a generator (`several`
+    says what a list of classes does, as for `class_option`)."""
+
+    def add(command: FC) -> FC:
+        return trunc_option(class_option(several)(noise_mode_option(command)))
+
+    return add
+
+
+def batch_run_options(command: FC) -> FC:
+    """--batch and --device, then SIGTERM handled as Ctrl-C: the tail of a command that runs a
+    generator in batches."""
+    return batch_option(device_option(exit_on_sigterm(command)))

@@ -4,16 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ganforge.cli.interrupt import exit_on_sigterm
-from ganforge.cli.options import (
-    INT_LIST,
-    batch_option,
-    class_option,
-    device_option,
-    network_option,
-    noise_mode_option,
-    trunc_option,
-)
+from ganforge.cli.options import INT_LIST, batch_run_options, network_option, sampling_options
 from ganforge.cli.report import images_written
 from ganforge.tools.style_mix import style_mix_grid
 
@@ -26,14 +17,10 @@ from ganforge.tools.style_mix import style_mix_grid
               help="Seeds of the grid columns, e.g. '55,821'.")
 @click.option("--styles", "col_styles", type=INT_LIST, default="0-6", show_default=True,
               help="Style layers (ws indices) taken from the column seeds.")
-@trunc_option
-@class_option("several write one set of images and grid.png per class to class{k}/.")
-@noise_mode_option
+@sampling_options("several write one set of images and grid.png per class to class{k}/.")
 @click.option("--outdir", type=click.Path(file_okay=False), required=True, metavar="DIR",
               help="Where to write the images and grid.png.")
-@batch_option
-@device_option
-@exit_on_sigterm
+@batch_run_options
 def style_mix_command(
     network_path: str,
     row_seeds: list[int],

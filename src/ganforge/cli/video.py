@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import click
 
-from ganforge.cli.interrupt import exit_on_sigterm
 from ganforge.cli.options import (
     INT_LIST,
-    batch_option,
+    batch_run_options,
     class_option,
-    device_option,
     network_option,
     noise_mode_option,
     trunc_option,
@@ -42,9 +40,7 @@ def _grid(ctx: click.Context, param: click.Parameter, value: str) -> tuple[int, 
               help="The MP4 file to write.")
 @click.option("--fps", type=click.FloatRange(min=0, min_open=True), default=30, show_default=True,
               help="Frames per second of the video.")
-@batch_option
-@device_option
-@exit_on_sigterm
+@batch_run_options
 def video_command(
     network_path: str,
     seeds: list[int],

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from torch import nn
+
 from ganforge.compat.checkpoint import ZIP_MAGIC, read_checkpoint
 from ganforge.compat.official import NetworkSource, open_source, read_network_pkl
+from ganforge.errors import NetworkFileError
 
 
 def load_network(source: NetworkSource) -> dict[str, Any]:
@@ -25,3 +28,13 @@ def load_network(source: NetworkSource) -> dict[str, Any]:
         if head == ZIP_MAGIC:
             return read_checkpoint(f, name)
         return read_network_pkl(f, name)
+
+
+def generator_of(nets: dict[str, Any], source: object) -> nn.Module:
+    """The generator to sample from in `load_network`'s result: G_ema, else G (`source` names the file)."""
+    G = nets.get("G_ema")
+    if G is None:
+        G = nets.get("G")
+    if G is None:
+        raise NetworkFileError(f"{source}: the file holds no generator (neither 'G_ema' nor 'G')")
+    return G

@@ -2,8 +2,8 @@
 
 A checkpoint stores a network as (registry name, constructor kwargs, state); `get_class` turns the
 name back into the class. The registry sits above the model families and the augment pipe, so it
-imports their classes directly and none of them needs to know about it. New families add their
-classes to `_CLASSES`.
+imports their packages directly and none of them needs to know about it. A new family adds its
+package to `NETWORK_PACKAGES`.
 """
 
 from __future__ import annotations
@@ -14,22 +14,15 @@ from ganforge.augment.pipeline import AugmentPipe
 from ganforge.errors import NetworkFileError
 from ganforge.models import dcgan, r3gan, stylegan, stylegan2
 
+NETWORK_PACKAGES = (stylegan2, stylegan, dcgan, r3gan)
+"""The model families' packages; each lists in `NETWORKS` the classes a checkpoint may hold."""
+
 _CLASSES: dict[str, type[nn.Module]] = {
-    "stylegan2.Generator": stylegan2.Generator,
-    "stylegan2.Discriminator": stylegan2.Discriminator,
-    "stylegan2.MappingNetwork": stylegan2.MappingNetwork,
-    "stylegan2.SynthesisNetwork": stylegan2.SynthesisNetwork,
-    "stylegan.Generator": stylegan.Generator,
-    "stylegan.Discriminator": stylegan.Discriminator,
-    "stylegan.MappingNetwork": stylegan.MappingNetwork,
-    "stylegan.SynthesisNetwork": stylegan.SynthesisNetwork,
+    **{f"{package.__name__.rpartition('.')[2]}.{cls.__name__}": cls
+       for package in NETWORK_PACKAGES for cls in package.NETWORKS},
     "augment.AugmentPipe": AugmentPipe,
-    "dcgan.Generator": dcgan.Generator,
-    "dcgan.Discriminator": dcgan.Discriminator,
-    "r3gan.Generator": r3gan.Generator,
-    "r3gan.Discriminator": r3gan.Discriminator,
 }
-"""Registry name (as stored in checkpoints) -> class."""
+"""Registry name (as stored in checkpoints: family.Class) -> class."""
 
 _NAMES: dict[type[nn.Module], str] = {cls: name for name, cls in _CLASSES.items()}
 

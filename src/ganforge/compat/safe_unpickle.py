@@ -17,7 +17,7 @@ import io
 import pickle
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, TypeVar
 
 import numpy as np
 import torch
@@ -57,7 +57,35 @@ class OfficialObject:
         return dict(self.state.get("_init_kwargs", {}))
 
 
-class TorchModuleRecord:
+_Record = TypeVar("_Record", bound="_PickledRecord")
+
+
+class _PickledRecord:
+    """Something pickle creates empty (NEWOBJ) and hands a state dict (BUILD), kept as plain data.
+
+    Refuses constructor arguments and a state that is not a dict; `described()` names it in errors.
+    """
+
+    state: dict[str, Any]
+
+    @classmethod
+    def described(cls) -> str:
+        raise NotImplementedError
+
+    def __new__(cls: type[_Record], *args: Any) -> _Record:
+        if args:
+            raise NetworkFileError(f"{cls.described()} is pickled with constructor arguments")
+        record = super().__new__(cls)
+        record.state = {}
+        return record
+
+    def __setstate__(self, state: Any) -> None:
+        if not isinstance(state, dict):
+            raise NetworkFileError(f"{self.described()} has a malformed state ({type(state).__name__})")
+        self.state = state
+
+
+class TorchModuleRecord(_PickledRecord):
     """A plain `torch.nn` module (not a persistent class) found in a pickle, as plain data.
 
     Subclassed once per class name by `SafeUnpickler`, so that pickle's NEWOBJ/BUILD opcodes can
@@ -65,25 +93,16 @@ class TorchModuleRecord:
     """
 
     class_name: str = ""
-    state: dict[str, Any]
 
-    def __new__(cls, *args: Any) -> TorchModuleRecord:
-        if args:
-            raise NetworkFileError(f"module {cls.class_name} is pickled with constructor arguments")
-        record = super().__new__(cls)
-        record.state = {}
-        return record
-
-    def __setstate__(self, state: Any) -> None:
-        if not isinstance(state, dict):
-            raise NetworkFileError(f"module {self.class_name} has a malformed state ({type(state).__name__})")
-        self.state = state
+    @classmethod
+    def described(cls) -> str:
+        return f"module {cls.class_name}"
 
     def __repr__(self) -> str:
         return f"TorchModuleRecord({self.class_name})"
 
 
-class TFNetworkRecord:
+class TFNetworkRecord(_PickledRecord):
     """A TensorFlow `dnnlib.tflib.network.Network` from a legacy pickle, as plain data.
 
     Pickle creates it empty (NEWOBJ) and hands it the dict `Network.__getstate__` wrote (BUILD):
@@ -91,19 +110,9 @@ class TFNetworkRecord:
     `ganforge.compat.tf_legacy` checks and converts it.
     """
 
-    state: dict[str, Any]
-
-    def __new__(cls, *args: Any) -> TFNetworkRecord:
-        if args:
-            raise NetworkFileError("a TensorFlow Network is pickled with constructor arguments")
-        record = super().__new__(cls)
-        record.state = {}
-        return record
-
-    def __setstate__(self, state: Any) -> None:
-        if not isinstance(state, dict):
-            raise NetworkFileError(f"a TensorFlow Network has a malformed state ({type(state).__name__})")
-        self.state = state
+    @classmethod
+    def described(cls) -> str:
+        return "a TensorFlow Network"
 
     def __repr__(self) -> str:
         return f"TFNetworkRecord({self.state.get('name')!r}, {self.state.get('build_func_name')!r})"

@@ -17,12 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ganforge.detectors.base import Detector
-from ganforge.detectors.weights import (
-    KNOWN_WEIGHTS,
-    load_mapped_state_dict,
-    read_state_dict,
-    resolve_weights,
-)
+from ganforge.detectors.weights import load_known_weights
 
 INPUT_SIZE = 299
 _BN_KEYS = ("weight", "bias", "running_mean", "running_var", "num_batches_tracked")
@@ -276,9 +271,6 @@ def pt_inception_key_map(model: InceptionV3FID) -> dict[str, str]:
 
 def load_inception(path: str | os.PathLike[str] | None = None) -> InceptionV3FID:
     """The FID Inception with the pytorch-fid weights (explicit `path`, cache, or download), in eval mode."""
-    spec = KNOWN_WEIGHTS["inception"]
-    file = resolve_weights("inception", path)
-    state = read_state_dict(file, spec.what, spec.url)
     model = InceptionV3FID()
-    load_mapped_state_dict(model, state, pt_inception_key_map(model), file, spec.what)
+    load_known_weights(model, "inception", path, pt_inception_key_map(model))
     return model.eval().requires_grad_(False)

@@ -14,12 +14,7 @@ import torch
 from torch import nn
 
 from ganforge.detectors.vgg16 import STAGE_CHANNELS, VGG16Trunk, torchvision_trunk_key_map
-from ganforge.detectors.weights import (
-    KNOWN_WEIGHTS,
-    load_mapped_state_dict,
-    read_state_dict,
-    resolve_weights,
-)
+from ganforge.detectors.weights import load_known_weights
 
 _SHIFT = (-0.030, -0.088, -0.188)
 _SCALE = (0.458, 0.448, 0.450)
@@ -78,13 +73,7 @@ def load_lpips(path: str | os.PathLike[str] | None = None,
     if vgg16_path is None and path is not None and Path(path).is_dir():
         vgg16_path = path
     model = LPIPS()
-    vgg_spec, lin_spec = KNOWN_WEIGHTS["vgg16"], KNOWN_WEIGHTS["lpips"]
-    vgg_file = resolve_weights("vgg16", vgg16_path)
-    load_mapped_state_dict(
-        model, read_state_dict(vgg_file, vgg_spec.what, vgg_spec.url), torchvision_trunk_key_map("trunk."),
-        vgg_file, vgg_spec.what, ignored_prefixes=("classifier.",),
-    )
-    lin_file = resolve_weights("lpips", path)
-    lin_state = read_state_dict(lin_file, lin_spec.what, lin_spec.url)
-    load_mapped_state_dict(model, lin_state, lpips_key_map(), lin_file, lin_spec.what)
+    load_known_weights(model, "vgg16", vgg16_path, torchvision_trunk_key_map("trunk."),
+                       ignored_prefixes=("classifier.",))
+    load_known_weights(model, "lpips", path, lpips_key_map())
     return model.eval().requires_grad_(False)

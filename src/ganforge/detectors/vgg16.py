@@ -15,12 +15,7 @@ from torch import nn
 
 from ganforge.detectors.base import Detector
 from ganforge.detectors.inception import resize_like_tf1
-from ganforge.detectors.weights import (
-    KNOWN_WEIGHTS,
-    load_mapped_state_dict,
-    read_state_dict,
-    resolve_weights,
-)
+from ganforge.detectors.weights import load_known_weights
 
 INPUT_SIZE = 224
 STAGE_CHANNELS = ((64, 64), (128, 128), (256, 256, 256), (512, 512, 512), (512, 512, 512))
@@ -118,9 +113,6 @@ def torchvision_vgg16_key_map() -> dict[str, str]:
 
 def load_vgg16(path: str | os.PathLike[str] | None = None) -> VGG16:
     """VGG16 with torchvision's ImageNet weights (explicit `path`, cache, or download), in eval mode."""
-    spec = KNOWN_WEIGHTS["vgg16"]
-    file = resolve_weights("vgg16", path)
-    state = read_state_dict(file, spec.what, spec.url)
     model = VGG16()
-    load_mapped_state_dict(model, state, torchvision_vgg16_key_map(), file, spec.what)
+    load_known_weights(model, "vgg16", path, torchvision_vgg16_key_map())
     return model.eval().requires_grad_(False)

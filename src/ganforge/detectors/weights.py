@@ -188,3 +188,18 @@ def load_mapped_state_dict(
             )
         mapped[module_key] = tensor
     module.load_state_dict(mapped, strict=False)
+
+
+def load_known_weights(
+    module: torch.nn.Module,
+    kind: str,
+    path: str | os.PathLike[str] | None,
+    key_map: Mapping[str, str],
+    ignored_prefixes: tuple[str, ...] = (),
+) -> None:
+    """Fill `module` from the weights of detector `kind`: `resolve_weights`, `read_state_dict`, then
+    `load_mapped_state_dict` with `key_map` (see those for the lookup and the checks)."""
+    spec = KNOWN_WEIGHTS[kind]
+    file = resolve_weights(kind, path)
+    state = read_state_dict(file, spec.what, spec.url)
+    load_mapped_state_dict(module, state, key_map, file, spec.what, ignored_prefixes=ignored_prefixes)

@@ -142,13 +142,26 @@ def run_batched(
     return torch.cat(outputs)
 
 
-def _prepare(G: torch.nn.Module, device: str | torch.device | None) -> torch.device:
-    """Resolve the run's device: G's own when None, else move G there."""
+def _run_network(
+    G: torch.nn.Module,
+    step: Callable[..., torch.Tensor],
+    inputs: Sequence[torch.Tensor],
+    *,
+    batch_size: int,
+    device: str | torch.device | None,
+    progress: bool | None,
+    desc: str,
+) -> torch.Tensor:
+    """`run_batched` of `step` with G in eval mode on `device` (None: where G is; else G moves there)."""
     if device is None:
-        return module_device(G)
-    device = torch.device(device)
-    G.to(device)
-    return device
+        run_device = module_device(G)
+    else:
+        run_device = torch.device(device)
+        G.to(run_device)
+    with eval_mode(G):
+        return run_batched(
+            step, inputs, batch_size=batch_size, device=run_device, progress=progress, desc=desc
+        )
 
 
 def _check_noise_mode(noise_mode: str) -> None:
@@ -185,7 +198,6 @@ def run_generator(
         z = seed_latents(seeds, G.z_dim)
     if c is None:
         c = class_labels(G.c_dim, class_idx, len(z))
-    run_device = _prepare(G, device)
     transform = output_transform or (lambda img: img)
 
     def step(z_batch: torch.Tensor, c_batch: torch.Tensor) -> torch.Tensor:
@@ -198,10 +210,9 @@ def run_generator(
         )
         return transform(img)
 
-    with eval_mode(G):
-        return run_batched(
-            step, [z, c], batch_size=batch_size, device=run_device, progress=progress, desc="generate"
-        )
+    return _run_network(
+        G, step, [z, c], batch_size=batch_size, device=device, progress=progress, desc="generate"
+    )
 
 
 def run_mapping(
@@ -216,15 +227,13 @@ def run_mapping(
     progress: bool | None = None,
 ) -> torch.Tensor:
     """Intermediate latents ws [N, num_ws, w_dim] of G's mapping network for `z` and `c`, on the CPU."""
-    run_device = _prepare(G, device)
 
     def step(z_batch: torch.Tensor, c_batch: torch.Tensor) -> torch.Tensor:
         return G.mapping(z_batch, c_batch, truncation_psi=truncation_psi, truncation_cutoff=truncation_cutoff)
 
-    with eval_mode(G):
-        return run_batched(
-            step, [z, c], batch_size=batch_size, device=run_device, progress=progress, desc="mapping"
-        )
+    return _run_network(
+        G, step, [z, c], batch_size=batch_size, device=device, progress=progress, desc="mapping"
+    )
 
 
 def run_synthesis(
@@ -239,13 +248,11 @@ def run_synthesis(
 ) -> torch.Tensor:
     """Images of G's synthesis network for ws [N, num_ws, w_dim], on the CPU (uint8 NHWC by default)."""
     _check_noise_mode(noise_mode)
-    run_device = _prepare(G, device)
     transform = output_transform or (lambda img: img)
 
     def step(ws_batch: torch.Tensor) -> torch.Tensor:
         return transform(G.synthesis(ws_batch, noise_mode=noise_mode))
 
-    with eval_mode(G):
-        return run_batched(
-            step, [ws], batch_size=batch_size, device=run_device, progress=progress, desc="synthesis"
-        )
+    return _run_network(
+        G, step, [ws], batch_size=batch_size, device=device, progress=progress, desc="synthesis"
+    )

@@ -23,8 +23,8 @@ from typing import Any
 
 from torch import nn
 
-from ganforge.compat import load_network
-from ganforge.errors import NetworkFileError, OptionError, OutputError
+from ganforge.compat import generator_of, load_network
+from ganforge.errors import OptionError, OutputError
 from ganforge.fileio import make_dirs, output_error
 from ganforge.inference.runner import pick_device
 from ganforge.metrics.features import MetricOptions
@@ -204,11 +204,7 @@ def evaluate_network(
     for name in metrics:
         get_metric(name)
     nets = load_network(network)
-    G = nets.get("G_ema")
-    if G is None:
-        G = nets.get("G")
-    if G is None:
-        raise NetworkFileError(f"{network}: the file holds no generator (neither 'G_ema' nor 'G')")
+    G = generator_of(nets, network)
     recorded = nets.get("training_set_kwargs") or {}
     data = data if data is not None else recorded.get("path")
     mirror = bool(recorded.get("xflip", False)) if mirror is None else mirror

@@ -146,9 +146,7 @@ def filter2d(
     x: torch.Tensor, f: torch.Tensor | None, padding: Padding = 0, flip_filter: bool = False, gain: float = 1
 ) -> torch.Tensor:
     """Filter images with `f`, padded so the output keeps the input size (plus extra `padding`)."""
-    px0, px1, py0, py1 = parse_padding(padding)
-    fw, fh = filter_size(f)
-    pad = [px0 + fw // 2, px1 + (fw - 1) // 2, py0 + fh // 2, py1 + (fh - 1) // 2]
+    pad = _sized_padding(f, padding, (1, 1), (1, 1))
     return upfirdn2d(x, f, padding=pad, flip_filter=flip_filter, gain=gain)
 
 
@@ -162,9 +160,7 @@ def upsample2d(
 ) -> torch.Tensor:
     """Upsample images by `up` with FIR filter `f`; the output is `up` times the input size."""
     upx, upy = parse_scaling(up)
-    px0, px1, py0, py1 = parse_padding(padding)
-    fw, fh = filter_size(f)
-    pad = [px0 + (fw + upx - 1) // 2, px1 + (fw - upx) // 2, py0 + (fh + upy - 1) // 2, py1 + (fh - upy) // 2]
+    pad = _sized_padding(f, padding, (upx, upy), (1, 1))
     return upfirdn2d(x, f, up=(upx, upy), padding=pad, flip_filter=flip_filter, gain=gain * upx * upy)
 
 
@@ -178,12 +174,21 @@ def downsample2d(
 ) -> torch.Tensor:
     """Downsample images by `down` with FIR filter `f`; the output is the input size over `down`."""
     downx, downy = parse_scaling(down)
+    pad = _sized_padding(f, padding, (1, 1), (downx, downy))
+    return upfirdn2d(x, f, down=(downx, downy), padding=pad, flip_filter=flip_filter, gain=gain)
+
+
+def _sized_padding(
+    f: torch.Tensor | None, padding: Padding, up: tuple[int, int], down: tuple[int, int]
+) -> list[int]:
+    """upfirdn2d's padding [x0, x1, y0, y1] for an output of the input size * up / down, plus `padding`:
+    the filter's footprint beyond that size, split with the larger half first."""
     px0, px1, py0, py1 = parse_padding(padding)
     fw, fh = filter_size(f)
-    pad = [
-        px0 + (fw - downx + 1) // 2,
-        px1 + (fw - downx) // 2,
-        py0 + (fh - downy + 1) // 2,
-        py1 + (fh - downy) // 2,
+    (upx, upy), (downx, downy) = up, down
+    return [
+        px0 + (fw + upx - downx) // 2,
+        px1 + (fw - upx - downx + 1) // 2,
+        py0 + (fh + upy - downy) // 2,
+        py1 + (fh - upy - downy + 1) // 2,
     ]
-    return upfirdn2d(x, f, down=(downx, downy), padding=pad, flip_filter=flip_filter, gain=gain)

@@ -12,7 +12,7 @@ import numpy as np
 import PIL.Image
 import torch
 
-from ganforge.compat import load_network
+from ganforge.compat import generator_of, load_network
 from ganforge.data.grid import grid_size, save_image_grid
 from ganforge.errors import NetworkFileError, OptionError
 from ganforge.fileio import atomic_path, make_dirs
@@ -33,12 +33,7 @@ def load_generator(network_path: str | os.PathLike[str], device: str | None = No
 
     `device=None` picks the best available device (see `pick_device`).
     """
-    nets = load_network(network_path)
-    G = nets.get("G_ema")
-    if G is None:
-        G = nets.get("G")
-    if G is None:
-        raise NetworkFileError(f"{network_path}: the file holds no generator (neither 'G_ema' nor 'G')")
+    G = generator_of(load_network(network_path), network_path)
     if G.img_channels not in (1, 3):
         raise NetworkFileError(
             f"{network_path}: the generator makes {G.img_channels}-channel images; only 1 or 3 can be saved"

@@ -8,11 +8,12 @@ from typing import Any
 
 from ganforge.data.dataset import ImageDataset
 from ganforge.errors import OptionError
+from ganforge.training.config import resolve_config
 from ganforge.training.distributed import init_distributed
 from ganforge.training.loop import LoopOptions, TrainingResult, training_loop
-from ganforge.training.presets import resolve_config
+from ganforge.training.options import run_description
 from ganforge.training.resume import OPTIONS_FILE, resume_latest
-from ganforge.training.rundir import new_run_dir, run_description
+from ganforge.training.rundir import new_run_dir
 
 
 def launch(
@@ -43,12 +44,7 @@ def launch(
     if resume is not None:
         overrides["resume"] = resume
     config = resolve_config(cfg, dataset.resolution, env.world_size, overrides)
-    desc = run_description(
-        dataset.name, cfg, env.world_size, model=config.model, cond=config.cond, mirror=config.mirror,
-        gamma=overrides.get("gamma"), kimg=overrides.get("kimg"), batch=overrides.get("batch"),
-        aug=overrides.get("aug"), p=overrides.get("p"), target=overrides.get("target"),
-        augpipe=overrides.get("augpipe"), transfer=resume is not None, freezed=overrides.get("freezed"),
-    )
+    desc = run_description(dataset.name, config, given=overrides)
     run_dir = new_run_dir(outdir, desc) if env.is_main else None
     try:
         return training_loop(config, data, run_dir, options=options)

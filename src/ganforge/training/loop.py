@@ -32,6 +32,7 @@ from ganforge.data.dataset import ImageDataset
 from ganforge.data.loader import make_loader
 from ganforge.errors import GanforgeError, OptionError
 from ganforge.progress import progress
+from ganforge.training.config import round_size
 from ganforge.training.distributed import (
     DistEnv,
     any_rank,
@@ -42,7 +43,6 @@ from ganforge.training.distributed import (
 from ganforge.training.families import check_resolution, make_family
 from ganforge.training.grid import PreviewGrid
 from ganforge.training.options import TrainingConfig
-from ganforge.training.presets import round_size
 from ganforge.training.resume import dataset_fingerprint, write_training_options
 from ganforge.training.rounds import derive_seed, split_rounds, step_latents, update_ema
 from ganforge.training.rundir import kimg_label, run_log, snapshot_name

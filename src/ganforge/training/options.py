@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import dataclasses
 import typing
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any
 
 from ganforge.augment.pipeline import AUGMENT_PRESETS
+from ganforge.training.families import FAMILIES
 
-FAMILY_NAMES = ("stylegan2", "stylegan", "dcgan", "r3gan")
-"""The model families (`--model`), in the order messages list them."""
+FAMILY_NAMES = tuple(FAMILIES)
+"""The model families (`--model`), in the order messages list them (the families' registry order)."""
 _ALL = frozenset(FAMILY_NAMES)
 _STYLE = frozenset({"stylegan2", "stylegan"})
 _SG2 = frozenset({"stylegan2"})
@@ -41,6 +43,12 @@ class Knob:
     metavar: str | None = None  # how --help shows the value
     default_text: str | None = None  # what --help says of the default; None: derived
     resumable: bool = False  # may change when a run continues (`--resume latest`)
+    describe: Describe | None = None  # its part of the run folder's name (see `run_description`)
+
+
+Describe = str | Callable[["TrainingConfig"], str | None]
+"""A knob's part of the run folder's name: a format of its value, used when the user set the option
+(a flag's text when it is on), or a function of the whole config that decides for itself."""
 
 
 def knob(
@@ -56,12 +64,13 @@ def knob(
     metavar: str | None = None,
     default_text: str | None = None,
     resumable: bool = False,
+    describe: Describe | None = None,
 ) -> Any:
     """A TrainingConfig field: `default` plus its `Knob` (flag True: ``--name-with-dashes``; a help
     text's ``{resumable}`` becomes the list of the options that `--resume latest` may change)."""
     info = {"help": help, "flag": flag, "families": families, "choices": choices, "at_least": at_least,
             "above": above, "at_most": at_most, "metavar": metavar, "default_text": default_text,
-            "resumable": resumable}
+            "resumable": resumable, "describe": describe}
     if callable(default):
         return field(default_factory=default, metadata={"knob": info})
     return field(default=default, metadata={"knob": info})
@@ -72,18 +81,38 @@ class TrainingConfig:
     """Every knob of a training run; `model` picks the family, and each knob says the families it
     applies to (`MODEL_UNUSED` lists what each family ignores)."""
 
-    cfg: str = knob("auto", "Base configuration of the model family (stylegan and dcgan: auto or cpu).",
-                    default_text="auto")
     model: str = knob("stylegan2", "Model family: stylegan2, stylegan (2019, progressive growing), dcgan or "
                       "r3gan.",
-                      choices=FAMILY_NAMES, default_text="stylegan2")
+                      choices=FAMILY_NAMES, default_text="stylegan2",
+                      describe=lambda c: None if c.model == "stylegan2" else c.model)
+    cond: bool = knob(False, "Condition on the dataset labels.", describe="cond")
+    mirror: bool = knob(False, "Add x-flipped copies of the dataset.", describe="mirror")
+    cfg: str = knob("auto", "Base configuration of the model family (stylegan and dcgan: auto or cpu).",
+                    default_text="auto",
+                    describe=lambda c: f"auto{c.num_gpus:d}" if c.cfg == "auto" else c.cfg)
     num_gpus: int = knob(1, "Number of training processes (torchrun --nproc_per_node).", flag=False)
-    kimg: int = knob(25000, "Training length in thousands of real images.", at_least=1, resumable=True)
-    batch: int = knob(32, "Images per training step, in total over all processes (GPUs).", at_least=1)
+    gamma: float = knob(10.0, "R1 regularisation weight (r3gan: of R1 + R2, at the start).",
+                        families=_STYLE | _R3, at_least=0, describe="gamma{:g}")
+    kimg: int = knob(25000, "Training length in thousands of real images.", at_least=1, resumable=True,
+                     describe="kimg{:g}")
+    batch: int = knob(32, "Images per training step, in total over all processes (GPUs).", at_least=1,
+                      describe="batch{}")
     batch_gpu: int = knob(4, "Images per process (GPU) per round.", at_least=1,
                           default_text=f"{FROM_PRESET}, at most batch / processes")
-    gamma: float = knob(10.0, "R1 regularisation weight (r3gan: of R1 + R2, at the start).",
-                        families=_STYLE | _R3, at_least=0)
+    aug: str = knob("ada", "Augmentation mode (cosine: r3gan's p rising from 0 to --p over --decay-kimg).",
+                    choices=("ada", "noaug", "fixed", "cosine"), describe="{}")
+    p: float = knob(0.0, "Augmentation probability (required with --aug fixed; the final one with cosine).",
+                    at_least=0, at_most=1, default_text="", describe="p{:g}")
+    target: float = knob(0.6, "ADA target for the sign of D's real scores.", at_least=0, at_most=1,
+                         describe="target{:g}")
+    augpipe: str = knob("bgc", "Augmentation pipeline.", choices=tuple(AUGMENT_PRESETS), describe="{}")
+    resume: str | None = knob(
+        None, "'latest' continues the newest run in --outdir (same data; options may be repeated, only "
+        "{resumable} changed); a network file starts a new run from it.",
+        metavar="PKL|latest", default_text="",
+        describe=lambda c: None if c.resume is None else "resumecustom")
+    freezed: int = knob(0, "Freeze-D: number of frozen discriminator layers.", families=_SG2, at_least=0,
+                        describe="freezed{:d}")
     ema_kimg: float = knob(10.0, "Half-life of the generator EMA, in kimg (r3gan: the final one, from 0).",
                            flag=False)
     ema_rampup: float | None = knob(None, "EMA half-life limited to rampup * images seen; None = off.",
@@ -106,21 +135,8 @@ class TrainingConfig:
                                       families=_SG2)
     D_reg_interval: int | None = knob(16, "Lazy regularisation interval of D; None = every step.", flag=False,
                                       families=_SG2 | _R3)
-    aug: str = knob("ada", "Augmentation mode (cosine: r3gan's p rising from 0 to --p over --decay-kimg).",
-                    choices=("ada", "noaug", "fixed", "cosine"))
-    p: float = knob(0.0, "Augmentation probability (required with --aug fixed; the final one with cosine).",
-                    at_least=0, at_most=1, default_text="")
-    target: float = knob(0.6, "ADA target for the sign of D's real scores.", at_least=0, at_most=1)
     ada_kimg: float = knob(500, "Kimg for ADA to move p by one unit.", flag=False)
     ada_interval: int = knob(4, "Steps between ADA adjustments.", flag=False)
-    augpipe: str = knob("bgc", "Augmentation pipeline.", choices=tuple(AUGMENT_PRESETS))
-    freezed: int = knob(0, "Freeze-D: number of frozen discriminator layers.", families=_SG2, at_least=0)
-    mirror: bool = knob(False, "Add x-flipped copies of the dataset.")
-    cond: bool = knob(False, "Condition on the dataset labels.")
-    resume: str | None = knob(
-        None, "'latest' continues the newest run in --outdir (same data; options may be repeated, only "
-        "{resumable} changed); a network file starts a new run from it.",
-        metavar="PKL|latest", default_text="")
     snap: int = knob(50, "Snapshot (network and image grid) interval in ticks.", at_least=1, resumable=True)
     kimg_per_tick: float = knob(4, "Progress interval in kimg (fractions allowed).", flag="--tick", above=0,
                                 resumable=True)
@@ -236,3 +252,21 @@ def range_problem(name: str, value: Any) -> str | None:
     if k.above is not None and value <= k.above:
         return f"{option} must be positive" if k.above == 0 else f"{option} must be above {k.above:g}"
     return None
+
+
+def run_description(dataset: str, config: TrainingConfig, given: Collection[str]) -> str:
+    """The run folder's description: the dataset name, then each described option's part in the
+    table's order (the official train.py's order); `given` names the options the user set."""
+    parts = [dataset]
+    for name, option in OPTIONS.items():
+        describe, value = option.knob.describe, getattr(config, name)
+        if describe is None:
+            continue
+        if callable(describe):
+            part = describe(config)
+        elif option.type is bool:
+            part = describe if value else None
+        else:
+            part = describe.format(value) if name in given else None
+        parts += [part] if part else []
+    return "-".join(parts)

@@ -23,8 +23,8 @@ from ganforge.compat.checkpoint import read_training_state
 from ganforge.data.dataset import ImageDataset
 from ganforge.errors import NetworkFileError, OptionError
 from ganforge.fileio import atomic_open
+from ganforge.training.config import PROCESSES, check_config, check_overrides
 from ganforge.training.options import RESUME_LATEST_OPTIONS, TrainingConfig, option_name
-from ganforge.training.presets import PROCESSES, check_config, check_overrides
 from ganforge.training.rundir import latest_run, run_snapshots
 
 logger = logging.getLogger(__name__)

@@ -1,8 +1,8 @@
 """Run folders: ``{outdir}/{id:05d}-{desc}``, their log file, and finding the newest snapshot.
 
 The layout follows StyleGAN2-ADA: each new run gets the next free numeric id, the description
-names the dataset and the options that were set explicitly, and ``log.txt`` receives everything
-the run prints.
+(`ganforge.training.options.run_description`) names the dataset and the options that were set,
+and ``log.txt`` receives everything the run prints.
 """
 
 from __future__ import annotations
@@ -122,42 +122,3 @@ def run_log(run_dir: Path | None) -> Iterator[logging.Logger]:
             handler.close()
         logger.setLevel(saved[0])
         logger.propagate = saved[1]
-
-
-def run_description(
-    dataset: str,
-    cfg: str,
-    num_gpus: int = 1,
-    *,
-    model: str = "stylegan2",
-    cond: bool = False,
-    mirror: bool = False,
-    gamma: float | None = None,
-    kimg: float | None = None,
-    batch: int | None = None,
-    aug: str | None = None,
-    p: float | None = None,
-    target: float | None = None,
-    augpipe: str | None = None,
-    transfer: bool = False,
-    freezed: int | None = None,
-) -> str:
-    """The run folder description in the official order; options left as None were not given.
-
-    A model family other than StyleGAN2 comes right after the dataset name.
-    """
-    parts = [dataset]
-    parts += [model] if model != "stylegan2" else []
-    parts += ["cond"] if cond else []
-    parts += ["mirror"] if mirror else []
-    parts += [f"{cfg}{num_gpus:d}" if cfg == "auto" else cfg]
-    parts += [f"gamma{gamma:g}"] if gamma is not None else []
-    parts += [f"kimg{kimg:g}"] if kimg is not None else []
-    parts += [f"batch{batch}"] if batch is not None else []
-    parts += [aug] if aug is not None else []
-    parts += [f"p{p:g}"] if p is not None else []
-    parts += [f"target{target:g}"] if target is not None else []
-    parts += [augpipe] if augpipe is not None else []
-    parts += ["resumecustom"] if transfer else []
-    parts += [f"freezed{freezed:d}"] if freezed is not None else []
-    return "-".join(parts)

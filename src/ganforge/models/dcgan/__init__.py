@@ -134,3 +134,7 @@ class Discriminator(nn.Module):
 
 
 __all__ = ["Discriminator", "Generator", "conv_cond_concat", "uniform_latents"]
+
+
+NETWORKS = (Generator, Discriminator)
+"""The classes a checkpoint may hold (`ganforge.compat.registry` names them by family and class)."""

@@ -13,4 +13,7 @@ code (brownvc/R3GAN); `from_r3gan_names` maps its parameter names onto these mod
 from ganforge.models.r3gan.names import from_r3gan_kwargs, from_r3gan_names, ganforge_name
 from ganforge.models.r3gan.networks import Discriminator, Generator
 
-__all__ = ["Discriminator", "Generator", "from_r3gan_kwargs", "from_r3gan_names", "ganforge_name"]
+NETWORKS = (Generator, Discriminator)
+"""The classes a ganforge checkpoint may hold (`ganforge.compat.registry`)."""
+
+__all__ = ["NETWORKS", "Discriminator", "Generator", "from_r3gan_kwargs", "from_r3gan_names", "ganforge_name"]

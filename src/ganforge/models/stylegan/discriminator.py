@@ -21,11 +21,11 @@ from ganforge.models.stylegan.layers import (
     check_choice,
     feature_maps,
     lerp_clip,
-    resolution_log2,
     use_fused,
 )
 from ganforge.ops.init_args import records_init_args
 from ganforge.ops.minibatch_std import MinibatchStdLayer
+from ganforge.ops.resolution import resolution_log2
 from ganforge.ops.scale2d import downscale2d
 
 

@@ -27,13 +27,13 @@ from ganforge.models.stylegan.layers import (
     feature_maps,
     instance_norm,
     lerp_clip,
-    resolution_log2,
     use_fused,
 )
 from ganforge.ops.bias_act import bias_act
 from ganforge.ops.init_args import records_init_args
 from ganforge.ops.latents import check_latent_input, track_w_avg, truncate
 from ganforge.ops.normalize import normalize_2nd_moment
+from ganforge.ops.resolution import resolution_log2
 from ganforge.ops.scale2d import upscale2d
 
 NOISE_MODES = ("random", "const", "none")

@@ -36,14 +36,6 @@ def check_choice(name: str, value: object, choices: Sequence[object]) -> None:
         raise ValueError(f"{name} must be one of {list(choices)}, got {value!r}")
 
 
-def resolution_log2(resolution: int, minimum: int = 4) -> int:
-    """log2 of a power-of-two resolution >= `minimum` (ValueError otherwise)."""
-    log2 = int(math.log2(resolution)) if resolution > 0 else 0
-    if resolution < minimum or 2**log2 != resolution:
-        raise ValueError(f"img_resolution must be a power of two >= {minimum}, got {resolution}")
-    return log2
-
-
 def feature_maps(stage: int, fmap_base: int, fmap_decay: float, fmap_max: int) -> int:
     """Channel count of a stage: min(fmap_base / 2**(stage * fmap_decay), fmap_max), as the original."""
     return min(int(fmap_base / (2.0 ** (stage * fmap_decay))), fmap_max)

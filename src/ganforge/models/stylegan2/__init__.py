@@ -16,8 +16,12 @@ __all__ = [
     "FullyConnectedLayer",
     "Generator",
     "MappingNetwork",
+    "NETWORKS",
     "SynthesisBlock",
     "SynthesisLayer",
     "SynthesisNetwork",
     "ToRGBLayer",
 ]
+
+NETWORKS = (Generator, Discriminator, MappingNetwork, SynthesisNetwork)
+"""The classes a checkpoint may hold (`ganforge.compat.registry` names them by family and class)."""

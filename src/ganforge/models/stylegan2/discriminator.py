@@ -16,6 +16,7 @@ from torch import nn
 from ganforge.models.stylegan2.layers import Conv2dLayer, FullyConnectedLayer, MappingNetwork
 from ganforge.ops.init_args import records_init_args
 from ganforge.ops.minibatch_std import MinibatchStdLayer
+from ganforge.ops.resolution import resolution_log2
 from ganforge.ops.upfirdn2d import downsample2d, setup_filter
 
 ARCHITECTURES = ("orig", "skip", "resnet")
@@ -222,9 +223,7 @@ class Discriminator(nn.Module):
     ) -> None:
         super().__init__()
         _check_architecture(architecture)
-        log2 = int(math.log2(img_resolution)) if img_resolution > 0 else 0
-        if img_resolution < 8 or 2**log2 != img_resolution:
-            raise ValueError(f"img_resolution must be a power of two >= 8, got {img_resolution}")
+        log2 = resolution_log2(img_resolution, minimum=8)
         block_kwargs = dict(block_kwargs or {})
         mapping_kwargs = dict(mapping_kwargs or {})
         epilogue_kwargs = dict(epilogue_kwargs or {})

@@ -22,10 +22,12 @@ from ganforge.models.stylegan2.layers import (
     Conv2dLayer,
     FullyConnectedLayer,
     MappingNetwork,
+    conv_weight,
 )
 from ganforge.ops.bias_act import activation_gain, bias_act
 from ganforge.ops.init_args import records_init_args
 from ganforge.ops.modulated_conv2d import modulated_conv2d
+from ganforge.ops.resolution import resolution_log2
 from ganforge.ops.upfirdn2d import setup_filter, upsample2d
 
 ARCHITECTURES = ("orig", "skip", "resnet")
@@ -60,10 +62,7 @@ class SynthesisLayer(nn.Module):
         self.act_gain = activation_gain(activation)
 
         self.affine = FullyConnectedLayer(w_dim, in_channels, bias_init=1)
-        memory_format = torch.channels_last if channels_last else torch.contiguous_format
-        self.weight = nn.Parameter(
-            torch.randn([out_channels, in_channels, kernel_size, kernel_size]).to(memory_format=memory_format)
-        )
+        self.weight = nn.Parameter(conv_weight(out_channels, in_channels, kernel_size, channels_last))
         if use_noise:
             self.register_buffer("noise_const", torch.randn([resolution, resolution]))
             self.noise_strength = nn.Parameter(torch.zeros([]))
@@ -118,10 +117,7 @@ class ToRGBLayer(nn.Module):
         super().__init__()
         self.conv_clamp = conv_clamp
         self.affine = FullyConnectedLayer(w_dim, in_channels, bias_init=1)
-        memory_format = torch.channels_last if channels_last else torch.contiguous_format
-        self.weight = nn.Parameter(
-            torch.randn([out_channels, in_channels, kernel_size, kernel_size]).to(memory_format=memory_format)
-        )
+        self.weight = nn.Parameter(conv_weight(out_channels, in_channels, kernel_size, channels_last))
         self.bias = nn.Parameter(torch.zeros([out_channels]))
         self.weight_gain = 1 / math.sqrt(in_channels * kernel_size**2)
 
@@ -283,12 +279,11 @@ class SynthesisNetwork(nn.Module):
         use_noise: bool = True,
         activation: str = "lrelu",
     ) -> None:
-        if img_resolution < 4 or img_resolution & (img_resolution - 1) != 0:
-            raise ValueError(f"img_resolution must be a power of two >= 4, got {img_resolution}")
+        log2 = resolution_log2(img_resolution)
         super().__init__()
         self.w_dim = w_dim
         self.img_resolution = img_resolution
-        self.img_resolution_log2 = int(math.log2(img_resolution))
+        self.img_resolution_log2 = log2
         self.img_channels = img_channels
         self.block_resolutions = [2**i for i in range(2, self.img_resolution_log2 + 1)]
         channels = {res: min(channel_base // res, channel_max) for res in self.block_resolutions}

@@ -25,6 +25,12 @@ DEFAULT_FILTER = (1, 3, 3, 1)
 HOMOGENEOUS = ("linear", "relu", "lrelu")  # act(g * x) == g * act(x) for g > 0
 
 
+def conv_weight(out_channels: int, in_channels: int, kernel_size: int, channels_last: bool) -> torch.Tensor:
+    """A unit-variance initial convolution weight [out, in, k, k], channels-last in memory if asked."""
+    memory_format = torch.channels_last if channels_last else torch.contiguous_format
+    return torch.randn([out_channels, in_channels, kernel_size, kernel_size]).to(memory_format=memory_format)
+
+
 class FullyConnectedLayer(nn.Module):
     """Dense layer with equalised learning rate, bias and activation."""
 
@@ -90,10 +96,7 @@ class Conv2dLayer(nn.Module):
         self.weight_gain = 1 / math.sqrt(in_channels * kernel_size**2)
         self.act_gain = activation_gain(activation)
 
-        memory_format = torch.channels_last if channels_last else torch.contiguous_format
-        weight = torch.randn([out_channels, in_channels, kernel_size, kernel_size]).to(
-            memory_format=memory_format
-        )
+        weight = conv_weight(out_channels, in_channels, kernel_size, channels_last)
         bias_value = torch.zeros([out_channels]) if bias else None
         if trainable:
             self.weight = nn.Parameter(weight)

@@ -1,4 +1,4 @@
-"""The R3GAN family for the training loop: R3GAN's networks and loss, Adam with beta1 0, and the
+"""R3GAN: its published presets, networks, relativistic R1 + R2 loss, Adam with beta1 0, and the
 cosine schedules of the public training script.
 
 The learning rate, Adam's beta2, gamma, the G_ema half-life and the augmentation probability each
@@ -13,7 +13,7 @@ Every value is a function of the images seen, so `--resume latest` continues the
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from torch import nn
 from torch.optim import Optimizer
@@ -21,8 +21,47 @@ from torch.optim import Optimizer
 from ganforge.errors import OptionError
 from ganforge.losses.r3gan import R3GANLoss
 from ganforge.models import r3gan
-from ganforge.training.family_base import ModelFamily, PhaseSpec, TrainingLoss
-from ganforge.training.options import TrainingConfig
+from ganforge.training.families.base import ModelFamily, PhaseSpec, TrainingLoss, power_of_two
+
+if TYPE_CHECKING:
+    from ganforge.training.options import TrainingConfig
+
+# R3GAN's published configs (brownvc/R3GAN train.py and README): widths, cardinalities and blocks
+# per stage from 4 x 4 up, bf16 stages, the batch of the README's command over its GPU count, and
+# the cosine schedules (base -> final over decay_kimg): lr 2e-4 -> 5e-5, beta2 0.9 -> 0.99, gamma,
+# EMA 0 -> ema_kimg, augment p 0 -> p with R3GAN's pipe. The script trains until stopped.
+_R3GAN_BASE = dict(kimg=10_000_000, z_dim=64, expansion=2, glr=2e-4, dlr=2e-4, lr_final=5e-5, beta2=0.9,
+                   beta2_final=0.99, ema_rampup=None, D_reg_interval=None, aug="cosine", augpipe="r3gan",
+                   decay_kimg=20000, mirror=True)
+
+
+def _r3gan(width: int, groups: int, tops: list[int], **values: Any) -> dict[str, Any]:
+    """An R3GAN preset: `width` channels and `groups` groups, divided by `tops` per stage from 4 x 4 up."""
+    return dict(_R3GAN_BASE, widths=[width // t for t in tops], cardinalities=[groups // t for t in tops],
+                blocks=[2] * len(tops), **values)
+
+
+R3GAN_PRESETS: dict[str, dict[str, Any]] = {
+    "auto": {},  # the published preset of the resolution: R3GAN_AUTO
+    "CIFAR10": _r3gan(768, 96, [1, 1, 1, 1], bf16_stages=3, batch=512, batch_gpu=64, ema_kimg=5000, p=0.55,
+                      gamma=0.05, gamma_final=0.005),
+    "FFHQ-64": _r3gan(768, 96, [1, 1, 1, 1, 2], bf16_stages=4, batch=256, batch_gpu=32, ema_kimg=500, p=0.3,
+                      gamma=2.0, gamma_final=0.2),
+    "FFHQ-256": _r3gan(768, 96, [1, 1, 1, 1, 2, 4, 8], bf16_stages=4, batch=256, batch_gpu=32, ema_kimg=500,
+                       p=0.3, gamma=150.0, gamma_final=15.0),
+    "ImageNet-32": _r3gan(1536, 96, [1, 1, 1, 1], bf16_stages=3, batch=4096, batch_gpu=128, ema_kimg=50000,
+                          p=0.5, gamma=0.5, gamma_final=0.05, decay_kimg=200000),
+    "ImageNet-64": _r3gan(1536, 96, [1, 1, 1, 1, 1], bf16_stages=4, batch=4096, batch_gpu=64, ema_kimg=50000,
+                          p=0.4, gamma=1.0, gamma_final=0.1, decay_kimg=200000),
+    # Narrow, one block per stage, batch 16, no augmentation: 32 x 32 digits on a 2-core CPU.
+    "cpu": dict(_R3GAN_BASE, kimg=50, widths=[64, 64, 32, 16], cardinalities=[4, 4, 2, 1],
+                blocks=[1, 1, 1, 1], batch=16, batch_gpu=16, glr=1e-3, dlr=1e-3, lr_final=2e-4, gamma=0.1,
+                gamma_final=0.01, ema_kimg=1.0, decay_kimg=50, aug="noaug", mirror=False, kimg_per_tick=1,
+                snap=10, workers=1),
+}
+
+R3GAN_AUTO = {32: "CIFAR10", 64: "FFHQ-64", 256: "FFHQ-256"}
+"""The published preset that `--cfg auto` picks for a resolution."""
 
 ADAM_BETA1 = 0.0
 ADAM_EPS = 1e-8
@@ -41,14 +80,25 @@ class R3GANFamily(ModelFamily):
     """R3GAN: relativistic pairing loss with R1 + R2 every step (or lazily), cosine schedules."""
 
     name = "r3gan"
+    presets = R3GAN_PRESETS
 
     @staticmethod
     def trains(resolution: int, conditional: bool) -> bool:
-        return resolution >= 4 and resolution & (resolution - 1) == 0
+        return power_of_two(resolution, 4)
 
     @staticmethod
     def sizes(conditional: bool) -> str:
-        return "powers of two from 4 (4, 8, 16, ...), with one entry of widths per size from 4"
+        return "powers of two from 4 (4, 8, 16, ...)"
+
+    @staticmethod
+    def auto_values(resolution: int, num_gpus: int) -> dict[str, Any]:
+        """--cfg auto: the published preset of the resolution (`R3GAN_AUTO`)."""
+        if resolution not in R3GAN_AUTO:
+            sizes = ", ".join(f"{size} px ({name})" for size, name in R3GAN_AUTO.items())
+            published = " or ".join(name for name in R3GAN_PRESETS if name not in ("auto", "cpu"))
+            raise OptionError(f"--cfg auto of --model r3gan has presets for {sizes}, not {resolution} px; "
+                              f"give --cfg {published} or cpu")
+        return R3GAN_PRESETS[R3GAN_AUTO[resolution]]
 
     def __init__(self, config: TrainingConfig, resolution: int) -> None:
         super().__init__(config, resolution)

@@ -1,19 +1,28 @@
-"""What a model family supplies to the training loop (`ModelFamily`), the phases it runs
-(`PhaseSpec`) and the loss interface the loop calls (`TrainingLoss`); the families themselves are in
-`ganforge.training.families` and `ganforge.training.r3gan`."""
+"""What every model family gives the training loop, and the Adam settings StyleGAN's families share.
+
+The loop (`ganforge.training.loop`) owns data, rounds, seeding, G_ema, ADA, ticks and snapshots; a
+`ModelFamily` supplies the rest for one run: its presets (`--cfg`), the networks, the loss object,
+the phases with their networks and intervals, the Adam settings, and the per-step schedule (batch
+size, learning rates, level of detail and the matching view of the real images).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 import torch
 from torch import nn
 from torch.optim import Optimizer
 
 from ganforge.errors import OptionError
-from ganforge.training.options import TrainingConfig
 
+if TYPE_CHECKING:
+    from ganforge.training.options import TrainingConfig
+
+ADAM_BETAS = (0.0, 0.99)
+ADAM_EPS = 1e-8
+"""Adam settings of the StyleGAN (2019) and StyleGAN2-ADA releases for both networks."""
 
 class TrainingLoss(Protocol):
     """What the loop calls on a loss object (`StyleGAN2Loss`, `StyleGANLoss`, `DCGANLoss`)."""
@@ -37,10 +46,12 @@ class PhaseSpec:
     interval: int = 1
 
 
+
 class ModelFamily:
     """The family-specific parts of training; the defaults are those of a fixed-schedule GAN."""
 
-    name: str  # its `--model` name
+    name: ClassVar[str]  # its `--model` name
+    presets: ClassVar[dict[str, dict[str, Any]]]  # its `--cfg` names -> TrainingConfig fields they set
 
     def __init__(self, config: TrainingConfig, resolution: int) -> None:
         self.config = config
@@ -101,3 +112,14 @@ class ModelFamily:
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore the state of `state_dict`."""
+
+
+    @staticmethod
+    def auto_values(resolution: int, num_gpus: int) -> dict[str, Any]:
+        """What `--cfg auto` derives from the resolution and the number of processes (none by default)."""
+        return {}
+
+
+def power_of_two(resolution: int, minimum: int) -> bool:
+    """Whether `resolution` is a power of two no smaller than `minimum`."""
+    return resolution >= minimum and resolution & (resolution - 1) == 0

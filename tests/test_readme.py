@@ -20,7 +20,7 @@ REPO = Path(__file__).resolve().parents[1]
 README = REPO / "README.md"
 MAX_LINES = 150
 COMMANDS = {"dataset create", "dataset info", "train", "generate", "style-mix", "video", "project", "metrics",
-            "convert"}
+            "convert", "export"}
 """Every `ganforge` command; the README shows at least one example of each."""
 PATH_OPTIONS = {"--dest", "--data", "--network", "--outdir", "--output", "--target", "--projected-w"}
 FILE_SUFFIXES = (".zip", ".png", ".pt", ".pkl", ".mp4", ".npz")

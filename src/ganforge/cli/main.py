@@ -10,6 +10,7 @@ import click
 from ganforge import __version__
 from ganforge.cli.convert import convert_command
 from ganforge.cli.dataset import dataset
+from ganforge.cli.export import export_command
 from ganforge.cli.generate import generate_command
 from ganforge.cli.metrics import metrics_command
 from ganforge.cli.project import project_command
@@ -29,6 +30,7 @@ def cli(verbose: bool) -> None:
 
 cli.add_command(convert_command)
 cli.add_command(dataset)
+cli.add_command(export_command)
 cli.add_command(generate_command)
 cli.add_command(metrics_command)
 cli.add_command(project_command)

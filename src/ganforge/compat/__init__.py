@@ -1,4 +1,4 @@
-"""Reading network files safely: official StyleGAN2-ADA pickles and ganforge checkpoints.
+"""Reading network files safely: official StyleGAN2-ADA pickles, ganforge checkpoints and model folders.
 
 `load_network` is the one entry point for any network file (`generator_of` picks the generator to
 sample from in what it returns); `save_network` writes a checkpoint.

@@ -32,7 +32,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
      "losses"),
     ("compat", "detectors"),
     ("inference",),
-    ("metrics", "tools"),
+    ("metrics", "tools", "export"),
     ("training",),
     ("cli", "devtools"),
 )
@@ -42,6 +42,9 @@ SIDEWAYS: frozenset[tuple[str, str]] = frozenset({("fileio", "errors")})
 """(importer, imported) pairs of one floor allowed to import one way."""
 
 ROOT_UNIT = "__init__"
+ROOT_EXPORTS: frozenset[str] = frozenset({"compat"})
+"""Units whose functions the package root hands out on first use (its module `__getattr__`), so that
+`from ganforge import from_pretrained` works while `import ganforge` itself imports nothing above it."""
 DYNAMIC_IMPORTS = ("import_module", "__import__")
 
 _FLOOR = {unit: floor for floor, units in enumerate(LAYERS) for unit in units}
@@ -111,6 +114,8 @@ def _problem(unit: str, target: str, target_unit: str | None) -> str | None:
         return "an import by a computed name cannot be checked; import the module directly"
     if target_unit is None:
         return "it is in no layer of ganforge.devtools.layers.LAYERS"
+    if unit == ROOT_UNIT and target_unit in ROOT_EXPORTS:
+        return None
     floor, target_floor = _FLOOR[unit], _FLOOR[target_unit]
     if unit == target_unit or target_floor < floor or (unit, target_unit) in SIDEWAYS:
         return None

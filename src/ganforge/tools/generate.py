@@ -16,6 +16,7 @@ from ganforge.compat import generator_of, load_network
 from ganforge.data.grid import grid_size, save_image_grid
 from ganforge.errors import NetworkFileError, OptionError
 from ganforge.fileio import atomic_path, make_dirs
+from ganforge.inference.onnx import OnnxGenerator, is_onnx
 from ganforge.inference.runner import check_class, pick_device, run_generator, run_synthesis
 from ganforge.models import dcgan, r3gan
 
@@ -33,6 +34,11 @@ def load_generator(network_path: str | os.PathLike[str], device: str | None = No
 
     `device=None` picks the best available device (see `pick_device`).
     """
+    if is_onnx(network_path):
+        raise NetworkFileError(
+            f"{network_path} is an ONNX graph, which only image generation from seeds runs; give the network "
+            "file it was exported from"
+        )
     G = generator_of(load_network(network_path), network_path)
     if G.img_channels not in (1, 3):
         raise NetworkFileError(
@@ -90,7 +96,9 @@ def generate_images(
     classes: list[int | None] = list(dict.fromkeys(class_idx)) if several else [class_idx]
     if not classes:
         raise OptionError("--class: give at least one class, e.g. '0-9'")
-    G = load_generator(network_path, device)
+    G = OnnxGenerator(network_path) if is_onnx(network_path) else load_generator(network_path, device)
+    if isinstance(G, OnnxGenerator) and noise_mode != "const":
+        raise OptionError(f"noise_mode {noise_mode!r}: an ONNX graph has constant noise only; use 'const'")
     if several and G.c_dim == 0:
         raise OptionError(f"--class: {network_path} is unconditional; it has no classes to lay out")
     for k in classes:
@@ -99,7 +107,7 @@ def generate_images(
     count = len(seeds) * len(classes)
     logger.info("Generating %d image%s from %s", count, "" if count == 1 else "s", network_path)
     images = np.concatenate([
-        run_generator(
+        G.generate(seeds, k, truncation_psi, batch_size) if isinstance(G, OnnxGenerator) else run_generator(
             G,
             seeds=seeds,
             class_idx=k,

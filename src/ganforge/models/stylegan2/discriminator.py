@@ -13,18 +13,16 @@ from typing import Any
 import torch
 from torch import nn
 
-from ganforge.models.stylegan2.layers import Conv2dLayer, FullyConnectedLayer, MappingNetwork
+from ganforge.models.stylegan2.layers import (
+    Conv2dLayer,
+    FullyConnectedLayer,
+    MappingNetwork,
+    check_architecture,
+)
 from ganforge.ops.init_args import records_init_args
 from ganforge.ops.minibatch_std import MinibatchStdLayer
 from ganforge.ops.resolution import resolution_log2
 from ganforge.ops.upfirdn2d import downsample2d, setup_filter
-
-ARCHITECTURES = ("orig", "skip", "resnet")
-
-
-def _check_architecture(architecture: str) -> None:
-    if architecture not in ARCHITECTURES:
-        raise ValueError(f"architecture must be one of {ARCHITECTURES}, got {architecture!r}")
 
 
 def _check_shape(name: str, t: torch.Tensor, channels: int, resolution: int) -> None:
@@ -64,7 +62,7 @@ class DiscriminatorBlock(nn.Module):
         freeze_layers: int = 0,
     ) -> None:
         super().__init__()
-        _check_architecture(architecture)
+        check_architecture(architecture)
         if in_channels not in (0, tmp_channels):
             raise ValueError(
                 f"in_channels must be 0 (first block) or tmp_channels={tmp_channels}, got {in_channels}"
@@ -154,7 +152,7 @@ class DiscriminatorEpilogue(nn.Module):
         conv_clamp: float | None = None,
     ) -> None:
         super().__init__()
-        _check_architecture(architecture)
+        check_architecture(architecture)
         self.in_channels = in_channels
         self.cmap_dim = cmap_dim
         self.resolution = resolution
@@ -222,7 +220,7 @@ class Discriminator(nn.Module):
         epilogue_kwargs: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
-        _check_architecture(architecture)
+        check_architecture(architecture)
         log2 = resolution_log2(img_resolution, minimum=8)
         block_kwargs = dict(block_kwargs or {})
         mapping_kwargs = dict(mapping_kwargs or {})

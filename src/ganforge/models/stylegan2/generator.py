@@ -22,6 +22,7 @@ from ganforge.models.stylegan2.layers import (
     Conv2dLayer,
     FullyConnectedLayer,
     MappingNetwork,
+    check_architecture,
     conv_weight,
 )
 from ganforge.ops.bias_act import activation_gain, bias_act
@@ -30,7 +31,6 @@ from ganforge.ops.modulated_conv2d import modulated_conv2d
 from ganforge.ops.resolution import resolution_log2
 from ganforge.ops.upfirdn2d import setup_filter, upsample2d
 
-ARCHITECTURES = ("orig", "skip", "resnet")
 NOISE_MODES = ("random", "const", "none")
 
 
@@ -149,8 +149,7 @@ class SynthesisBlock(nn.Module):
         use_noise: bool = True,
         activation: str = "lrelu",
     ) -> None:
-        if architecture not in ARCHITECTURES:
-            raise ValueError(f"architecture must be one of {ARCHITECTURES}, got {architecture!r}")
+        check_architecture(architecture)
         super().__init__()
         self.in_channels = in_channels
         self.w_dim = w_dim

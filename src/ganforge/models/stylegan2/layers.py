@@ -23,6 +23,14 @@ from ganforge.ops.upfirdn2d import setup_filter
 
 DEFAULT_FILTER = (1, 3, 3, 1)
 HOMOGENEOUS = ("linear", "relu", "lrelu")  # act(g * x) == g * act(x) for g > 0
+ARCHITECTURES = ("orig", "skip", "resnet")
+"""The block architectures of the generator and the discriminator."""
+
+
+def check_architecture(architecture: str) -> None:
+    """Refuse an `architecture` that is not one of ARCHITECTURES (ValueError naming the argument)."""
+    if architecture not in ARCHITECTURES:
+        raise ValueError(f"architecture must be one of {ARCHITECTURES}, got {architecture!r}")
 
 
 def conv_weight(out_channels: int, in_channels: int, kernel_size: int, channels_last: bool) -> torch.Tensor:

@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint clean
+.PHONY: demo test test-browser lint clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,11 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest -q
+
+# The browser tests of `ganforge serve` alone (they also run in `make test`); they drive Debian's
+# chromium (/usr/bin/chromium, `apt-get install chromium`) with Playwright, no browser download.
+test-browser: $(STAMP)
+	$(PY) -m pytest -q -m browser
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -53,7 +53,7 @@ def test_imports_up_sideways_and_by_name_are_listed(
         "models/stylegan/net.py": "from fakepkg.models.stylegan2.layers import Conv\n",
         "models/stylegan2/layers.py": "",
         "compat/registry.py": "import importlib\nCLS = importlib.import_module('fakepkg.models')\n",
-        "serve/app.py": "",
+        "plugins/app.py": "",
     })
     assert main([str(package)]) == 1
     assert capsys.readouterr().out.splitlines() == [
@@ -66,8 +66,8 @@ def test_imports_up_sideways_and_by_name_are_listed(
         "(both on floor 1, not a declared pair)",
         "fakepkg/ops/conv.py:2: fakepkg.ops.conv imports fakepkg.training.loop: up from ops (floor 0) to "
         "training (floor 5)",
-        "fakepkg/serve/__init__.py:1: fakepkg.serve imports anything: it is in no layer of the table",
-        "fakepkg/serve/app.py:1: fakepkg.serve.app imports anything: it is in no layer of the table",
+        "fakepkg/plugins/__init__.py:1: fakepkg.plugins imports anything: it is in no layer of the table",
+        "fakepkg/plugins/app.py:1: fakepkg.plugins.app imports anything: it is in no layer of the table",
         "6 import(s) break the layers of fakepkg",
     ]
 

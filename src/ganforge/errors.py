@@ -1,11 +1,25 @@
-"""User-facing errors: each names the file or option at fault and says how to fix it.
+"""User-facing errors: each names the argument or file at fault and says how to fix it.
 
-The CLI prints these messages without a traceback; anything else is a bug.
+The library words them for a Python caller: `param` is the argument at fault, and other arguments
+a message names are written in backticks (`resolution`). The CLI prints them without a traceback,
+with `param` and each backticked name turned into the command's option (see ganforge.cli.command);
+any other exception reaching a user is a bug.
 """
+
+from __future__ import annotations
 
 
 class GanforgeError(Exception):
-    """Base class of every error a user can cause."""
+    """Base class of every error a user can cause: `message` in plain words, `param` the Python
+    argument at fault (None: no single one); str() is "param: message"."""
+
+    def __init__(self, message: str, *, param: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.param = param
+
+    def __str__(self) -> str:
+        return self.message if self.param is None else f"{self.param}: {self.message}"
 
 
 class DatasetError(GanforgeError):
@@ -17,7 +31,7 @@ class NetworkFileError(GanforgeError):
 
 
 class OptionError(GanforgeError):
-    """A command-line option or argument has an invalid value."""
+    """An argument (a command-line option) has an invalid value."""
 
 
 class MetricError(GanforgeError):

@@ -153,7 +153,7 @@ def test_generate_takes_every_device_spelling(
         assert code == 0 and out.strip() == f"Wrote 1 image to {tmp_path}", err
     else:
         assert code == 1 and err.strip().splitlines()[-1] == (
-            "Error: --device cuda:1: CUDA is not available on this machine; use --device cpu")
+            "Error: --device: CUDA is not available on this machine; use cpu")
 
 
 def test_generating_one_image_is_said_in_the_singular(

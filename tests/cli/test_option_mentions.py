@@ -3,7 +3,7 @@
 The scan reads the string constants of src/ganforge (messages, help texts, f-string parts),
 leaving out docstrings other than click commands' (those are --help text), the names declared by
 click.option/argument, and function parameter defaults (a caller may pass its own option name, as
-`parse_int_list(text, option="--rows")`).
+`parse_int_list(text, param="row_seeds")`).
 
 Which commands print a module's messages (the rule):
 - A quoted command line, ``ganforge CMD ... --opt`` (in backticks or at the start of a line), is

@@ -78,8 +78,8 @@ def test_new_run_resume_latest_and_transfer(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--aug", "fixed"], "--aug=fixed requires specifying --p"),
-        (["--gamma", "-1"], "--gamma must be non-negative"),
+        (["--aug", "fixed"], "--p: required with --aug=fixed"),
+        (["--gamma", "-1"], "--gamma: must be non-negative"),
         (["--resume", "latest"], "no run folder"),
     ],
 )
@@ -98,7 +98,7 @@ def test_bad_grid_or_device_is_a_usage_error(tmp_path: Path, args: list[str], na
 
 def test_data_is_required_for_a_new_run(tmp_path: Path) -> None:
     result = _train("--outdir", str(tmp_path))
-    assert isinstance(result.exception, OptionError) and "--data is required" in str(result.exception)
+    assert isinstance(result.exception, OptionError) and "--data: required" in str(result.exception)
 
 
 def test_help_lists_every_option() -> None:
@@ -148,7 +148,7 @@ def test_resume_latest_refuses_changed_options_and_other_data(tmp_path: Path) ->
     result = _resume(tmp_path, "--data", str(other))
     message = str(result.exception)
     assert isinstance(result.exception, OptionError) and "\n" not in message
-    assert message.startswith(f"--data {other} is not the dataset run {run_dir.name} was trained on")
+    assert message.startswith(f"--data: {other} is not the dataset run {run_dir.name} was trained on")
     assert "images 24 vs 32" in message and "use --resume" in message
     result = _resume(tmp_path, "--data", str(make_dataset(tmp_path / "big.zip", count=24, resolution=32)))
     assert "resolution 16 vs 32" in str(result.exception)
@@ -159,9 +159,9 @@ def test_resume_latest_refuses_changed_options_and_other_data(tmp_path: Path) ->
     moved = shutil.copy(data, tmp_path / "moved.zip")
     result = _resume(tmp_path, "--data", str(moved), "--seed", "0", "--gamma", "1.0")
     assert isinstance(result.exception, OptionError), result.output
-    assert "--kimg 0.032: the snapshot is already at 0.032 kimg" in str(result.exception)
+    assert "--kimg: the snapshot is already at 0.032 kimg" in str(result.exception)
     result = _resume(tmp_path, "--snap", "0", "--kimg", "1")
-    assert isinstance(result.exception, OptionError) and str(result.exception) == "--snap must be at least 1"
+    assert isinstance(result.exception, OptionError) and str(result.exception) == "--snap: must be at least 1"
 
 
 def test_resume_latest_falls_back_past_damaged_snapshots(
@@ -179,8 +179,8 @@ def test_resume_latest_falls_back_past_damaged_snapshots(
         result = _resume(tmp_path, "--seed", "0")
     assert result.exit_code == 0, result.output
     names = ", ".join(snapshots[nimg].name for nimg in (64, 56, 40))
-    assert (f"--resume latest: {names} cannot be read (damaged); continuing from {snapshots[24].name}, the "
-            "newest intact snapshot") in caplog.text
+    assert (f"Resuming the latest run: {names} cannot be read (damaged); continuing from "
+            f"{snapshots[24].name}, the newest intact snapshot") in caplog.text
     assert "download" not in caplog.text + result.output
     assert _ticks(run_dir) == [(0, 0.008), (1, 0.024), (2, 0.04), (3, 0.056), (4, 0.064)]
     assert read_training_state(snapshots[64])["cur_nimg"] == 64  # trained again, from 0.024 kimg
@@ -190,8 +190,8 @@ def test_resume_latest_falls_back_past_damaged_snapshots(
     result = _resume(tmp_path)
     message = str(result.exception)
     assert isinstance(result.exception, OptionError) and "\n" not in message and "download" not in message
-    assert message == (f"--resume latest: none of the 5 snapshot(s) in '{run_dir}' can be read (all "
-                       "damaged); start a new run")
+    assert message == (f"--resume: none of the 5 snapshot(s) in '{run_dir}' can be read (all damaged); start "
+                       "a new run")
 
 
 # ---- a failed start ----------------------------------------------------------------------------
@@ -200,7 +200,7 @@ def test_resume_latest_falls_back_past_damaged_snapshots(
 @pytest.mark.parametrize(
     ("args", "error", "message"),
     [
-        (["--cond"], OptionError, "--cond needs labels"),
+        (["--cond"], OptionError, "--cond: needs labels"),
         (["--resume", "missing.pt"], NetworkFileError, "missing.pt"),
         (["--metrics", "fid50k_full"], GanforgeError, "pt_inception-2015-12-05"),  # no detector weights
         (["--model", "dcgan", "--cfg", "cpu"], GanforgeError, "--model dcgan cannot train"),
@@ -255,7 +255,7 @@ def test_target_with_a_preset_that_turns_ada_off(tmp_path: Path, capsys: pytest.
     data = make_dataset(tmp_path / "d.zip", count=4)
     err = _main(capsys, "--data", str(data), "--outdir", str(tmp_path / "runs"), "--cfg", "cpu", "--target",
                 "0.7")
-    assert err == ("Error: --target needs --aug ada, and --cfg cpu turns ADA off (its aug is noaug); add "
+    assert err == ("Error: --target: needs --aug ada, and --cfg cpu turns ADA off (its aug is noaug); add "
                    "--aug ada or leave --target out\n")
 
 
@@ -265,5 +265,5 @@ def test_device_is_resolved_as_by_every_command(tmp_path: Path, capsys: pytest.C
     data = make_dataset(tmp_path / "ds.zip", count=8)
     runs = str(tmp_path / "runs")
     err = _main(capsys, "--data", str(data), "--outdir", runs, "--cfg", "cpu", "--device", "mps")
-    assert err == "Error: --device mps: MPS is not available on this machine; use --device cpu\n"
+    assert err == "Error: --device: MPS is not available on this machine; use cpu\n"
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())

@@ -240,12 +240,15 @@ def test_path_errors(tmp_path: Path) -> None:
 def test_image_errors_name_the_file(tmp_path: Path) -> None:
     good = png_bytes(random_images(1)[0])
     rect = png_bytes(np.zeros((8, 6, 3), np.uint8))
-    with pytest.raises(DatasetError, match=r"'a\.png'.* is 6x8; images must be square"):
+    with pytest.raises(DatasetError, match=r"'a\.png'.* is 6x8; training needs a power of two.*4x8"):
         ImageDataset(write_dataset(tmp_path / "rect.zip", {"a.png": rect, "b.png": good}))
 
     rgba = png_bytes(np.zeros((8, 8, 4), np.uint8))
-    with pytest.raises(DatasetError, match=r"'a\.png'.*mode 'RGBA'"):
-        ImageDataset(write_dataset(tmp_path / "rgba.zip", {"a.png": rgba}))
+    assert ImageDataset(write_dataset(tmp_path / "rgba.zip", {"a.png": rgba})).num_channels == 4
+    palette = io.BytesIO()
+    PIL.Image.new("P", (8, 8)).save(palette, format="PNG")
+    with pytest.raises(DatasetError, match=r"'a\.png'.*mode 'P'"):
+        ImageDataset(write_dataset(tmp_path / "p.zip", {"a.png": palette.getvalue()}))
 
     corrupt = good[: len(good) // 2]
     with pytest.raises(DatasetError, match=r"'a\.png'.*not a readable image"):

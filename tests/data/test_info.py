@@ -37,7 +37,7 @@ def test_info_of_a_class_labelled_zip_with_lods(tmp_path: Path) -> None:
 def test_info_of_a_gray_folder_with_vector_labels_and_without(tmp_path: Path) -> None:
     write_dataset(_items(3, channels=1, label=lambda i: [i, 1.0]), tmp_path / "v")
     info = dataset_info(tmp_path / "v")
-    assert (info.num_images, info.channels, info.label_kind, info.label_dim) == (3, 1, "vector", 2)
+    assert (info.num_images, info.channels, info.label_kind, info.label_dim) == (3, 1, "continuous", 2)
     assert info.class_counts == [] and info.lod_resolutions == []
     write_dataset(_items(2), tmp_path / "n.zip")
     info = dataset_info(tmp_path / "n.zip")

@@ -22,11 +22,11 @@ def _random(h: int, w: int, c: int, seed: int = 0) -> np.ndarray:
     return np.random.RandomState(seed).randint(0, 256, size=(h, w, c), dtype=np.uint8)
 
 
-def test_normalize_adds_channel_axis_and_drops_alpha() -> None:
+def test_normalize_adds_channel_axis_and_keeps_alpha() -> None:
     gray = _random(4, 4, 1)[:, :, 0]
     assert normalize_channels(gray, "g.png").shape == (4, 4, 1)
     rgba = _random(4, 4, 4)
-    np.testing.assert_array_equal(normalize_channels(rgba, "a.png"), rgba[:, :, :3])
+    np.testing.assert_array_equal(normalize_channels(rgba, "a.png"), rgba)
 
 
 @pytest.mark.parametrize("image", [np.zeros((4, 4, 2), np.uint8), np.zeros((4, 4, 3), np.float32)])

@@ -254,15 +254,15 @@ def test_errors_before_any_work(data: Path) -> None:
     detector = ProjectionDetector()
     with pytest.raises(MetricError, match="Unknown metric 'fid1k'"):
         run(["fid1k"], G, data, detector)
-    with pytest.raises(OptionError, match=r"^--data: fid2k_full compares with the real images; pass"):
+    with pytest.raises(OptionError, match=r"^data: fid2k_full compares with the real images; pass"):
         run(["fid2k_full"], G, None, detector)
-    with pytest.raises(OptionError, match=r"^--data: fid2k_full, kid50k_full compare with the real images"):
+    with pytest.raises(OptionError, match=r"^data: fid2k_full, kid50k_full compare with the real images"):
         run(["fid2k_full", "kid50k_full"], G, None, detector)
-    with pytest.raises(OptionError, match="--detector"):
+    with pytest.raises(OptionError, match="^detector_path: these metrics use several detectors"):
         run(["fid50k_full", "pr50k3_full"], G, data, detector, detector_path="x.pth")
-    with pytest.raises(OptionError, match=r"^--num-gen: is50k needs at least 10 generated samples, got 9\.$"):
+    with pytest.raises(OptionError, match=r"^num_gen: is50k needs at least 10 generated samples, got 9\.$"):
         run(["fid2k_full", "is50k"], G, data, detector, num_gen=9)
-    with pytest.raises(OptionError, match=r"^--num-gen: pr50k3_full needs at least 4 generated samples"):
+    with pytest.raises(OptionError, match=r"^num_gen: pr50k3_full needs at least 4 generated samples"):
         run(["pr50k3_full"], G, data, detector, num_gen=3)
     assert detector.calls == 0
 

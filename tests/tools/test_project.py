@@ -289,7 +289,7 @@ def test_load_distance_choices(tmp_path: Path, caplog: pytest.LogCaptureFixture)
         load_distance("lpips")
     with pytest.raises(MetricError):  # an explicit --detector must work: no silent fallback
         load_distance("auto", str(tmp_path / "nowhere" / "vgg.pth"))
-    with pytest.raises(OptionError, match="--distance"):
+    with pytest.raises(OptionError, match="^distance: "):
         load_distance("ssim")
     fn, name = load_distance("auto", str(write_lpips_folder(tmp_path / "det")))
     assert name == "lpips" and isinstance(fn, LpipsDistance)

@@ -90,7 +90,7 @@ def test_parse_grid_and_tile_grid() -> None:
     assert parse_grid("4x2") == (4, 2)
     assert parse_grid("1X3") == (1, 3)
     for bad in ("4", "4x", "0x2", "ax2", "2x2x2"):
-        with pytest.raises(OptionError, match="--grid"):
+        with pytest.raises(OptionError, match="^grid: "):
             parse_grid(bad)
     images = np.arange(6, dtype=np.uint8)[:, None, None, None] * np.ones((1, 2, 3, 1), np.uint8)
     frame = tile_grid(images, cols=3, rows=2)
@@ -182,22 +182,22 @@ def test_video_of_conditional_gray_network(tmp_path: Path, official_cond: str) -
     assert count == 2
     frames = imageio.mimread(out)
     assert len(frames) == 2 and frames[0].shape == (16, 32, 3)
-    with pytest.raises(OptionError, match="--class"):
+    with pytest.raises(OptionError, match="^class_idx: "):
         make_interpolation_video(official_cond, [5, 6], tmp_path / "d.mp4", grid=(2, 1), frames_per_seed=2)
 
 
 def test_video_option_errors(tiny_pkl: Path, tmp_path: Path) -> None:
     out = tmp_path / "x.mp4"
-    with pytest.raises(OptionError, match="4x2 grid has 8 cells but --seeds gives only 5"):
+    with pytest.raises(OptionError, match="^grid: a 4x2 grid has 8 cells but `seeds` gives only 5"):
         make_interpolation_video(tiny_pkl, range(5), out, grid=(4, 2))
-    with pytest.raises(OptionError, match="multiple of 4"):
+    with pytest.raises(OptionError, match="^seeds: .*multiple of 4"):
         make_interpolation_video(tiny_pkl, range(6), out, grid=(2, 2))
-    with pytest.raises(OptionError, match="--kind"):
+    with pytest.raises(OptionError, match="^kind: "):
         make_interpolation_video(tiny_pkl, range(4), out, grid=(2, 2), kind="x")
-    with pytest.raises(OptionError, match="--frames-per-seed"):
+    with pytest.raises(OptionError, match="^frames_per_seed: "):
         make_interpolation_video(tiny_pkl, range(4), out, grid=(2, 2), frames_per_seed=0)
-    with pytest.raises(OptionError, match="--output"):
+    with pytest.raises(OptionError, match="^output: "):
         make_interpolation_video(tiny_pkl, range(4), tmp_path / "x.gif", grid=(2, 2))
-    with pytest.raises(OptionError, match="--fps"):
+    with pytest.raises(OptionError, match="^fps: "):
         make_interpolation_video(tiny_pkl, range(4), out, grid=(2, 2), fps=0)
     assert not list(tmp_path.iterdir())

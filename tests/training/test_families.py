@@ -18,6 +18,7 @@ from click.testing import CliRunner
 from tests.training.tiny import make_dataset
 from torch import nn
 
+from ganforge.cli.command import in_options
 from ganforge.cli.train import train_command
 from ganforge.compat import load_network
 from ganforge.compat.checkpoint import read_training_state
@@ -296,22 +297,24 @@ def test_cli_trains_each_model_family(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
-        ({"model": "dcgan", "gamma": 1.0}, "--gamma does not apply to --model dcgan"),
-        ({"model": "stylegan2", "g_steps": 3}, "--g-steps does not apply to --model stylegan2"),
-        ({"model": "stylegan", "loss": "hinge"}, "--loss must be one of"),
-        ({"model": "stylegan", "lod_initial_resolution": 6}, "--lod-initial-resolution must be a power"),
-        ({"model": "dcgan", "g_steps": 0}, "--g-steps must be at least 1"),
+        ({"model": "dcgan", "gamma": 1.0}, "--gamma: does not apply to --model dcgan"),
+        ({"model": "stylegan2", "g_steps": 3}, "--g-steps: does not apply to --model stylegan2"),
+        ({"model": "stylegan", "loss": "hinge"}, "--loss: must be one of"),
+        ({"model": "stylegan", "lod_initial_resolution": 6}, "--lod-initial-resolution: must be a power"),
+        ({"model": "dcgan", "g_steps": 0}, "--g-steps: must be at least 1"),
         ({"model": "gan"}, "--model: unknown model family 'gan'"),
     ],
 )
 def test_family_option_errors_name_the_option(overrides: dict[str, object], message: str) -> None:
-    with pytest.raises(OptionError, match=message):
+    """The library names the field (`param`); `ganforge train` shows it as its option."""
+    with pytest.raises(OptionError) as info:
         resolve_config("cpu", 32, 1, overrides)
+    assert str(in_options(train_command, info.value)).startswith(message)
 
 
 def test_dcgan_refuses_sizes_it_cannot_make(tmp_path: Path) -> None:
     data = make_dataset(tmp_path / "d.zip", count=8, resolution=8)
-    with pytest.raises(DatasetError, match="8x8 images, which --model dcgan cannot train: it trains"):
+    with pytest.raises(DatasetError, match="8x8 images, which `model` dcgan cannot train: it trains"):
         training_loop(dcgan_config(), data, new_run_dir(tmp_path / "runs", "x"), options=OPTIONS)
 
 
@@ -333,7 +336,7 @@ def test_each_family_says_which_sizes_it_trains(model: str, conditional: bool) -
             accepted = True
         except DatasetError as exc:
             accepted = False
-            assert f"--model {model} cannot train" in str(exc)
+            assert f"`model` {model} cannot train" in str(exc)
         assert accepted == buildable, resolution
     if model == "stylegan2":
         for resolution in (2**k for k in range(3, 14)):

@@ -11,6 +11,7 @@ import click
 import pytest
 
 import ganforge
+from ganforge.cli.command import in_options
 from ganforge.cli.options import INT_LIST
 from ganforge.cli.train import train_command
 from ganforge.errors import OptionError
@@ -24,7 +25,6 @@ from ganforge.training.options import (
     RESUME_LATEST_OPTIONS,
     TRAIN_OPTIONS,
     TrainingConfig,
-    option_name,
 )
 
 SRC = Path(ganforge.__file__).parent
@@ -85,15 +85,19 @@ def test_presets_only_set_table_fields_and_every_field_has_a_knob() -> None:
 def test_each_option_of_another_family_is_refused_by_its_name(family: str) -> None:
     for name in sorted(MODEL_UNUSED[family]):
         value = OPTIONS[name].default
-        with pytest.raises(OptionError, match=f"^{option_name(name)} does not apply to --model {family}"):
+        with pytest.raises(OptionError, match=f"^{name}: does not apply to `model` {family}") as info:
             resolve_config("auto", 32, 1, {"model": family, name: value})
+        shown = str(in_options(train_command, info.value))
+        assert shown.startswith(f"{TRAIN_OPTIONS.get(name, name)}: does not apply to --model {family}")
 
 
 def test_range_messages_name_the_option_from_the_table() -> None:
-    with pytest.raises(OptionError, match="^--lod-training-kimg must be non-negative$"):
+    with pytest.raises(OptionError, match="^lod_training_kimg: must be non-negative$") as info:
         resolve_config("auto", 32, 1, {"model": "stylegan", "lod_training_kimg": -1.0})
-    with pytest.raises(OptionError, match="^gfc_dim must be at least 1$"):
+    assert str(in_options(train_command, info.value)) == "--lod-training-kimg: must be non-negative"
+    with pytest.raises(OptionError, match="^gfc_dim: must be at least 1$") as info:
         resolve_config("auto", 32, 1, {"model": "dcgan", "gfc_dim": 0})
+    assert str(in_options(train_command, info.value)) == "gfc_dim: must be at least 1"  # no --gfc-dim
 
 
 def test_one_list_of_families() -> None:
@@ -123,6 +127,6 @@ def test_training_passes_every_loss_argument_explicitly(model: str, monkeypatch:
 
 def test_the_options_resume_latest_may_change_are_named_from_the_table() -> None:
     help_text = _params()["resume"].help or ""
-    flags = [option_name(name) for name in RESUME_LATEST_OPTIONS]
+    flags = [TRAIN_OPTIONS[name] for name in RESUME_LATEST_OPTIONS]
     assert f"only {', '.join(flags[:-1])} and {flags[-1]} changed" in help_text
     assert all(OPTIONS[name].knob.resumable for name in RESUME_LATEST_OPTIONS) and len(flags) >= 2

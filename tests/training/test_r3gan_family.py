@@ -109,14 +109,14 @@ def test_published_presets_build_the_published_networks() -> None:
     assert set(R3GAN_PRESETS) == published | {"auto", "cpu"}
     # auto: the published preset of the resolution; a 16 px dataset takes the cpu preset's first 3 stages.
     assert resolve_config("auto", 64, 1, {"model": "r3gan"}).gamma == R3GAN_PRESETS["FFHQ-64"]["gamma"]
-    with pytest.raises(OptionError, match="auto of --model r3gan has presets for 32 px .*, not 128 px"):
+    with pytest.raises(OptionError, match="auto of `model` r3gan has presets for 32 px .*, not 128 px"):
         resolve_config("auto", 128, 1, {"model": "r3gan"})
     G, _ = make_family(resolve_config("cpu", 16, 1, {"model": "r3gan"}), 16).build_networks(1, 0)
     assert G.init_kwargs["widths"] == [64, 64, 32]
 
 
 @pytest.mark.parametrize(("cfg", "resolution", "overrides", "message"), [
-    ("cpu", 64, {}, "64 px images need 5 stages from 4 x 4 up, and --cfg cpu of --model r3gan .* for 4"),
+    ("cpu", 64, {}, "64 px images need 5 stages from 4 x 4 up, and `cfg` cpu of `model` r3gan .* for 4"),
     ("cpu", 32, {"cardinalities": [3, 3, 3, 3]}, "cannot split into 3 groups"),
 ])
 def test_r3gan_refuses_networks_it_cannot_build(
@@ -128,7 +128,7 @@ def test_r3gan_refuses_networks_it_cannot_build(
 
 
 def test_cosine_augmentation_is_for_r3gan_only() -> None:
-    with pytest.raises(OptionError, match="cosine .* is for --model r3gan only"):
+    with pytest.raises(OptionError, match="^aug: cosine .* is for `model` r3gan only"):
         resolve_config("cpu", 32, 1, {"model": "stylegan2", "aug": "cosine", "p": 0.2})
-    with pytest.raises(OptionError, match="--widths does not apply to --model dcgan"):
+    with pytest.raises(OptionError, match="^widths: does not apply to `model` dcgan"):
         resolve_config("cpu", 32, 1, {"model": "dcgan", "widths": [8]})

@@ -159,7 +159,7 @@ def test_an_outdir_that_cannot_hold_a_run_is_one_line(
     with pytest.raises(OutputError) as info:
         new_run_dir(outdir, "x")
     message = str(info.value)
-    assert message.startswith("--outdir: cannot create folder '") and "\n" not in message
+    assert message.startswith("outdir: cannot create folder '") and "\n" not in message
     assert cause.format(tmp=tmp_path) in message
 
 

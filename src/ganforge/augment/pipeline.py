@@ -57,13 +57,15 @@ AUGMENT_PRESETS: dict[str, dict[str, float]] = {
     "bgcfnc": {**_BLIT, **_GEOM, **_COLOR, "imgfilter": 1, "noise": 1, "cutout": 1},
     "r3gan": {**_BLIT, **_GEOM, **{name: 0.5 for name in _COLOR}, "cutout": 1},  # R3GAN's train.py
 }
-"""The paper's augmentation sets (`--augpipe`): name -> AugmentPipe multipliers."""
+"""The paper's augmentation sets (training's `augpipe`): name -> AugmentPipe multipliers."""
 
 
 def build_augment_pipe(preset: str, **overrides: Any) -> AugmentPipe:
     """An `AugmentPipe` with the multipliers of a named preset (see `AUGMENT_PRESETS`)."""
     if preset not in AUGMENT_PRESETS:
-        raise OptionError(f"unknown --augpipe {preset!r}; choose one of: {', '.join(AUGMENT_PRESETS)}")
+        raise OptionError(
+            f"unknown preset {preset!r}; choose one of: {', '.join(AUGMENT_PRESETS)}", param="preset"
+        )
     return AugmentPipe(**{**AUGMENT_PRESETS[preset], **overrides})
 
 

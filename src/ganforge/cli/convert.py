@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import click
 
+from ganforge.cli.command import GanforgeCommand
 from ganforge.cli.interrupt import exit_on_sigterm
 from ganforge.compat.convert import convert_network
 
 
-@click.command("convert")
+@click.command("convert", cls=GanforgeCommand)
 @click.argument("source", metavar="IN")
 @click.argument("dest", metavar="OUT", type=click.Path(dir_okay=False))
 @exit_on_sigterm

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from ganforge.cli.command import GanforgeCommand
 from ganforge.cli.interrupt import exit_on_sigterm
 from ganforge.data.create import create_dataset
 from ganforge.data.grid import grid_size, save_image_grid
@@ -16,7 +17,7 @@ def dataset() -> None:
     """Create and inspect training datasets (StyleGAN2-ADA zip/folder layout)."""
 
 
-@dataset.command()
+@dataset.command(cls=GanforgeCommand)
 @click.option(
     "--source",
     required=True,
@@ -31,18 +32,25 @@ def dataset() -> None:
 )
 @click.option(
     "--resolution",
-    type=int,
     default=None,
-    help="Output size N (power of two): images become N x N. "
-    "Default: the source size (all images must match).",
+    help="Output size: N for N x N, or WxH (width x height, e.g. 512x256); sides are powers of two, "
+    "at most 4:1 either way. Default: the source size (all images must match).",
 )
 @click.option(
     "--transform",
     type=click.Choice(TRANSFORMS),
     default="none",
     show_default=True,
-    help="How to reach N x N: none (square images only), center-crop (largest centered square) or "
-    "center-crop-wide (centered 2:1 box, black bars top and bottom).",
+    help="How to reach W x H: none (images of that aspect only), center-crop (largest centered box of "
+    "that aspect), center-crop-wide (centered box twice as wide, bars top and bottom) or pad "
+    "(whole image, letterboxed on --background).",
+)
+@click.option(
+    "--background",
+    default="black",
+    show_default=True,
+    help="Colour of padding, and under transparent pixels when RGBA images lose their alpha: a name or "
+    "#rrggbb (#rrggbbaa gives padding alpha on 4-channel output).",
 )
 @click.option(
     "--max-images", type=click.IntRange(min=1), default=None, help="Write at most this many images."
@@ -55,10 +63,10 @@ def dataset() -> None:
 )
 @click.option(
     "--channels",
-    type=click.Choice(["1", "3"]),
+    type=click.Choice(["1", "3", "4"]),
     default=None,
-    help="Convert every image to 1 (grayscale) or 3 (RGB) channels. "
-    "Default: keep the source's (alpha dropped).",
+    help="Convert every image to 1 (grayscale), 3 (RGB) or 4 (RGBA, keeps transparency) channels. "
+    "Default: the source's, with alpha composited on --background.",
 )
 @click.option(
     "--lods",
@@ -71,19 +79,28 @@ def dataset() -> None:
     help="Use the first-level sub-folder names of a folder/zip source as class labels (sorted -> 0..K-1).",
 )
 @click.option(
+    "--labels-from",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="CSV of labels: a header (file, then label names), then per image its path in the source and one "
+    "number per label. 0/1 integers make multi-hot labels, other numbers continuous ones.",
+)
+@click.option(
     "--skip-bad", is_flag=True, help="Skip and count unreadable images instead of stopping at the first."
 )
 @exit_on_sigterm
 def create(
     source: str,
     dest: str,
-    resolution: int | None,
+    resolution: str | None,
     transform: str,
+    background: str,
     max_images: int | None,
     shuffle_seed: int | None,
     channels: str | None,
     lods: bool,
     labels_from_folders: bool,
+    labels_from: str | None,
     skip_bad: bool,
 ) -> None:
     """Convert images from --source into a dataset at --dest."""
@@ -97,14 +114,16 @@ def create(
         channels=None if channels is None else int(channels),
         lods=lods,
         labels_from_folders=labels_from_folders,
+        labels_from=labels_from,
         skip_bad=skip_bad,
+        background=background,
     )
     click.echo(report.summary())
     if report.skipped:
         click.echo(f"skipped {report.skipped} unreadable images")
 
 
-@dataset.command()
+@dataset.command(cls=GanforgeCommand)
 @click.argument("path", type=click.Path())
 @click.option(
     "--grid",

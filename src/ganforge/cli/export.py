@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import click
 
+from ganforge.cli.command import GanforgeCommand
 from ganforge.export import FORMATS, export_network
 
 
-@click.command("export")
+@click.command("export", cls=GanforgeCommand)
 @click.argument("network", metavar="NETWORK")
 @click.argument("out", type=click.Path(), metavar="OUT")
 @click.option(

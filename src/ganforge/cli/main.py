@@ -14,6 +14,7 @@ from ganforge.cli.export import export_command
 from ganforge.cli.generate import generate_command
 from ganforge.cli.metrics import metrics_command
 from ganforge.cli.project import project_command
+from ganforge.cli.serve import serve_command
 from ganforge.cli.style_mix import style_mix_command
 from ganforge.cli.train import train_command
 from ganforge.cli.video import video_command
@@ -34,6 +35,7 @@ cli.add_command(export_command)
 cli.add_command(generate_command)
 cli.add_command(metrics_command)
 cli.add_command(project_command)
+cli.add_command(serve_command)
 cli.add_command(style_mix_command)
 cli.add_command(train_command)
 cli.add_command(video_command)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from ganforge.cli.command import GanforgeCommand
 from ganforge.cli.options import device_option
 from ganforge.metrics.compute import evaluate_network, format_table, metric_file
 from ganforge.metrics.registry import METRICS
@@ -21,7 +22,7 @@ def parse_metric_names(value: str | None, allow_none: bool = False) -> tuple[str
     return names
 
 
-@click.command("metrics")
+@click.command("metrics", cls=GanforgeCommand)
 @click.option("--network", "network_path", required=True, metavar="PATH",
               help="Network file: a ganforge checkpoint/snapshot or an official StyleGAN2-ADA pickle.")
 @click.option("--metrics", "metric_names", default="fid50k_full", show_default=True,

@@ -10,6 +10,7 @@ import click
 from ganforge.cli.interrupt import exit_on_sigterm
 from ganforge.errors import OptionError
 from ganforge.inference.runner import DEVICE_HELP, NOISE_MODES, is_device_name
+from ganforge.tools.labels import parse_label
 from ganforge.tools.seeds import parse_int_list
 
 FC = TypeVar("FC", bound=Callable[..., object])
@@ -23,11 +24,10 @@ class IntList(click.ParamType):
     def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None) -> list[int]:
         if isinstance(value, list):
             return value
-        option = param.opts[0] if param is not None and param.opts else "value"
         try:
-            return parse_int_list(str(value), option=option)
+            return parse_int_list(str(value))
         except OptionError as e:
-            self.fail(str(e), param, ctx)
+            self.fail(e.message, param, ctx)  # click names the option
 
 
 class DeviceName(click.ParamType):
@@ -92,3 +92,15 @@ def batch_run_options(command: FC) -> FC:
     """--batch and --device, then SIGTERM handled as Ctrl-C: the tail of a command that runs a
     generator in batches."""
     return batch_option(device_option(exit_on_sigterm(command)))
+
+
+def _label(_ctx: click.Context, _param: click.Parameter, value: str | None) -> list[float] | None:
+    try:
+        return None if value is None else parse_label(value)
+    except OptionError as exc:
+        raise click.BadParameter(exc.message) from exc
+
+
+label_option = click.option(
+    "--label", callback=_label, default=None, metavar="V1,V2,...",
+    help="A label vector for a network trained on multi-hot or continuous labels, e.g. 0,1,0,1.")

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import click
 
+from ganforge.cli.command import GanforgeCommand
 from ganforge.cli.interrupt import exit_on_sigterm
-from ganforge.cli.options import class_option, device_option, network_option
+from ganforge.cli.options import class_option, device_option, label_option, network_option
 from ganforge.tools.project import DISTANCES, ProjectionConfig, project_images
 
 
-@click.command("project")
+@click.command("project", cls=GanforgeCommand)
 @network_option
 @click.option("--target", required=True, type=click.Path(), metavar="FILE|DIR",
               help="Image to project, or a folder of images (each gets its own subfolder of --outdir).")
@@ -28,6 +29,7 @@ from ganforge.tools.project import DISTANCES, ProjectionConfig, project_images
               help="LPIPS weights: a folder holding vgg16-397923af.pth and lpips-vgg-v0.1.pth, or the "
                    "LPIPS linear-layer file  [default: GANFORGE_DETECTOR_DIR, cache, download].")
 @class_option("one only: a projection searches the latents of one class.")
+@label_option
 @device_option
 @exit_on_sigterm
 def project_command(
@@ -41,6 +43,7 @@ def project_command(
     distance: str,
     detector_path: str | None,
     class_idx: int | list[int] | None,
+    label: list[float] | None,
     device: str,
 ) -> None:
     """Project images into the latent space of a pretrained network.
@@ -61,6 +64,7 @@ def project_command(
         distance=distance,
         detector_path=detector_path,
         class_idx=class_idx,
+        label=label,
         device=device,
     )
     click.echo(f"Projected {len(folders)} image{'s' if len(folders) != 1 else ''} into {outdir}")

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import click
 
-from ganforge.cli.options import INT_LIST, batch_run_options, network_option, sampling_options
+from ganforge.cli.command import GanforgeCommand
+from ganforge.cli.options import INT_LIST, batch_run_options, label_option, network_option, sampling_options
 from ganforge.cli.report import images_written
 from ganforge.tools.style_mix import style_mix_grid
 
 
-@click.command("style-mix")
+@click.command("style-mix", cls=GanforgeCommand)
 @network_option
 @click.option("--rows", "row_seeds", type=INT_LIST, required=True,
               help="Seeds of the grid rows, e.g. '85,100'.")
@@ -18,6 +19,7 @@ from ganforge.tools.style_mix import style_mix_grid
 @click.option("--styles", "col_styles", type=INT_LIST, default="0-6", show_default=True,
               help="Style layers (ws indices) taken from the column seeds.")
 @sampling_options("several write one set of images and grid.png per class to class{k}/.")
+@label_option
 @click.option("--outdir", type=click.Path(file_okay=False), required=True, metavar="DIR",
               help="Where to write the images and grid.png.")
 @batch_run_options
@@ -28,6 +30,7 @@ def style_mix_command(
     col_styles: list[int],
     truncation_psi: float,
     class_idx: int | list[int] | None,
+    label: list[float] | None,
     noise_mode: str,
     outdir: str,
     batch_size: int,
@@ -48,6 +51,7 @@ def style_mix_command(
         truncation_psi=truncation_psi,
         noise_mode=noise_mode,
         class_idx=class_idx,
+        label=label,
         batch_size=batch_size,
         device=device,
     )

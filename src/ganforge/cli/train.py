@@ -12,13 +12,14 @@ from typing import Any
 
 import click
 
+from ganforge.cli.command import GanforgeCommand
 from ganforge.cli.metrics import parse_metric_names
 from ganforge.cli.options import INT_LIST, device_option
 from ganforge.training.config import CFG_NAMES, shown_default
 from ganforge.training.distributed import shutdown
 from ganforge.training.launch import launch
 from ganforge.training.loop import LoopOptions
-from ganforge.training.options import OPTIONS, Option
+from ganforge.training.options import OPTIONS, TRAIN_OPTIONS, Option
 
 _CLICK_TYPES: dict[Any, Any] = {int: int, float: float, str: str, str | None: str, list[int]: INT_LIST}
 
@@ -39,12 +40,12 @@ def _config_option(option: Option) -> Callable[[Callable[..., Any]], Callable[..
 
 def _config_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """Add the click options of every training option that has a flag, in the table's order."""
-    for option in reversed([o for o in OPTIONS.values() if o.knob.flag is not None]):
-        command = _config_option(option)(command)
+    for name in reversed(TRAIN_OPTIONS):
+        command = _config_option(OPTIONS[name])(command)
     return command
 
 
-@click.command("train")
+@click.command("train", cls=GanforgeCommand)
 @click.option("--data", metavar="PATH",
               help="Training data: a dataset zip or folder (not needed with --resume latest).")
 @click.option("--outdir", required=True, metavar="DIR", help="Where to put the run folders.")

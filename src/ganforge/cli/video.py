@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import click
 
+from ganforge.cli.command import GanforgeCommand
 from ganforge.cli.options import (
     INT_LIST,
     batch_run_options,
     class_option,
+    label_option,
     network_option,
     noise_mode_option,
     trunc_option,
@@ -20,10 +22,10 @@ def _grid(ctx: click.Context, param: click.Parameter, value: str) -> tuple[int, 
     try:
         return parse_grid(value)
     except OptionError as e:
-        raise click.BadParameter(str(e), ctx, param) from e
+        raise click.BadParameter(e.message, ctx, param) from e  # click names the option
 
 
-@click.command("video")
+@click.command("video", cls=GanforgeCommand)
 @network_option
 @click.option("--seeds", type=INT_LIST, required=True,
               help="Seeds to walk through, split evenly over the grid cells in order, e.g. '0-31'.")
@@ -36,6 +38,7 @@ def _grid(ctx: click.Context, param: click.Parameter, value: str) -> tuple[int, 
 @trunc_option
 @noise_mode_option
 @class_option("several give one class per grid cell, in the order of the cells.")
+@label_option
 @click.option("--output", type=click.Path(dir_okay=False), required=True, metavar="FILE.mp4",
               help="The MP4 file to write.")
 @click.option("--fps", type=click.FloatRange(min=0, min_open=True), default=30, show_default=True,
@@ -50,6 +53,7 @@ def video_command(
     truncation_psi: float,
     noise_mode: str,
     class_idx: int | list[int] | None,
+    label: list[float] | None,
     output: str,
     fps: float,
     batch_size: int,
@@ -71,6 +75,7 @@ def video_command(
         truncation_psi=truncation_psi,
         noise_mode=noise_mode,
         class_idx=class_idx,
+        label=label,
         fps=fps,
         batch_size=batch_size,
         device=device,

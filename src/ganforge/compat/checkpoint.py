@@ -29,7 +29,7 @@ import torch
 from torch import nn
 
 from ganforge.compat import registry
-from ganforge.compat.bounded import first_few, rebuild_network
+from ganforge.compat.bounded import first_few
 from ganforge.data.formats.images import IMAGE_EXTENSIONS
 from ganforge.errors import NetworkFileError
 from ganforge.fileio import atomic_open
@@ -240,12 +240,17 @@ def _rebuild(key: str, entry: Any, name: str) -> nn.Module:
     if not (isinstance(entry, dict) and {"class", "kwargs", "state"} <= entry.keys()
             and isinstance(entry["kwargs"], dict) and isinstance(entry["state"], dict)):
         raise DamagedCheckpointError(f"{name}: malformed entry for network {key!r}")
+    kwargs, state = entry["kwargs"], entry["state"]
+    return registry.rebuild(name, key, entry["class"], kwargs, state, DamagedCheckpointError)
+
+
+def is_json(value: Any) -> bool:
+    """Whether `value` is plain JSON-able data, as a checkpoint's `extra` must be (and a model folder's)."""
     try:
-        cls = registry.get_class(entry["class"])
-    except NetworkFileError as exc:
-        raise NetworkFileError(f"{name}: network {key!r}: {exc}") from exc
-    what = f"{name}: network {key!r} ({entry['class']})"
-    return rebuild_network(cls, entry["kwargs"], entry["state"], what, DamagedCheckpointError)
+        json.dumps(value, allow_nan=True)
+    except (TypeError, ValueError):
+        return False
+    return True
 
 
 def _check_json(value: Any, what: str) -> None:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from typing import Any
 
 from torch import nn
 
-from ganforge.compat.checkpoint import save_network_checkpoint
+from ganforge.compat.checkpoint import is_json, save_network_checkpoint
 from ganforge.compat.loader import load_network
 from ganforge.compat.official import NetworkSource
 
@@ -29,17 +28,9 @@ def convert_network(source: NetworkSource, dest: str | os.PathLike[str]) -> list
     for key, value in data.items():
         if key in networks:
             continue
-        if _is_json(value):
+        if is_json(value):
             extra[key] = value
         else:
             logger.warning("Leaving %r (a %s) out of %s: not plain data", key, type(value).__name__, dest)
     save_network_checkpoint(dest, networks, extra)
     return list(networks)
-
-
-def _is_json(value: Any) -> bool:
-    try:
-        json.dumps(value, allow_nan=True)
-    except (TypeError, ValueError):
-        return False
-    return True

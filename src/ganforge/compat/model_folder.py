@@ -19,7 +19,6 @@ from safetensors.torch import load_file
 from torch import nn
 
 from ganforge.compat import registry
-from ganforge.compat.bounded import rebuild_network
 from ganforge.errors import NetworkFileError
 
 FORMAT = "ganforge-model"
@@ -87,10 +86,6 @@ def _rebuild(folder: str | os.PathLike[str], key: str, entry: Any, tensors: dict
         and isinstance(entry.get("kwargs"), dict)
     ):
         raise NetworkFileError(f"{folder}/{CONFIG_NAME}: malformed entry for network {key!r}")
-    try:
-        cls = registry.get_class(entry["class"])
-    except NetworkFileError as exc:
-        raise NetworkFileError(f"{folder}: network {key!r}: {exc}") from exc
     prefix = f"{key}."
     state = {name[len(prefix) :]: tensor for name, tensor in tensors.items() if name.startswith(prefix)}
-    return rebuild_network(cls, entry["kwargs"], state, f"{folder}: network {key!r} ({entry['class']})")
+    return registry.rebuild(str(folder), key, entry["class"], entry["kwargs"], state)

@@ -8,9 +8,13 @@ package to `NETWORK_PACKAGES`.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from torch import nn
 
 from ganforge.augment.pipeline import AugmentPipe
+from ganforge.compat.bounded import rebuild_network
 from ganforge.errors import NetworkFileError
 from ganforge.models import dcgan, r3gan, stylegan, stylegan2
 
@@ -48,3 +52,20 @@ def name_of(network: nn.Module | type[nn.Module]) -> str:
             "add it to ganforge.compat.registry to save it in a checkpoint"
         )
     return _NAMES[cls]
+
+
+def rebuild(
+    where: str,
+    key: str,
+    name: str,
+    kwargs: dict[str, Any],
+    state: Mapping[str, Any],
+    error: type[NetworkFileError] = NetworkFileError,
+) -> nn.Module:
+    """Network `key` of the file `where`, stored as registry name `name`, its kwargs and its state:
+    built and loaded by `rebuild_network` (whose failures raise `error`)."""
+    try:
+        cls = get_class(name)
+    except NetworkFileError as exc:
+        raise NetworkFileError(f"{where}: network {key!r}: {exc}") from exc
+    return rebuild_network(cls, kwargs, state, f"{where}: network {key!r} ({name})", error)

@@ -2,9 +2,11 @@
 
 Layout (readable by the official loader): PNGs named by output index, 1000 per sub-folder
 (``00000/img00000000.png`` ... ``00001/img00001000.png``), and ``dataset.json`` holding
-``{"labels": [[name, label], ...]}`` or ``{"labels": null}``. With ``lods=True`` the pyramid for
-progressive (StyleGAN v1) training is added: level k under ``lod{k}/`` with the same names, and
-``"lod_resolutions": [R, R/2, ..., 4]`` in dataset.json; level 0 stays at the top level.
+``{"labels": [[name, label], ...]}`` or ``{"labels": null}`` (a label is a class int, a multi-hot
+list of 0/1 ints or a list of floats), plus ``"label_names"`` when the labels have names. With
+``lods=True`` the pyramid for progressive (StyleGAN v1) training is added: level k under
+``lod{k}/`` with the same names, and ``"lod_resolutions": [R, R/2, ..., 4]`` in dataset.json;
+level 0 stays at the top level.
 
 Writing is atomic: everything goes to a temp file or folder beside `dest`, which is renamed
 onto `dest` only when complete; on any error or interrupt nothing is left behind.
@@ -19,15 +21,20 @@ import logging
 import os
 import zipfile
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from ganforge.data.formats.csv_labels import read_csv_labels
+from ganforge.data.formats.labels import label_kind
+from ganforge.data.shape import Size, check_image_size, parse_colour, parse_size, size_text
 from ganforge.data.sources import SourceItem, open_source
 from ganforge.data.transforms import (
+    BLACK,
     TRANSFORMS,
+    Colour,
     apply_transform,
     convert_channels,
     lod_pyramid,
@@ -51,12 +58,19 @@ class CreateReport:
     dest: Path
     written: int
     skipped: int
-    resolution: int
+    width: int
+    height: int
     channels: int
     num_classes: int | None = None  # class count for int labels, None otherwise
-    label_dim: int | None = None  # vector length for float-vector labels, None otherwise
+    label_dim: int | None = None  # vector length for multi-hot or continuous labels, None otherwise
+    label_kind: str = "none"  # one of ganforge.data.formats.labels.LABEL_KINDS
     lod_resolutions: list[int] = field(default_factory=list)
     skipped_names: list[str] = field(default_factory=list)
+
+    @property
+    def resolution(self) -> int | None:
+        """The side of square images; None for non-square ones (see width and height)."""
+        return self.width if self.width == self.height else None
 
     def summary(self) -> str:
         """One line for the CLI."""
@@ -64,10 +78,10 @@ class CreateReport:
         if self.num_classes is not None:
             labels = f"{self.num_classes} classes"
         elif self.label_dim is not None:
-            labels = f"{self.label_dim}-d labels"
+            labels = f"{self.label_dim}-d {self.label_kind} labels"
         lods = f", lods {self.lod_resolutions}" if self.lod_resolutions else ""
         return (
-            f"Wrote {self.written} images ({self.resolution}x{self.resolution}, {self.channels} channel(s), "
+            f"Wrote {self.written} images ({self.width}x{self.height}, {self.channels} channel(s), "
             f"{labels}{lods}) to {self.dest}"
         )
 
@@ -78,7 +92,7 @@ def image_name(index: int) -> str:
 
 
 def encode_png(image: np.ndarray) -> bytes:
-    """PNG bytes of a uint8 H x W x 1|3 image (mode L or RGB)."""
+    """PNG bytes of a uint8 H x W x 1|3|4 image (mode L, RGB or RGBA)."""
     buffer = io.BytesIO()
     to_pil(image).save(buffer, format="PNG")
     return buffer.getvalue()
@@ -108,7 +122,7 @@ class _FolderSink:
 
 def _refuse_existing(dest: Path) -> None:
     if dest.exists() or dest.is_symlink():
-        raise DatasetError(f"Destination '{dest}' already exists; choose another --dest or remove it first.")
+        raise DatasetError(f"Destination '{dest}' already exists; choose another `dest` or remove it first.")
 
 
 @contextlib.contextmanager
@@ -126,32 +140,33 @@ def _open_sink(dest: Path) -> Iterator[_ZipSink | _FolderSink]:
 
 
 def _check_options(
-    resolution: int | None, transform: str, channels: int | None, max_images: int | None
-) -> None:
+    resolution: int | str | Size | None,
+    transform: str,
+    channels: int | None,
+    max_images: int | None,
+    lods: bool = False,
+) -> Size | None:
+    """The output size (width, height) the options ask for, or None to keep the source's."""
     if transform not in TRANSFORMS:
-        raise OptionError(f"--transform must be one of {', '.join(TRANSFORMS)}, not '{transform}'.")
+        raise OptionError(f"must be one of {', '.join(TRANSFORMS)}, not '{transform}'.", param="transform")
     if transform != "none" and resolution is None:
-        raise OptionError(f"--transform {transform} needs --resolution N (the output size).")
-    if resolution is not None:
-        _check_resolution(resolution, "--resolution", "choose e.g. 32, 64 or 256")
-    if channels not in (None, 1, 3):
-        raise OptionError(f"--channels must be 1 (gray) or 3 (RGB), not {channels}.")
+        raise OptionError(f"{transform} needs `resolution` N (the output size).", param="transform")
+    size = None if resolution is None else parse_size(resolution)
+    if channels not in (None, 1, 3, 4):
+        raise OptionError(f"must be 1 (gray), 3 (RGB) or 4 (RGBA), not {channels}.", param="channels")
     if max_images is not None and max_images < 1:
-        raise OptionError(f"--max-images must be at least 1, not {max_images}.")
-
-
-def _check_resolution(resolution: int, where: str, fix: str, error: type[Exception] = OptionError) -> None:
-    if resolution < 4 or resolution & (resolution - 1):
-        raise error(
-            f"{where}: {resolution} is not a power of two of at least 4, as StyleGAN networks need; {fix}."
-        )
+        raise OptionError(f"must be at least 1, not {max_images}.", param="max_images")
+    if lods and size is not None and size[0] != size[1]:
+        raise OptionError(f"the StyleGAN 1 pyramid needs square images, not {size_text(size)}.", param="lods")
+    return size
 
 
 class _Labels:
     """Collects the labels of written images and checks they are all of one kind."""
 
-    def __init__(self) -> None:
+    def __init__(self, names: list[str] | None = None) -> None:
         self.entries: list[list[Any]] = []
+        self.names = names
         self._first: tuple[str, Any] | None = None
 
     def _kind(self, label: Any) -> tuple[str, int]:
@@ -179,11 +194,21 @@ class _Labels:
             if value < 0:
                 raise DatasetError(f"Image '{item.name}' has negative class label {value}; fix the source.")
         else:
-            value = [float(x) for x in label]
+            value = [x.item() if isinstance(x, np.generic) else x for x in label]
         self.entries.append([out_name, value])
 
-    def metadata(self) -> list[list[Any]] | None:
-        return self.entries if self.entries else None
+    def kind(self) -> str:
+        return label_kind([value for _name, value in self.entries])
+
+    def metadata(self) -> dict[str, Any]:
+        """dataset.json's "labels" (multi-hot vectors stay ints, others become floats) and "label_names"."""
+        if not self.entries:
+            return {"labels": None}
+        if self.kind() == "continuous":
+            self.entries = [[name, [float(x) for x in value]] for name, value in self.entries]
+        if self.names is None:
+            return {"labels": self.entries}
+        return {"labels": self.entries, "label_names": self.names}
 
     def num_classes(self) -> int | None:
         if not self.entries or not isinstance(self.entries[0][1], int):
@@ -199,15 +224,16 @@ class _Labels:
 class _Shaper:
     """Turns raw source images into output images.
 
-    What the options leave open (resolution, channel count) is taken from the first image, and
-    every later image must then match it.
+    What the options leave open (size, channel count) is taken from the first image, and every
+    later image must then match it; an RGBA source without `channels` becomes RGB.
     """
 
-    def __init__(self, resolution: int | None, transform: str, channels: int | None) -> None:
-        self.resolution = resolution
+    def __init__(self, size: Size | None, transform: str, channels: int | None, background: Colour) -> None:
+        self.size = size
         self.transform = transform
         self.channels = channels
-        self._size_from_first = resolution is None
+        self.background = background
+        self._size_from_first = size is None
         self._channels_from_first = channels is None
         self._first: tuple[str, tuple[int, int]] | None = None
 
@@ -220,66 +246,64 @@ class _Shaper:
             first_name, (first_w, first_h) = self._first
             raise DatasetError(
                 f"Image '{name}' is {width}x{height} but the first image '{first_name}' is "
-                f"{first_w}x{first_h}; pass --resolution N to resize every image to N x N."
+                f"{first_w}x{first_h}; pass `resolution` N (or WxH) to resize every image."
             )
-        elif self._channels_from_first and image.shape[2] != self.channels:
+        elif self._channels_from_first and min(image.shape[2], 3) != self.channels:
             raise DatasetError(
                 f"Image '{name}' has {image.shape[2]} channel(s) but the first image '{self._first[0]}' "
-                f"has {self.channels}; pass --channels 1 or --channels 3 to convert every image."
+                f"has {self.channels}; pass `channels` 1, 3 or 4 to convert every image."
             )
-        image = convert_channels(image, self.channels)
-        return apply_transform(image, self.transform, self.resolution, name)
+        image = convert_channels(image, self.channels, self.background)
+        return apply_transform(image, self.transform, self.size, name, self.background)
 
     def _adopt_first(self, image: np.ndarray, name: str) -> None:
         height, width = image.shape[:2]
         self._first = (name, (width, height))
-        if self.resolution is None:
-            if width != height:
-                raise DatasetError(
-                    f"Image '{name}' is {width}x{height}, not square; pass --resolution N with "
-                    "--transform center-crop (or center-crop-wide)."
-                )
-            _check_resolution(
-                width, f"Image '{name}' ({width}x{height})", "pass --resolution N to resize", DatasetError
-            )
-            self.resolution = width
+        if self.size is None:
+            check_image_size((width, height), f"Image '{name}'")
+            self.size = (width, height)
         if self.channels is None:
-            self.channels = image.shape[2]
+            self.channels = min(image.shape[2], 3)
 
 
 def write_dataset(
     items: Sequence[SourceItem],
     dest: str | os.PathLike[str],
     *,
-    resolution: int | None = None,
+    resolution: int | str | Size | None = None,
     transform: str = "none",
     max_images: int | None = None,
     shuffle_seed: int | None = None,
     channels: int | None = None,
     lods: bool = False,
     skip_bad: bool = False,
+    background: str | Colour = BLACK,
+    label_names: list[str] | None = None,
     source_name: str = "source",
 ) -> CreateReport:
     """Write `items` as a dataset at `dest` (a .zip file or a folder); see the module docstring.
 
-    Items are taken in order, or permuted with np.random.RandomState(shuffle_seed) when a seed is
-    given; then up to `max_images` readable images are written (with `skip_bad`, items whose
-    load() raises DatasetError are skipped and counted instead of aborting).
+    `resolution` is N (N x N), 'WxH' or (width, height). Items are taken in order, or permuted
+    with np.random.RandomState(shuffle_seed) when a seed is given; then up to `max_images`
+    readable images are written (with `skip_bad`, items whose load() raises DatasetError are
+    skipped and counted instead of aborting). `background` fills padding and lies under RGBA
+    images converted to fewer channels.
     """
     dest = Path(dest)
-    _check_options(resolution, transform, channels, max_images)
+    size = _check_options(resolution, transform, channels, max_images, lods)
+    colour = parse_colour(background) if isinstance(background, str) else background
     _refuse_existing(dest)
     if not items:
         raise DatasetError(
-            f"{source_name} holds no images; point --source at a folder, zip or file with images."
+            f"{source_name} holds no images; point `source` at a folder, zip or file with images."
         )
     order = np.arange(len(items))
     if shuffle_seed is not None:
         order = np.random.RandomState(shuffle_seed).permutation(len(items))
     limit = len(items) if max_images is None else min(max_images, len(items))
 
-    shaper = _Shaper(resolution, transform, channels)
-    labels = _Labels()
+    shaper = _Shaper(size, transform, channels, colour)
+    labels = _Labels(label_names)
     skipped: list[str] = []
     written = 0
     lod_resolutions: list[int] = []
@@ -301,7 +325,12 @@ def write_dataset(
             labels.add(name, item)
             sink.add(name, encode_png(image))
             if lods:
-                levels = lod_pyramid(image, shaper.resolution.bit_length() - 3)
+                if shaper.size[0] != shaper.size[1]:
+                    raise DatasetError(
+                        f"Image '{item.name}' is {size_text(shaper.size)}; the StyleGAN 1 pyramid (lods) "
+                        "needs square images: pass a square resolution or drop lods."
+                    )
+                levels = lod_pyramid(image, shaper.size[0].bit_length() - 3)
                 for level, lod_image in enumerate(levels, start=1):
                     sink.add(f"lod{level}/{name}", encode_png(lod_image))
             written += 1
@@ -309,21 +338,21 @@ def write_dataset(
             raise DatasetError(
                 f"No readable images in {source_name}: all {len(skipped)} were skipped as unreadable."
             )
-        metadata: dict[str, Any] = {"labels": labels.metadata()}
+        metadata = labels.metadata()
         if lods:
-            lod_resolutions = [
-                shaper.resolution >> level for level in range(shaper.resolution.bit_length() - 2)
-            ]
+            lod_resolutions = [shaper.size[0] >> level for level in range(shaper.size[0].bit_length() - 2)]
             metadata["lod_resolutions"] = lod_resolutions
         sink.add(METADATA_NAME, json.dumps(metadata).encode())
     return CreateReport(
         dest=dest,
         written=written,
         skipped=len(skipped),
-        resolution=shaper.resolution,
+        width=shaper.size[0],
+        height=shaper.size[1],
         channels=shaper.channels,
         num_classes=labels.num_classes(),
         label_dim=labels.label_dim(),
+        label_kind=labels.kind(),
         lod_resolutions=lod_resolutions,
         skipped_names=skipped,
     )
@@ -333,19 +362,35 @@ def create_dataset(
     source: str,
     dest: str | os.PathLike[str],
     *,
-    resolution: int | None = None,
+    resolution: int | str | Size | None = None,
     transform: str = "none",
     max_images: int | None = None,
     shuffle_seed: int | None = None,
     channels: int | None = None,
     lods: bool = False,
     labels_from_folders: bool = False,
+    labels_from: str | os.PathLike[str] | None = None,
     skip_bad: bool = False,
+    background: str | Colour = BLACK,
 ) -> CreateReport:
-    """Read source `source` (see ganforge.data.sources.open_source) and write it as a dataset at `dest`."""
-    _check_options(resolution, transform, channels, max_images)
+    """Read source `source` (see ganforge.data.sources.open_source) and write it as a dataset at `dest`.
+
+    `labels_from` names a CSV file (see ganforge.data.formats.csv_labels) whose label vectors
+    and label names replace the source's labels.
+    """
+    _check_options(resolution, transform, channels, max_images, lods)
+    if isinstance(background, str):
+        background = parse_colour(background)
+    if labels_from is not None and labels_from_folders:
+        raise OptionError("chooses the labels, as `labels_from_folders` does; pass one of them.",
+                          param="labels_from")
     _refuse_existing(Path(dest))
     items = open_source(source, labels_from_folders=labels_from_folders)
+    label_names = None
+    if labels_from is not None:
+        table = read_csv_labels(labels_from, [item.name for item in items])
+        items = [replace(item, label=label) for item, label in zip(items, table.labels, strict=True)]
+        label_names = table.names
     return write_dataset(
         items,
         dest,
@@ -356,5 +401,7 @@ def create_dataset(
         channels=channels,
         lods=lods,
         skip_bad=skip_bad,
+        background=background,
+        label_names=label_names,
         source_name=f"Source '{source}'",
     )

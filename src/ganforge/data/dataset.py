@@ -1,15 +1,17 @@
 """ImageDataset: reads a StyleGAN2-ADA style dataset (zip or folder of images) for training.
 
 Layout: image files anywhere in the tree (``00000/img00000000.png``), taken in sorted name order
-exactly like the official loader, plus an optional ``dataset.json`` holding
-``{"labels": [[name, label], ...] | null}``. A label is an int class (one-hot encoded on read) or
-a list of floats. An optional pyramid for progressive training stores level ``k`` under
-``lod{k}/`` with the same relative names, and lists the per-level resolutions in
-``dataset.json`` as ``"lod_resolutions": [R, R/2, ..., 4]``; top-level images are level 0.
+exactly like the official loader, plus an optional ``dataset.json`` holding ``{"labels": [[name,
+label], ...] | null}`` and optionally ``"label_names"``. A label is an int class (one-hot encoded on
+read), a multi-hot list of 0/1 ints or a list of floats. Images may be non-square (W x H, powers of
+two, up to 4:1 either way) and have 1, 3 or 4 (RGBA) channels. An optional pyramid for progressive
+training stores level ``k`` under ``lod{k}/`` with the same relative names, and lists the per-level
+resolutions in ``dataset.json`` as ``"lod_resolutions": [R, R/2, ..., 4]``; top-level images are
+level 0.
 
-The first image of the chosen level is decoded up front to learn the image shape; every other
-image is checked against it when it is read, so a bad file fails with its name, without a
-full scan of a large dataset at start-up.
+The first image of the chosen level is decoded up front to learn the image shape; every other image
+is checked against it when it is read, so a bad file fails with its name, without a full scan of a
+large dataset at start-up.
 """
 
 from __future__ import annotations
@@ -27,12 +29,14 @@ import numpy as np
 import PIL.Image
 import torch
 
+from ganforge.data.formats.labels import label_kind
+from ganforge.data.shape import nearby_sizes, size_problem, size_text
 from ganforge.errors import DatasetError
 
 IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".webp", ".bmp"})
 METADATA_NAME = "dataset.json"
 _LOD_PREFIX = re.compile(r"lod([1-9][0-9]*)/")
-_CHANNELS_BY_MODE = {"L": 1, "RGB": 3}
+_CHANNELS_BY_MODE = {"L": 1, "RGB": 3, "RGBA": 4}
 _HINT = "recreate it with `ganforge dataset create`"
 
 
@@ -106,13 +110,13 @@ class ImageDataset(torch.utils.data.Dataset):
 
     `max_size` keeps a seeded random subset (applied before `xflip`); `xflip` doubles the dataset
     with the second half mirrored left-right; `lod` selects a pyramid level; `resolution`, if
-    given, must equal the resolution of the selected level.
+    given, must equal the resolution of the selected level (N for N x N, or (width, height)).
     """
 
     def __init__(
         self,
         path: str | os.PathLike[str],
-        resolution: int | None = None,
+        resolution: int | tuple[int, int] | None = None,
         use_labels: bool = False,
         max_size: int | None = None,
         xflip: bool = False,
@@ -144,18 +148,15 @@ class ImageDataset(torch.utils.data.Dataset):
 
         self._first_name = self._image_names[0]
         first = self._decode(self._first_name)
-        if first.shape[1] != first.shape[2]:
-            raise DatasetError(
-                f"Image '{self._first_name}' in dataset '{path}' is {first.shape[2]}x{first.shape[1]}; "
-                f"images must be square, {_HINT}."
-            )
-        self._check_power_of_two(first.shape[1])
+        self._check_power_of_two(first.shape[2], first.shape[1])
         self._image_shape = list(first.shape)
         self._check_resolution(metadata, resolution)
 
+        self._label_kind = "none"
         self._raw_labels = self._parse_labels(metadata) if use_labels else None
         if self._raw_labels is None:
             self._raw_labels = np.zeros([len(self._raw_names), 0], dtype=np.float32)
+        self._label_names = self._parse_label_names(metadata) if use_labels else []
         if self._raw_labels.dtype == np.int64:
             self._label_shape = [int(self._raw_labels.max()) + 1]
         else:
@@ -218,29 +219,33 @@ class ImageDataset(torch.utils.data.Dataset):
                 f"positive ints, one per level; found levels {sorted(levels)}; {_HINT}."
             )
 
-    def _check_power_of_two(self, size: int) -> None:
-        """Every model family trains on N x N images with N a power of two of at least 4."""
-        if size < 4 or size & (size - 1):
-            below = 1 << (size.bit_length() - 1)
-            sizes = "4" if size < 4 else f"{below} or {2 * below}"
+    def _check_power_of_two(self, width: int, height: int) -> None:
+        """Training needs W x H images with sides powers of two of at least 4, at most 4:1 either way."""
+        if any(side < 4 or side & (side - 1) for side in (width, height)):
+            sizes = nearby_sizes((width, height))
             raise DatasetError(
-                f"{self._where(self._first_name)} is {size}x{size}; training needs a power of two of at "
+                f"{self._where(self._first_name)} is {width}x{height}; training needs a power of two of at "
                 f"least 4 (4, 8, 16, ...): recreate it with `ganforge dataset create --resolution {sizes}`."
             )
+        problem = size_problem((width, height))
+        if problem is not None:
+            raise DatasetError(f"{self._where(self._first_name)}: {problem}; {_HINT} and a narrower size.")
 
     def _check_resolution(self, metadata: dict[str, Any], resolution: int | None) -> None:
         """The selected level must match `resolution` and dataset.json's lod_resolutions."""
-        found = self._image_shape[1]
+        size = (self._image_shape[2], self._image_shape[1])
         lod_resolutions = metadata.get("lod_resolutions")
-        if lod_resolutions is not None and lod_resolutions[self._lod] != found:
+        if lod_resolutions is not None and size != (lod_resolutions[self._lod],) * 2:
             raise DatasetError(
-                f"{self._where(self._first_name)} is {found}x{found} but dataset.json says level "
+                f"{self._where(self._first_name)} is {size_text(size)} but dataset.json says level "
                 f"{self._lod} is {lod_resolutions[self._lod]}x{lod_resolutions[self._lod]}; {_HINT}."
             )
-        if resolution is not None and resolution != found:
+        wanted = (resolution, resolution) if isinstance(resolution, int) else resolution
+        if wanted is not None and tuple(wanted) != size:
+            found, asked = (str(s[0]) if s[0] == s[1] else size_text(s) for s in (size, tuple(wanted)))
             raise DatasetError(
                 f"Dataset '{self._files.path}' (level {self._lod}) has resolution {found}, "
-                f"not the requested {resolution}; pass resolution={found} or another dataset."
+                f"not the requested {asked}; pass resolution={found} or another dataset."
             )
 
     def _decode(self, name: str) -> np.ndarray:
@@ -256,8 +261,8 @@ class ImageDataset(torch.utils.data.Dataset):
             raise DatasetError(f"{self._where(name)} is not a readable image ({exc}); {_HINT}.") from exc
         if array is None:
             raise DatasetError(
-                f"{self._where(name)} has image mode '{mode}'; only 1-channel (L) and 3-channel (RGB) "
-                f"8-bit images are supported, {_HINT}."
+                f"{self._where(name)} has image mode '{mode}'; only 1-channel (L), 3-channel (RGB) and "
+                f"4-channel (RGBA) 8-bit images are supported, {_HINT}."
             )
         if array.ndim == 2:
             array = array[:, :, np.newaxis]
@@ -287,14 +292,29 @@ class ImageDataset(torch.utils.data.Dataset):
             raise DatasetError(f"{where} has no label for images {_some(missing)}; {_HINT}.")
         values = [table[name] for name in self._raw_names]
         if all(type(v) is int and v >= 0 for v in values):
+            self._label_kind = "class"
             return np.array(values, dtype=np.int64)
         if all(isinstance(v, list) and all(_is_number(x) for x in v) for v in values):
             if len({len(v) for v in values}) == 1:
+                self._label_kind = label_kind(values)
                 return np.array(values, dtype=np.float32)
         raise DatasetError(
             f"{where}: labels must be all non-negative ints (classes) or all lists of numbers of one "
             f"length; {_HINT}."
         )
+
+    def _parse_label_names(self, metadata: dict[str, Any]) -> list[str]:
+        """dataset.json's "label_names" (one per class or vector entry), or [] when absent."""
+        names = metadata.get("label_names")
+        if names is None or self._label_kind == "none":
+            return []
+        count = self._raw_labels.shape[1] if self._raw_labels.ndim == 2 else int(self._raw_labels.max()) + 1
+        if not (isinstance(names, list) and all(isinstance(n, str) for n in names) and len(names) == count):
+            raise DatasetError(
+                f"{self._where(METADATA_NAME)}: label_names must be a list of {count} strings, one per "
+                f"label; {_HINT}."
+            )
+        return list(names)
 
     def _load_raw_image(self, raw_idx: int) -> np.ndarray:
         name = self._image_names[raw_idx]
@@ -354,7 +374,26 @@ class ImageDataset(torch.utils.data.Dataset):
         return self._image_shape[0]
 
     @property
+    def width(self) -> int:
+        return self._image_shape[2]
+
+    @property
+    def height(self) -> int:
+        return self._image_shape[1]
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(width, height) of every image."""
+        return self.width, self.height
+
+    @property
     def resolution(self) -> int:
+        """The side of square images; DatasetError for non-square ones (read width and height)."""
+        if self.width != self.height:
+            raise DatasetError(
+                f"Dataset '{self._files.path}' holds {self.width}x{self.height} images, but this needs "
+                "square ones; recreate it with `ganforge dataset create --resolution N`."
+            )
         return self._image_shape[1]
 
     @property
@@ -374,6 +413,21 @@ class ImageDataset(torch.utils.data.Dataset):
     @property
     def label_dim(self) -> int:
         return self._label_shape[0]
+
+    @property
+    def c_dim(self) -> int:
+        """Length of the label vectors the networks take (classes one-hot, or the vector length)."""
+        return self._label_shape[0]
+
+    @property
+    def label_kind(self) -> str:
+        """"none", "class", "multi-hot" or "continuous" (see ganforge.data.formats.labels)."""
+        return self._label_kind
+
+    @property
+    def label_names(self) -> list[str]:
+        """Names of the classes or vector entries from dataset.json, or [] when it gives none."""
+        return list(self._label_names)
 
     @property
     def has_labels(self) -> bool:

@@ -17,27 +17,37 @@ class DatasetInfo:
 
     path: Path
     num_images: int  # top-level images only (pyramid levels under lod*/ are not counted)
-    resolution: int
+    width: int
+    height: int
     channels: int
-    label_kind: str  # "none", "class" (int labels) or "vector" (float-vector labels)
+    label_kind: str  # one of ganforge.data.formats.labels.LABEL_KINDS
     label_dim: int  # number of classes, vector length, or 0 without labels
+    label_names: list[str]  # from dataset.json, or empty
     class_counts: list[int]  # images per class 0..label_dim-1 for int labels, else empty
     lod_resolutions: list[int]  # [R, R/2, ..., 4] when the dataset has a pyramid, else empty
+
+    @property
+    def resolution(self) -> int | None:
+        """The side of square images; None for non-square ones."""
+        return self.width if self.width == self.height else None
 
     def lines(self) -> list[str]:
         """Human-readable description, one fact per line."""
         labels = {
             "none": "none",
             "class": f"{self.label_dim} classes (int)",
-            "vector": f"{self.label_dim}-d float vectors",
+            "multi-hot": f"multi-hot, {self.label_dim} labels (0/1 vectors)",
+            "continuous": f"continuous, {self.label_dim}-d float vectors",
         }[self.label_kind]
         out = [
             f"Dataset:     {self.path}",
             f"Images:      {self.num_images}",
-            f"Resolution:  {self.resolution}x{self.resolution}",
-            f"Channels:    {self.channels}",
+            f"Resolution:  {self.width}x{self.height}",
+            f"Channels:    {self.channels}" + (" (RGBA)" if self.channels == 4 else ""),
             f"Labels:      {labels}",
         ]
+        if self.label_names:
+            out.append("Label names: " + ", ".join(self.label_names))
         if self.class_counts:
             out.append("Classes:     " + ", ".join(f"{c}: {n}" for c, n in enumerate(self.class_counts)))
         if self.lod_resolutions:
@@ -56,15 +66,10 @@ def dataset_info(path: str | os.PathLike[str], sample: int = 16) -> DatasetInfo:
     count = len(dataset)
     for index in np.unique(np.linspace(0, count - 1, min(sample, count)).round().astype(np.int64)):
         dataset[int(index)]  # decodes and checks the shape against the first image
-    label_kind, label_dim, class_counts = "none", 0, []
-    if dataset.has_labels:
-        label_dim = dataset.label_dim
-        if dataset.has_onehot_labels:
-            label_kind = "class"
-            classes = [int(dataset.get_details(i).raw_label) for i in range(count)]
-            class_counts = np.bincount(classes, minlength=label_dim).tolist()
-        else:
-            label_kind = "vector"
+    label_dim, class_counts = dataset.label_dim if dataset.has_labels else 0, []
+    if dataset.label_kind == "class":
+        classes = [int(dataset.get_details(i).raw_label) for i in range(count)]
+        class_counts = np.bincount(classes, minlength=label_dim).tolist()
     lod_resolutions = []
     if len(dataset.available_lods) > 1:
         lod_resolutions = [dataset.resolution] + [
@@ -74,10 +79,12 @@ def dataset_info(path: str | os.PathLike[str], sample: int = 16) -> DatasetInfo:
     return DatasetInfo(
         path=path,
         num_images=count,
-        resolution=dataset.resolution,
+        width=dataset.width,
+        height=dataset.height,
         channels=dataset.num_channels,
-        label_kind=label_kind,
+        label_kind=dataset.label_kind,
         label_dim=label_dim,
+        label_names=dataset.label_names,
         class_counts=class_counts,
         lod_resolutions=lod_resolutions,
     )

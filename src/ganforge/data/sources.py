@@ -82,8 +82,8 @@ def open_source(spec: str | os.PathLike[str], *, labels_from_folders: bool = Fal
         opener = partial(_open_path, kind, path, labels_from_folders)
     if labels_from_folders and kind not in ("folder", "zip"):
         raise OptionError(
-            f"Labels from folders apply to folders and zips of images, but {spec} is a {kind} source "
-            "with labels of its own; drop the option."
+            f"applies to folders and zips of images, but {spec} is a {kind} source with labels of its own; "
+            "leave it out.", param="labels_from_folders"
         )
     items = opener()
     if not items:

@@ -27,8 +27,8 @@ DETECTOR_NAMES = tuple(_LOADERS)
 def load_detector(name: str, path: str | None = None) -> torch.nn.Module:
     """Load detector `name` ("inception", "vgg16", "lpips" or "digits") in eval mode.
 
-    `path` is an explicit weights file (`--detector PATH`); without it the loader resolves its
-    weights itself. "lpips" returns an LPIPS distance module rather than a `Detector`.
+    `path` is an explicit weights file (`ganforge metrics --detector PATH`); without it the loader
+    resolves its weights itself. "lpips" returns an LPIPS distance module rather than a `Detector`.
     """
     if name not in _LOADERS:
         raise MetricError(f"Unknown detector {name!r}; choose one of {', '.join(DETECTOR_NAMES)}.")

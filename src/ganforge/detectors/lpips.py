@@ -68,7 +68,7 @@ def load_lpips(path: str | os.PathLike[str] | None = None,
 
     `path` is the lpips package's linear-layer file (`weights/v0.1/vgg.pth`); the VGG16 trunk comes
     from torchvision's `vgg16-397923af.pth` (`vgg16_path`); either is resolved like every detector's
-    weights when not given. A folder as `path` (`--detector DIR`) is searched for both files.
+    weights when not given. A folder as `path` (`ganforge project --detector DIR`) is searched for both files.
     """
     if vgg16_path is None and path is not None and Path(path).is_dir():
         vgg16_path = path

@@ -1,9 +1,9 @@
 """Finding, downloading and loading the weight files of the public detectors (Inception, VGG16, LPIPS).
 
-Weights are looked up in this order: an explicit path (`--detector PATH`), `$GANFORGE_DETECTOR_DIR`,
-`~/.cache/ganforge/detectors`, then downloaded from the public URL into the detector folder unless
-`GANFORGE_OFFLINE=1`. Files are read with `torch.load(weights_only=True)` only: a weights file can
-never run code, and a detector is never built from random weights.
+Weights are looked up in this order: an explicit path (`ganforge metrics --detector PATH`),
+`$GANFORGE_DETECTOR_DIR`, `~/.cache/ganforge/detectors`, then downloaded from the public URL into
+the detector folder unless `GANFORGE_OFFLINE=1`. Files are read with `torch.load(weights_only=True)`
+only: a weights file can never run code, and a detector is never built from random weights.
 """
 
 from __future__ import annotations

@@ -34,6 +34,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("inference",),
     ("metrics", "tools", "export"),
     ("training",),
+    ("serve",),
     ("cli", "devtools"),
 )
 """Units by floor, bottom first; a unit may import units of lower floors only."""

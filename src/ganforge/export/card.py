@@ -21,6 +21,7 @@ def model_card(
     the examples load Hub repository `repo_id` (else a placeholder name)."""
     name = repo_id or "user/name"
     family, res, channels = config["family"], config["img_resolution"], config["img_channels"]
+    size = f"{config.get('img_width', res)}x{config.get('img_height', res)}"
     classes = f"conditional on {config['c_dim']} classes" if config["c_dim"] else "unconditional"
     lines = [
         "---",
@@ -32,7 +33,7 @@ def model_card(
         "- unconditional-image-generation" if not config["c_dim"] else "- class-conditional",
         "---",
         "",
-        f"# {family} generator, {res}x{res}, {channels} channel{'s' if channels != 1 else ''}",
+        f"# {family} generator, {size}, {channels} channel{'s' if channels != 1 else ''}",
         "",
         f"A {family} network exported by ganforge {config['ganforge_version']} from `{source}` ({classes}).",
         f"Networks in `model.safetensors`: {', '.join(config['networks'])} (tensors prefixed by their key);",

@@ -16,6 +16,7 @@ from torch import nn
 
 from ganforge import __version__
 from ganforge.compat import generator_of, registry
+from ganforge.compat.checkpoint import is_json
 from ganforge.compat.model_folder import CARD_NAME, CONFIG_NAME, FORMAT, VERSION, WEIGHTS_NAME
 from ganforge.export.card import model_card
 from ganforge.export.output import export_folder
@@ -51,7 +52,11 @@ def model_config(networks: dict[str, nn.Module], extra: dict[str, Any]) -> dict[
     for name in SHAPE_ATTRIBUTES:
         if hasattr(first, name):
             config[name] = getattr(first, name)
-    config["label_names"] = extra.get("label_names")
+    if getattr(first, "img_width", None) != getattr(first, "img_height", None):  # non-square: W x H too
+        config["img_width"], config["img_height"] = first.img_width, first.img_height
+    recorded = extra.get("labels")  # a training snapshot's record of its labels (kind and names)
+    names = recorded.get("names") if isinstance(recorded, dict) else None
+    config["label_names"] = extra.get("label_names") or names or None
     config["networks"] = {
         key: {"class": registry.name_of(network), "kwargs": network.init_kwargs}
         for key, network in networks.items()
@@ -102,7 +107,7 @@ def write_model_folder(
     """
     networks = pick_networks(nets, all_networks, source)
     extra = {
-        key: value for key, value in nets.items() if not isinstance(value, nn.Module) and _is_json(value)
+        key: value for key, value in nets.items() if not isinstance(value, nn.Module) and is_json(value)
     }
     config = model_config(networks, extra)
     tensors = {
@@ -118,11 +123,3 @@ def write_model_folder(
             model_card(config, options, metrics, Path(source).name, repo_id), encoding="utf-8"
         )
     return Path(out)
-
-
-def _is_json(value: Any) -> bool:
-    try:
-        json.dumps(value, allow_nan=True)
-    except (TypeError, ValueError):
-        return False
-    return True

@@ -35,18 +35,19 @@ PERSISTENCE_VERSION = 6
 NETWORKS = "from training.networks import *"
 AUGMENT = "from training.augment import *"
 
+SIZE = frozenset({"img_width", "img_height"})  # ganforge's non-square shape attributes
 OFFICIAL: dict[type[nn.Module], tuple[str, str, frozenset[str]]] = {
-    generator.Generator: (NETWORKS, "Generator", frozenset()),
+    generator.Generator: (NETWORKS, "Generator", SIZE),
     layers.MappingNetwork: (NETWORKS, "MappingNetwork", frozenset()),
-    generator.SynthesisNetwork: (NETWORKS, "SynthesisNetwork", frozenset()),
-    generator.SynthesisBlock: (NETWORKS, "SynthesisBlock", frozenset()),
-    generator.SynthesisLayer: (NETWORKS, "SynthesisLayer", frozenset()),
+    generator.SynthesisNetwork: (NETWORKS, "SynthesisNetwork", SIZE),
+    generator.SynthesisBlock: (NETWORKS, "SynthesisBlock", frozenset({"img_aspect"})),
+    generator.SynthesisLayer: (NETWORKS, "SynthesisLayer", frozenset({"shape"})),
     generator.ToRGBLayer: (NETWORKS, "ToRGBLayer", frozenset()),
     layers.FullyConnectedLayer: (NETWORKS, "FullyConnectedLayer", frozenset({"in_features", "out_features"})),
     layers.Conv2dLayer: (NETWORKS, "Conv2dLayer", frozenset({"in_channels", "out_channels"})),
-    disc.Discriminator: (NETWORKS, "Discriminator", frozenset({"cmap_dim"})),
-    disc.DiscriminatorBlock: (NETWORKS, "DiscriminatorBlock", frozenset()),
-    disc.DiscriminatorEpilogue: (NETWORKS, "DiscriminatorEpilogue", frozenset()),
+    disc.Discriminator: (NETWORKS, "Discriminator", frozenset({"cmap_dim"}) | SIZE),
+    disc.DiscriminatorBlock: (NETWORKS, "DiscriminatorBlock", frozenset({"img_aspect"})),
+    disc.DiscriminatorEpilogue: (NETWORKS, "DiscriminatorEpilogue", frozenset({"img_aspect"})),
     MinibatchStdLayer: (NETWORKS, "MinibatchStdLayer", frozenset()),
     AugmentPipe: (AUGMENT, "AugmentPipe", frozenset({"_geom_delay"})),
 }
@@ -130,6 +131,13 @@ def write_official_pkl(
             raise NetworkFileError(
                 f"{source}: {key} is a {family} network; the official StyleGAN2-ADA code has StyleGAN2 "
                 "networks only (export others with format 'safetensors' or 'onnx')"
+            )
+    for key in REQUIRED:
+        network = nets.get(key)
+        if getattr(network, "img_width", None) != getattr(network, "img_height", None):
+            raise NetworkFileError(
+                f"{source}: {key} makes {network.img_width}x{network.img_height} images; the official "
+                "StyleGAN2-ADA code builds square networks only (export with format 'safetensors' or 'onnx')"
             )
     missing = [key for key in REQUIRED if not isinstance(nets.get(key), nn.Module)]
     if missing:

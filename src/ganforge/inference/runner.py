@@ -42,15 +42,17 @@ def pick_device(name: str | None = "auto") -> torch.device:
             return torch.device("mps")
         return torch.device("cpu")
     if not is_device_name(name):
-        raise OptionError(f"--device: {name!r} is not a device; use {DEVICE_HELP}")
+        raise OptionError(f"{name!r} is not a device; use {DEVICE_HELP}", param="device")
     kind, _, index = name.partition(":")
     if kind == "cuda" and not torch.cuda.is_available():
-        raise OptionError(f"--device {name}: CUDA is not available on this machine; use --device cpu")
+        raise OptionError("CUDA is not available on this machine; use cpu", param="device")
     if kind == "cuda" and index and int(index) >= torch.cuda.device_count():
         last = torch.cuda.device_count() - 1
-        raise OptionError(f"--device {name}: this machine's CUDA devices are cuda:0 to cuda:{last}")
+        raise OptionError(
+            f"{name} does not exist; this machine's CUDA devices are cuda:0 to cuda:{last}", param="device"
+        )
     if kind == "mps" and not torch.backends.mps.is_available():
-        raise OptionError(f"--device {name}: MPS is not available on this machine; use --device cpu")
+        raise OptionError("MPS is not available on this machine; use cpu", param="device")
     return torch.device(name)
 
 
@@ -69,7 +71,7 @@ def class_labels(c_dim: int, class_idx: int | None, n: int) -> torch.Tensor:
     labels = torch.zeros([n, c_dim])
     if c_dim == 0:
         if class_idx is not None:
-            logger.warning("--class=%d ignored: the network is unconditional", class_idx)
+            logger.warning("Class %d ignored: the network is unconditional", class_idx)
         return labels
     check_class(c_dim, class_idx)
     labels[:, class_idx] = 1
@@ -77,15 +79,17 @@ def class_labels(c_dim: int, class_idx: int | None, n: int) -> torch.Tensor:
 
 
 def check_class(c_dim: int, class_idx: int | None) -> None:
-    """Refuse a missing or out-of-range class for a conditional network (OptionError naming --class)."""
+    """Refuse a missing or out-of-range class for a conditional network (OptionError naming `class_idx`)."""
     if c_dim == 0:
         return
     if class_idx is None:
         raise OptionError(
-            f"--class: the network is conditional ({c_dim} classes); give a class with --class 0..{c_dim - 1}"
+            f"the network is conditional ({c_dim} classes); give a class 0..{c_dim - 1}", param="class_idx"
         )
     if not 0 <= class_idx < c_dim:
-        raise OptionError(f"--class: {class_idx} is out of range; the network has classes 0..{c_dim - 1}")
+        raise OptionError(
+            f"{class_idx} is out of range; the network has classes 0..{c_dim - 1}", param="class_idx"
+        )
 
 
 def to_uint8(img: torch.Tensor) -> torch.Tensor:
@@ -127,7 +131,7 @@ def run_batched(
     All inputs must have the same first dimension; `fn` receives one slice of each.
     """
     if batch_size < 1:
-        raise OptionError(f"--batch: batch size must be at least 1, not {batch_size}")
+        raise OptionError(f"must be at least 1, not {batch_size}", param="batch_size")
     n = len(inputs[0])
     if any(len(x) != n for x in inputs):
         raise ValueError(f"run_batched: inputs differ in length: {[len(x) for x in inputs]}")
@@ -166,7 +170,7 @@ def _run_network(
 
 def _check_noise_mode(noise_mode: str) -> None:
     if noise_mode not in NOISE_MODES:
-        raise OptionError(f"--noise-mode: {noise_mode!r} is not one of {', '.join(NOISE_MODES)}")
+        raise OptionError(f"{noise_mode!r} is not one of {', '.join(NOISE_MODES)}", param="noise_mode")
 
 
 def run_generator(

@@ -37,9 +37,9 @@ class DCGANConfig:
 
     def __post_init__(self) -> None:
         if self.g_steps < 1:
-            raise OptionError(f"g_steps must be at least 1, got {self.g_steps}")
+            raise OptionError(f"must be at least 1, got {self.g_steps}", param="g_steps")
         if self.lr <= 0:
-            raise OptionError(f"lr must be positive, got {self.lr}")
+            raise OptionError(f"must be positive, got {self.lr}", param="lr")
 
     def phases(self) -> tuple[str, ...]:
         """The phases of one training step in order: Dmain, then Gmain `g_steps` times."""

@@ -39,7 +39,7 @@ RUN_DIR_MARKER = "training_options.json"
 
 def check_metrics(names: Sequence[str], options: MetricOptions, load_detectors: bool = False) -> None:
     """Fail fast, before any work: unknown names, too few generated samples, data or a generator
-    that do not suit a metric (see `fit`), missing data, an ambiguous --detector path; with
+    that do not suit a metric (see `fit`), missing data, an ambiguous `detector_path`; with
     `load_detectors`, also missing detector weights. Without a generator (G None) only the data are
     checked.
     """
@@ -47,8 +47,8 @@ def check_metrics(names: Sequence[str], options: MetricOptions, load_detectors: 
     for metric in metrics:
         if options.num_gen is not None and options.num_gen < metric.min_num_gen:
             raise OptionError(
-                f"--num-gen: {metric.name} needs at least {metric.min_num_gen} generated samples, "
-                f"got {options.num_gen}."
+                f"{metric.name} needs at least {metric.min_num_gen} generated samples, "
+                f"got {options.num_gen}.", param="num_gen",
             )
     if options.data is not None and any(m.needs_data and m.image_shape for m in metrics):
         dataset = options.dataset()
@@ -64,13 +64,13 @@ def check_metrics(names: Sequence[str], options: MetricOptions, load_detectors: 
         needing = [m.name for m in metrics if m.needs_data]
         verb = "compares" if len(needing) == 1 else "compare"
         raise OptionError(
-            f"--data: {', '.join(needing)} {verb} with the real images; pass the dataset zip or folder."
+            f"{', '.join(needing)} {verb} with the real images; pass the dataset zip or folder.", param="data"
         )
     weighted = sorted({d for m in metrics for d in m.detectors if d in WEIGHTED_DETECTORS})
     if options.detector_path is not None and len(weighted) > 1:
         raise OptionError(
-            f"--detector: these metrics use several detectors ({', '.join(weighted)}), so one file is "
-            "ambiguous; put the weights files in $GANFORGE_DETECTOR_DIR instead."
+            f"these metrics use several detectors ({', '.join(weighted)}), so one file is ambiguous; put the "
+            "weights files in $GANFORGE_DETECTOR_DIR instead.", param="detector_path"
         )
     if load_detectors:
         for detector in dict.fromkeys(d for m in metrics for d in m.detectors):

@@ -19,6 +19,7 @@ from torch import nn
 
 from ganforge.data.dataset import ImageDataset
 from ganforge.detectors import load_detector
+from ganforge.detectors.opaque import opaque_uint8
 from ganforge.errors import MetricError
 from ganforge.inference.runner import run_generator
 from ganforge.metrics.feature_stats import FeatureStats
@@ -77,13 +78,15 @@ class MetricOptions:
     def dataset(self, use_labels: bool = False) -> ImageDataset:
         """The real data (mirrored when `xflip`)."""
         if self.data is None:
-            raise MetricError("This metric needs the real data; pass the dataset with --data.")
+            raise MetricError(
+                "this metric needs the real data; pass the dataset zip or folder.", param="data"
+            )
         return ImageDataset(self.data, use_labels=use_labels, xflip=self.xflip)
 
     def generator(self) -> nn.Module:
         """The generator, or a MetricError when there is none."""
         if self.G is None:
-            raise MetricError("This metric needs a generator; pass a network file with --network.")
+            raise MetricError("this metric needs a generator; none was given.", param="G")
         return self.G
 
 
@@ -112,9 +115,10 @@ def _gather(stats: FeatureStats, opts: MetricOptions) -> FeatureStats:
 
 
 def _detect(detector: nn.Module, images: torch.Tensor, output: str, device: torch.device) -> np.ndarray:
-    """Run the detector on uint8 NCHW images; return output `output` ("features" or "logits")."""
+    """Run the detector on uint8 NCHW images (RGBA ones made opaque, see detectors.opaque); return output
+    `output` ("features" or "logits")."""
     with torch.no_grad():
-        result = detector(images.to(device))
+        result = detector(opaque_uint8(images).to(device))
     if output not in result:
         raise MetricError(f"Detector '{detector.name}' gives no {output}; it cannot compute this metric.")
     return result[output].float().cpu().numpy()

@@ -36,7 +36,8 @@ def check_generator_fits(metric: Metric, G: nn.Module) -> None:
             f"{metric.name} needs a generator conditioned on the detector's {metric.num_classes} classes "
             f"(made by `ganforge train --cond` on labelled digits); this one {got}."
         )
-    shape = [getattr(G, "img_channels", None), *[getattr(G, "img_resolution", None)] * 2]
+    side = getattr(G, "img_resolution", None)
+    shape = [getattr(G, "img_channels", None), getattr(G, "img_height", side), getattr(G, "img_width", side)]
     if metric.image_shape is not None and None not in shape and tuple(shape) != metric.image_shape:
         raise MetricError(
             f"{metric.name} needs a generator of {describe_images(metric.image_shape)} images (what its "

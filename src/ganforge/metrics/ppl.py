@@ -24,6 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ganforge.detectors.opaque import opaque_float
 from ganforge.inference.runner import eval_mode
 from ganforge.metrics.features import MetricOptions, sample_labels
 from ganforge.progress import progress as progress_bar
@@ -54,8 +55,8 @@ def prepare_for_lpips(img: torch.Tensor, crop: bool, img_resolution: int) -> tor
     The downsampling factor is `img_resolution // 256` whether or not the image was cropped.
     """
     if crop:
-        eighth = img.shape[2] // 8
-        img = img[:, :, eighth * 3 : eighth * 7, eighth * 2 : eighth * 6]
+        rows, cols = img.shape[2] // 8, img.shape[3] // 8
+        img = img[:, :, rows * 3 : rows * 7, cols * 2 : cols * 6]
     factor = img_resolution // LPIPS_RESOLUTION
     if factor > 1:
         n, c, h, w = img.shape
@@ -96,7 +97,7 @@ def path_distances(
         if name.endswith("noise_const"):
             buf.copy_(torch.randn(buf.shape, generator=gen))
     img = G.synthesis(torch.cat([w_t0, w_t1]), noise_mode="const", force_fp32=True)
-    img0, img1 = prepare_for_lpips(img, crop, G.img_resolution).chunk(2)
+    img0, img1 = prepare_for_lpips(opaque_float(img), crop, G.img_resolution).chunk(2)
     return lpips(img0, img1).float() / epsilon**2
 
 

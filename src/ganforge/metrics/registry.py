@@ -1,8 +1,8 @@
 """The metrics by name, with StyleGAN2-ADA's sample counts and constants.
 
-`_full` metrics use every real image, never mirrored (as the official ones, whatever --mirror says);
+`_full` metrics use every real image, never mirrored (as the official ones, whatever `mirror` says);
 the legacy `fid50k`, `kid50k` and `pr50k3` use the first 50k real images, mirrored ones too when the
-run used --mirror. "50k" is the number of generated images. The digits metrics run on the bundled
+run used `mirror`. "50k" is the number of generated images. The digits metrics run on the bundled
 digits-v1 detector with all real images and DIGITS_NUM_GEN generated ones, so they work offline and
 fast on a CPU.
 `MetricOptions.num_gen` overrides a metric's generated sample count (quick checks; such figures

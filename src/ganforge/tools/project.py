@@ -24,11 +24,14 @@ import PIL.Image
 import torch
 import torch.nn.functional as F
 
+from ganforge.data.transforms import center_crop, from_pil
+from ganforge.detectors.opaque import opaque_255
 from ganforge.errors import MetricError, OptionError
 from ganforge.fileio import atomic_open, make_dirs
-from ganforge.inference.runner import check_class, class_labels, module_device, run_mapping, run_synthesis
+from ganforge.inference.runner import class_labels, module_device, run_mapping, run_synthesis
 from ganforge.progress import progress as progress_bar
-from ganforge.tools.generate import load_generator, require_mapping, save_png
+from ganforge.tools.generate import image_size, load_generator_and_labels, require_mapping, save_png
+from ganforge.tools.labels import label_rows
 from ganforge.tools.video import write_video
 
 logger = logging.getLogger(__name__)
@@ -130,7 +133,7 @@ def load_distance(kind: str = "auto", detector_path: str | None = None) -> tuple
     from ganforge.detectors import load_detector  # deferred: VGG code only when needed
 
     if kind not in DISTANCES:
-        raise OptionError(f"--distance: {kind!r} is not one of {', '.join(DISTANCES)}")
+        raise OptionError(f"{kind!r} is not one of {', '.join(DISTANCES)}", param="distance")
     if kind == "pixel":
         return pixel_distance, "pixel"
     if kind == "lpips" or detector_path is not None:
@@ -140,7 +143,7 @@ def load_distance(kind: str = "auto", detector_path: str | None = None) -> tuple
     except MetricError as e:
         logger.warning(
             "LPIPS weights unavailable, projecting with the offline multi-scale pixel distance instead "
-            "(pass --detector DIR or set GANFORGE_DETECTOR_DIR for LPIPS): %s", e
+            "(give the folder of its weights as the detector path, or set GANFORGE_DETECTOR_DIR): %s", e
         )
         return pixel_distance, "pixel"
 
@@ -168,20 +171,24 @@ def project(
     seed: int = 303,
     class_idx: int | None = None,
     progress: bool | None = None,
+    on_step: Callable[[int, float], None] | None = None,
+    label: Sequence[float] | None = None,
 ) -> Projection:
     """Optimise w (one w for all layers, or per layer with `config.wplus`) so G draws `target`.
 
-    `target` is uint8 [C, H, W] at G's resolution. Runs on G's device on a private copy of G (its
-    noise maps are optimised too); `seed` drives the noise-map initialisation and the w noise.
+    `target` is uint8 [C, H, W] at G's size. Runs on G's device on a private copy of G (its noise
+    maps are optimised too); `seed` drives the noise-map initialisation and the w noise. RGBA images
+    are compared over a white background (see ganforge.detectors.opaque). `on_step(steps_done,
+    distance)` is called after every step (a progress display).
     """
-    channels, res = G.img_channels, G.img_resolution
-    if tuple(target.shape) != (channels, res, res):
-        raise ValueError(f"target must be [{channels}, {res}, {res}], got {tuple(target.shape)}")
+    width, height = image_size(G)
+    if tuple(target.shape) != (G.img_channels, height, width):
+        raise ValueError(f"target must be [{G.img_channels}, {height}, {width}], got {tuple(target.shape)}")
     if config.num_steps < 1:
-        raise OptionError(f"--num-steps: must be at least 1, not {config.num_steps}")
+        raise OptionError(f"must be at least 1, not {config.num_steps}", param="num_steps")
     G = copy.deepcopy(G).eval().requires_grad_(False)
     device = module_device(G)
-    c = class_labels(G.c_dim, class_idx, 1)
+    c = class_labels(G.c_dim, class_idx, 1) if label is None else torch.tensor([list(label)]).float()
     w_avg, w_std = w_statistics(G, config.w_avg_samples, c)
     gen = torch.Generator(device).manual_seed(seed)
 
@@ -192,7 +199,7 @@ def project(
     num_rows = G.num_ws if config.wplus else 1
     w_opt = w_avg.to(device)[:, None].repeat(1, num_rows, 1).requires_grad_(True)
     optimizer = torch.optim.Adam([w_opt, *noise_maps], betas=(0.9, 0.999), lr=config.initial_learning_rate)
-    target_images = target[None].to(device, torch.float32)
+    target_images = opaque_255(target[None].to(device, torch.float32))
 
     w_steps = torch.zeros([config.num_steps, num_rows, G.w_dim])
     distances = []
@@ -204,7 +211,7 @@ def project(
         w_noise = torch.randn(w_opt.shape, generator=gen, device=device) * (w_std * noise_factor)
         ws = (w_opt + w_noise).expand(-1, G.num_ws, -1) if not config.wplus else w_opt + w_noise
         synth = (G.synthesis(ws, noise_mode="const") + 1) * 127.5
-        dist = distance(synth, target_images).sum()
+        dist = distance(opaque_255(synth), target_images).sum()
         loss = dist + noise_regularization(noise_maps) * config.regularize_noise_weight
 
         optimizer.zero_grad(set_to_none=True)
@@ -212,6 +219,8 @@ def project(
         optimizer.step()
         w_steps[step] = w_opt.detach()[0].cpu()
         distances.append(dist.item())
+        if on_step is not None:
+            on_step(step + 1, distances[-1])
         logger.debug("step %d/%d: dist %.4f loss %.4f", step + 1, len(steps), distances[-1], loss.item())
         with torch.no_grad():
             for buf in noise_maps:
@@ -220,21 +229,24 @@ def project(
     return Projection(w_steps.expand(-1, G.num_ws, -1).clone(), distances)
 
 
-def load_target(path: str | os.PathLike[str], resolution: int, channels: int) -> np.ndarray:
-    """Read a target image as uint8 [res, res, channels]: centre-cropped square, Lanczos-resized."""
+def load_target(path: str | os.PathLike[str], size: int | tuple[int, int], channels: int) -> np.ndarray:
+    """Read a target image as uint8 [H, W, channels] for `size` N or (W, H): the largest centred box
+    of that aspect, Lanczos-resized."""
     path = Path(path)
     try:
         with PIL.Image.open(path) as image:
-            image = image.convert("L" if channels == 1 else "RGB")
+            image.load()
     except FileNotFoundError as e:
-        raise OptionError(f"--target: {path} does not exist") from e
+        raise OptionError(f"{path} does not exist", param="target") from e
     except (PIL.UnidentifiedImageError, OSError) as e:
-        raise OptionError(f"--target: {path} is not a readable image ({e})") from e
-    w, h = image.size
-    s = min(w, h)
-    image = image.crop(((w - s) // 2, (h - s) // 2, (w + s) // 2, (h + s) // 2))
-    image = image.resize((resolution, resolution), PIL.Image.LANCZOS)
-    return np.asarray(image, dtype=np.uint8).reshape(resolution, resolution, channels)
+        raise OptionError(f"{path} is not a readable image ({e})", param="target") from e
+    return fit_target(image, size, channels)
+
+
+def fit_target(image: PIL.Image.Image, size: int | tuple[int, int], channels: int) -> np.ndarray:
+    """A target as uint8 [H, W, channels] for `size` N or (W, H) from an image: the largest centred
+    box of that aspect, Lanczos-resized."""
+    return center_crop(from_pil(image.convert({1: "L", 3: "RGB", 4: "RGBA"}[channels])), size)
 
 
 def progress_frames(
@@ -274,18 +286,20 @@ def find_targets(target: str | os.PathLike[str]) -> list[Path]:
     """The images to project: `target` itself, or the image files directly inside a folder (sorted)."""
     target = Path(target)
     if not target.exists():
-        raise OptionError(f"--target: {target} does not exist")
+        raise OptionError(f"{target} does not exist", param="target")
     if not target.is_dir():
         return [target]
     files = sorted(p for p in target.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
     if not files:
-        raise OptionError(f"--target: the folder {target} holds no images ({', '.join(IMAGE_SUFFIXES)})")
+        raise OptionError(
+            f"the folder {target} holds no images ({', '.join(IMAGE_SUFFIXES)})", param="target"
+        )
     stems: dict[str, Path] = {}
     for path in files:
         if path.stem in stems:
             raise OptionError(
-                f"--target: {stems[path.stem].name} and {path.name} would share the output folder "
-                f"{path.stem}; rename one"
+                f"{stems[path.stem].name} and {path.name} would share the output folder "
+                f"{path.stem}; rename one", param="target",
             )
         stems[path.stem] = path
     return files
@@ -303,21 +317,24 @@ def project_images(
     class_idx: int | Sequence[int] | None = None,
     device: str | None = None,
     progress: bool | None = None,
+    label: Sequence[float] | None = None,
 ) -> list[Path]:
     """Project one image, or each image of a folder into `outdir/<name>/`; return the output folders.
 
-    `class_idx` is the class of a conditional network (a sequence may hold one class only).
+    `class_idx` is the class of a conditional network (a sequence may hold one class only); `label`
+    the label vector of one trained on multi-hot or continuous labels (see generate).
     """
     if isinstance(class_idx, Sequence):
         if len(class_idx) != 1:
             raise OptionError(
-                f"--class: a projection searches the latents of one class; give one, not {len(class_idx)}"
+                f"a projection searches the latents of one class; give one, not {len(class_idx)}",
+                param="class_idx",
             )
         class_idx = class_idx[0]
     targets = find_targets(target)
-    G = load_generator(network_path, device)
+    G, record = load_generator_and_labels(network_path, device)
     require_mapping(G, network_path, "project")
-    check_class(G.c_dim, class_idx)
+    label_rows(G.c_dim, record, class_idx, label, 1)  # checks the class or label vector
     make_dirs(outdir)  # before the work: an unwritable --outdir fails at once, not after the projection
     dist_fn, dist_name = load_distance(distance, detector_path)
     if isinstance(dist_fn, torch.nn.Module):
@@ -326,10 +343,11 @@ def project_images(
     outdirs = []
     bar_enabled = False if single else progress
     for path in progress_bar(targets, total=len(targets), desc="images", enabled=bar_enabled):
-        target_uint8 = load_target(path, G.img_resolution, G.img_channels)
+        target_uint8 = load_target(path, image_size(G), G.img_channels)
         logger.info("Projecting %s (%d steps, %s distance)", path, config.num_steps, dist_name)
         target_tensor = torch.from_numpy(target_uint8.transpose(2, 0, 1).copy())
-        result = project(G, target_tensor, dist_fn, config, seed=seed, class_idx=class_idx, progress=progress)
+        result = project(G, target_tensor, dist_fn, config, seed=seed, class_idx=class_idx, progress=progress,
+                         label=label)
         logger.info("%s: final %s distance %.4f", path.name, dist_name, result.distances[-1])
         folder = Path(outdir) if single else Path(outdir) / path.stem
         save_projection(G, target_uint8, result, folder, save_video=save_video)

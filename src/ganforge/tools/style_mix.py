@@ -19,8 +19,9 @@ import torch
 from ganforge.data.grid import save_image_grid
 from ganforge.errors import OptionError
 from ganforge.fileio import make_dirs
-from ganforge.inference.runner import check_class, class_labels, run_mapping, run_synthesis, seed_latents
-from ganforge.tools.generate import GRID_NAME, load_generator, require_mapping, save_png
+from ganforge.inference.runner import run_mapping, run_synthesis, seed_latents
+from ganforge.tools.generate import GRID_NAME, load_generator_and_labels, require_mapping, save_png
+from ganforge.tools.labels import label_rows
 
 logger = logging.getLogger(__name__)
 
@@ -35,13 +36,14 @@ def mix_styles(row_ws: torch.Tensor, col_ws: torch.Tensor, col_styles: Sequence[
 
 
 def check_styles(col_styles: Sequence[int], num_ws: int) -> None:
-    """Refuse style layer indices outside 0..num_ws-1 (OptionError naming --styles)."""
+    """Refuse style layer indices outside 0..num_ws-1 (OptionError naming `col_styles`)."""
     if not col_styles:
-        raise OptionError("--styles: give at least one style layer, e.g. '0-6'")
+        raise OptionError("give at least one style layer, e.g. '0-6'", param="col_styles")
     bad = sorted({s for s in col_styles if not 0 <= s < num_ws})
     if bad:
         raise OptionError(
-            f"--styles: layers {bad} do not exist; this network has {num_ws} style layers (0-{num_ws - 1})"
+            f"layers {bad} do not exist; this network has {num_ws} style layers (0-{num_ws - 1})",
+            param="col_styles",
         )
 
 
@@ -57,31 +59,35 @@ def style_mix_grid(
     batch_size: int = 16,
     device: str | None = None,
     progress: bool | None = None,
+    label: Sequence[float] | None = None,
 ) -> list[Path]:
     """Write the style-mixing images and `grid.png` to `outdir`; return the paths (grid last).
 
     `class_idx` selects the class of a conditional network (required there, as for generate);
-    several classes (a sequence) write one such set per class to `outdir/class{k}/`.
+    several classes (a sequence) write one such set per class to `outdir/class{k}/`. `label` is the
+    label vector of a network trained on multi-hot or continuous labels (see generate).
     """
     row_seeds, col_seeds = list(row_seeds), list(col_seeds)
-    if not row_seeds or not col_seeds:
-        raise OptionError("--rows and --cols: give at least one seed each")
-    G = load_generator(network_path, device)
+    for name, seeds in (("row_seeds", row_seeds), ("col_seeds", col_seeds)):
+        if not seeds:
+            raise OptionError("give at least one seed, e.g. '85,100'", param=name)
+    G, record = load_generator_and_labels(network_path, device)
     require_mapping(G, network_path, "style-mix")
     check_styles(col_styles, G.num_ws)
     several = isinstance(class_idx, Sequence)
     classes: list[int | None] = list(dict.fromkeys(class_idx)) if several else [class_idx]
     if not classes:
-        raise OptionError("--class: give at least one class, e.g. '0-9'")
+        raise OptionError("give at least one class, e.g. '0-9'", param="class_idx")
     if several and G.c_dim == 0:
-        raise OptionError(f"--class: {network_path} is unconditional; it has no classes to mix within")
-    for k in classes:
-        check_class(G.c_dim, k)
+        raise OptionError(
+            f"{network_path} is unconditional; it has no classes to mix within", param="class_idx"
+        )
+    rows = [label_rows(G.c_dim, record, k, label, 1) for k in classes]
     make_dirs(outdir)  # before the work: an unwritable --outdir fails at once
     paths = []
-    for k in classes:
+    for k, c in zip(classes, rows, strict=True):
         folder = Path(outdir) / f"class{k}" if several else Path(outdir)
-        paths += _mix(G, row_seeds, col_seeds, col_styles, folder, truncation_psi, noise_mode, k, batch_size,
+        paths += _mix(G, row_seeds, col_seeds, col_styles, folder, truncation_psi, noise_mode, c, batch_size,
                       progress)
     return paths
 
@@ -94,14 +100,14 @@ def _mix(
     outdir: Path,
     truncation_psi: float,
     noise_mode: str,
-    class_idx: int | None,
+    label_row: torch.Tensor,
     batch_size: int,
     progress: bool | None,
 ) -> list[Path]:
-    """The images and grid of one class (see `style_mix_grid`)."""
+    """The images and grid of one label ([1, c_dim]; see `style_mix_grid`)."""
     all_seeds = list(dict.fromkeys(row_seeds + col_seeds))
     z = seed_latents(all_seeds, G.z_dim)
-    labels = class_labels(G.c_dim, class_idx, len(all_seeds))
+    labels = label_row.expand(len(all_seeds), -1)
     ws = run_mapping(G, z, labels, truncation_psi=truncation_psi, batch_size=batch_size, progress=progress)
     w_of = dict(zip(all_seeds, ws, strict=True))
 

@@ -22,25 +22,27 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ganforge.data.grid import on_checkerboard
 from ganforge.errors import OptionError, OutputError
 from ganforge.fileio import atomic_path, output_error
 from ganforge.inference.runner import class_labels, run_mapping, run_synthesis, seed_latents
 from ganforge.progress import progress as progress_bar
-from ganforge.tools.generate import load_generator, require_mapping
+from ganforge.tools.generate import load_generator_and_labels, require_mapping
+from ganforge.tools.labels import check_class_allowed, label_rows
 
 logger = logging.getLogger(__name__)
 
 LATENT_KINDS = ("z", "w")
 
 
-def parse_grid(text: str, option: str = "--grid") -> tuple[int, int]:
+def parse_grid(text: str) -> tuple[int, int]:
     """Parse "COLSxROWS" (e.g. "4x2") into (cols, rows), both at least 1."""
     parts = str(text).lower().split("x")
     if len(parts) != 2 or not all(p.strip().isdigit() for p in parts):
-        raise OptionError(f"{option}: {text!r} is not COLSxROWS, e.g. '4x2'")
+        raise OptionError(f"{text!r} is not COLSxROWS, e.g. '4x2'", param="grid")
     cols, rows = (int(p) for p in parts)
     if cols < 1 or rows < 1:
-        raise OptionError(f"{option}: {text!r} needs at least one column and one row")
+        raise OptionError(f"{text!r} needs at least one column and one row", param="grid")
     return cols, rows
 
 
@@ -72,34 +74,40 @@ def check_layout(num_seeds: int, grid: tuple[int, int], frames_per_seed: int, ki
     cols, rows = grid
     cells = cols * rows
     if kind not in LATENT_KINDS:
-        raise OptionError(f"--kind: {kind!r} is not one of {', '.join(LATENT_KINDS)}")
+        raise OptionError(f"{kind!r} is not one of {', '.join(LATENT_KINDS)}", param="kind")
     if frames_per_seed < 1:
-        raise OptionError(f"--frames-per-seed: must be at least 1, not {frames_per_seed}")
+        raise OptionError(f"must be at least 1, not {frames_per_seed}", param="frames_per_seed")
     if num_seeds < cells:
         raise OptionError(
-            f"--grid: a {cols}x{rows} grid has {cells} cells but --seeds gives only {num_seeds} seeds; "
-            f"give at least {cells} seeds (a multiple of {cells}) or a smaller grid"
+            f"a {cols}x{rows} grid has {cells} cells but `seeds` gives only {num_seeds} seeds; "
+            f"give at least {cells} seeds (a multiple of {cells}) or a smaller grid", param="grid"
         )
     if num_seeds % cells:
         raise OptionError(
-            f"--seeds: {num_seeds} seeds do not split evenly over the {cells} cells of a {cols}x{rows} grid; "
-            f"give a multiple of {cells} seeds"
+            f"{num_seeds} seeds do not split evenly over the {cells} cells of a {cols}x{rows} grid; "
+            f"give a multiple of {cells} seeds", param="seeds"
         )
     return num_seeds // cells
 
 
 def per_cell_labels(
-    c_dim: int, class_idx: int | Sequence[int] | None, cells: int, per_cell: int
+    c_dim: int, class_idx: int | Sequence[int] | None, cells: int, per_cell: int,
+    label: Sequence[float] | None = None,
 ) -> torch.Tensor:
-    """Labels [cells * per_cell, c_dim], cell by cell: `class_idx` for all, or a sequence of one per cell."""
+    """Labels [cells * per_cell, c_dim], cell by cell: `class_idx` for all, or a sequence of one per
+    cell; or the label vector `label` for all."""
+    if label is not None:
+        return torch.tensor([list(label)] * (cells * per_cell)).float()
     if not isinstance(class_idx, Sequence):
         return class_labels(c_dim, class_idx, cells * per_cell)
     if c_dim == 0:
-        raise OptionError("--class: the network is unconditional; it has no classes to give the cells")
+        raise OptionError(
+            "the network is unconditional; it has no classes to give the cells", param="class_idx"
+        )
     if len(class_idx) not in (1, cells):
         raise OptionError(
-            f"--class: {len(class_idx)} classes for {cells} grid cells; give one class for all cells "
-            f"or one per cell ({cells})"
+            f"{len(class_idx)} classes for {cells} grid cells; give one class for all cells "
+            f"or one per cell ({cells})", param="class_idx"
         )
     classes = list(class_idx) * (cells // len(class_idx))
     return torch.cat([class_labels(c_dim, k, per_cell) for k in classes])
@@ -115,19 +123,20 @@ def interpolation_frames(
     noise_mode: str = "const",
     class_idx: int | Sequence[int] | None = None,
     batch_size: int = 16,
+    label: Sequence[float] | None = None,
 ) -> Iterator[np.ndarray]:
     """Yield the uint8 [rows*H, cols*W, C] frames of the looping interpolation video.
 
     There are len(seeds) / (cols*rows) * frames_per_seed frames; frame j * frames_per_seed shows
     the j-th seed of every cell exactly. `kind` "z" interpolates latents z and maps each frame,
     "w" interpolates the mapped (and truncated) w. `class_idx`: one class for every cell, or a
-    sequence of one class per cell.
+    sequence of one class per cell; or `label`, a label vector for every cell.
     """
     cols, rows = grid
     num_keys = check_layout(len(seeds), grid, frames_per_seed, kind)
     cells = cols * rows
     z = seed_latents(list(seeds), G.z_dim)
-    labels = per_cell_labels(G.c_dim, class_idx, cells, num_keys)
+    labels = per_cell_labels(G.c_dim, class_idx, cells, num_keys, label)
     if kind == "w":
         keys = run_mapping(G, z, labels, truncation_psi=truncation_psi, batch_size=batch_size)[:, 0]
     else:
@@ -152,13 +161,14 @@ def write_video(
     total: int | None = None,
     progress: bool | None = None,
 ) -> int:
-    """Encode uint8 [H, W, 1 or 3] frames as an H.264 MP4 at `path`, atomically; return the frame count.
+    """Encode uint8 [H, W, 1, 3 or 4] frames as an H.264 MP4 at `path`, atomically; return the frame count.
 
-    Grayscale frames are written as RGB; H and W must be even (yuv420p). ffmpeg failing (full disk,
+    Grayscale frames are written as RGB, RGBA ones over a checkerboard (as the preview grids show
+    alpha); H and W must be even (yuv420p). ffmpeg failing (full disk,
     read-only folder...) raises OutputError with its cause.
     """
     if fps <= 0:
-        raise OptionError(f"--fps: must be positive, not {fps}")
+        raise OptionError(f"must be positive, not {fps}", param="fps")
     stream = iter(progress_bar(frames, total=total, desc="video", enabled=progress))
     first = next(stream, None)
     if first is None:
@@ -187,9 +197,11 @@ def write_video(
 
 
 def _rgb_bytes(frame: np.ndarray, height: int, width: int) -> bytes:
-    """The raw RGB bytes of a uint8 [height, width, 1 or 3] frame (gray repeated)."""
-    if frame.ndim != 3 or frame.shape[:2] != (height, width) or frame.shape[2] not in (1, 3):
-        raise ValueError(f"write_video: a frame of shape {frame.shape}, not ({height}, {width}, 1 or 3)")
+    """The raw RGB bytes of a uint8 [height, width, 1, 3 or 4] frame (gray repeated, RGBA over a checker)."""
+    if frame.ndim != 3 or frame.shape[:2] != (height, width) or frame.shape[2] not in (1, 3, 4):
+        raise ValueError(f"write_video: a frame of shape {frame.shape}, not ({height}, {width}, 1, 3 or 4)")
+    if frame.shape[2] == 4:
+        frame = on_checkerboard(frame.transpose(2, 0, 1)[None])[0].transpose(1, 2, 0)
     rgb = np.repeat(frame, 3, axis=2) if frame.shape[2] == 1 else frame
     return np.ascontiguousarray(rgb, dtype=np.uint8).tobytes()
 
@@ -230,23 +242,32 @@ def make_interpolation_video(
     batch_size: int = 16,
     device: str | None = None,
     progress: bool | None = None,
+    label: Sequence[float] | None = None,
 ) -> int:
     """Write the looping interpolation video of `seeds` (see `interpolation_frames`) to `output`.
 
-    Returns the number of frames written.
+    `label` is the label vector of a network trained on multi-hot or continuous labels (see
+    generate). Returns the number of frames written.
     """
     seeds = list(seeds)
     num_keys = check_layout(len(seeds), grid, frames_per_seed, kind)
     output = Path(output)
     if output.suffix.lower() != ".mp4":
-        raise OptionError(f"--output: {output} must end in .mp4")
+        raise OptionError(f"{output} must end in .mp4", param="output")
     if num_keys == 1:
         logger.warning("Each grid cell has one seed only: the video shows still images")
-    G = load_generator(network_path, device)
+    G, record = load_generator_and_labels(network_path, device)
     require_mapping(G, network_path, "video")
+    if isinstance(class_idx, Sequence):
+        if label is not None:
+            raise OptionError("label: give a label vector or classes (class_idx), not both")
+        if G.c_dim > 0:
+            check_class_allowed(record, G.c_dim)
+    else:
+        label_rows(G.c_dim, record, class_idx, label, 1)  # checks the class or label vector
     total = num_keys * frames_per_seed
     logger.info("Writing %d frames of a %dx%d grid to %s", total, *grid, output)
     frames = interpolation_frames(
-        G, seeds, grid, frames_per_seed, kind, truncation_psi, noise_mode, class_idx, batch_size
+        G, seeds, grid, frames_per_seed, kind, truncation_psi, noise_mode, class_idx, batch_size, label
     )
     return write_video(frames, output, fps=fps, total=total, progress=progress)

@@ -20,7 +20,6 @@ from ganforge.training.options import (
     MODEL_UNUSED,
     OPTIONS,
     TrainingConfig,
-    option_name,
     range_problem,
 )
 
@@ -28,10 +27,10 @@ PROCESSES = "torchrun --nproc_per_node"
 """How a user sets the number of training processes (`num_gpus`)."""
 
 MODEL_PRESETS: dict[str, dict[str, dict[str, Any]]] = {name: fam.presets for name, fam in FAMILIES.items()}
-"""The presets of each model family (`--cfg` names), from the families."""
+"""The presets of each model family (`cfg` names), from the families."""
 
 CFG_NAMES = tuple(dict.fromkeys(name for presets in MODEL_PRESETS.values() for name in presets))
-"""Every `--cfg` name, of any family."""
+"""Every `cfg` name, of any family."""
 
 
 def shown_default(name: str) -> str:
@@ -55,22 +54,24 @@ def resolve_config(
     follow the number of processes: the preset's value, or each process's share of the batch when
     that is smaller (or a `batch` override was given, as officially). `resume` makes ADA react
     faster (ada_kimg=100) and turns the EMA ramp-up off, as in the official script. Raises
-    `OptionError` naming the offending option.
+    `OptionError` whose `param` is the offending field.
     """
     overrides = dict(overrides or {})
     model = overrides.get("model", "stylegan2")
     if model not in FAMILY_NAMES:
-        raise OptionError(f"--model: unknown model family {model!r}; choose one of {', '.join(FAMILY_NAMES)}")
+        choices = ", ".join(FAMILY_NAMES)
+        raise OptionError(f"unknown model family {model!r}; choose one of {choices}", param="model")
     presets = MODEL_PRESETS[model]
     if cfg not in presets:
         choices = ", ".join(presets)
-        raise OptionError(f"--cfg: unknown config {cfg!r} for --model {model}; choose one of {choices}")
+        raise OptionError(f"unknown config {cfg!r} for `model` {model}; choose one of {choices}", param="cfg")
     if isinstance(num_gpus, bool) or not isinstance(num_gpus, int) or num_gpus < 1:
-        raise OptionError(f"the number of processes ({PROCESSES}) must be at least 1, got {num_gpus!r}")
+        raise OptionError(f"the number of processes ({PROCESSES}) must be at least 1, got {num_gpus!r}",
+                          param="num_gpus")
     check_overrides(overrides)
     unused = sorted(set(overrides) & MODEL_UNUSED[model])
     if unused:
-        raise OptionError(f"{option_name(unused[0])} does not apply to --model {model}; leave it out")
+        raise OptionError(f"does not apply to `model` {model}; leave it out", param=unused[0])
 
     values: dict[str, Any] = {"cfg": cfg, "num_gpus": num_gpus}
     if cfg == "auto":
@@ -106,12 +107,12 @@ def check_overrides(overrides: dict[str, Any]) -> None:
         if expected in (float, float | None) and isinstance(value, int):
             expected = int | None if expected == float | None else int  # an int is a fine float
         if isinstance(value, bool) != (expected is bool) or not isinstance(value, expected):
-            raise OptionError(f"{option_name(name)} must be {OPTIONS[name].type}, got {value!r}")
+            raise OptionError(f"must be {OPTIONS[name].type}, got {value!r}", param=name)
 
 
-def _require(ok: bool, message: str) -> None:
+def _require(ok: bool, message: str, param: str) -> None:
     if not ok:
-        raise OptionError(message)
+        raise OptionError(message, param=param)
 
 
 def check_config(config: TrainingConfig, resolution: int) -> None:
@@ -121,39 +122,35 @@ def check_config(config: TrainingConfig, resolution: int) -> None:
 
 def _validate(c: TrainingConfig, overrides: dict[str, Any], resolution: int, given: bool = True) -> None:
     """The options' own checks (choices and bounds, from the table), then those of options together,
-    each naming the option to fix. With `given` also the checks of which options were set together
-    (`overrides` are those the user set)."""
+    each naming the option to fix as its `param`. With `given` also the checks of which options were
+    set together (`overrides` are those the user set)."""
     for name in OPTIONS:
         problem = range_problem(name, getattr(c, name))
-        _require(problem is None, problem or "")
-    o = option_name
+        _require(problem is None, problem or "", name)
     _check_batches(c, overrides, resolution)
     _require(c.mbstd_group >= 1 and c.batch_gpu % min(c.mbstd_group, c.batch_gpu) == 0,
-             f"{o('mbstd_group')} ({c.mbstd_group}) must be at least 1 and divide the images per "
-             f"process and round ({c.batch_gpu}, {o('batch_gpu')}) or exceed them")
-    _require(not given or c.aug != "fixed" or "p" in overrides,
-             f"{o('aug')}=fixed requires specifying {o('p')}")
+             f"{c.mbstd_group} must be at least 1 and divide the images per process and round "
+             f"({c.batch_gpu}, `batch_gpu`) or exceed them", "mbstd_group")
+    _require(not given or c.aug != "fixed" or "p" in overrides, "required with `aug`=fixed", "p")
     _require(not given or c.aug == "ada" or "target" not in overrides,
-             _augment_message(c, overrides, o("target"),
-                              f"{o('target')} can only be specified with {o('aug')}=ada"))
+             _augment_message(c, overrides, "target", "can only be specified with `aug`=ada"), "target")
     _require(not given or c.aug != "noaug" or "augpipe" not in overrides,
-             _augment_message(c, overrides, o("augpipe"),
-                              f"{o('augpipe')} cannot be specified with {o('aug')}=noaug"))
+             _augment_message(c, overrides, "augpipe", "cannot be specified with `aug`=noaug"), "augpipe")
     _require(c.aug != "cosine" or c.model == "r3gan",
-             f"{o('aug')}=cosine (a scheduled p) is for --model r3gan only; use ada, fixed or noaug")
+             "cosine (a scheduled p) is for `model` r3gan only; use ada, fixed or noaug", "aug")
     initial = c.lod_initial_resolution
-    _require(initial >= 4 and initial & (initial - 1) == 0,
-             f"{o('lod_initial_resolution')} must be a power of two >= 4, got {initial}")
+    _require(initial >= 4 and initial & (initial - 1) == 0, f"must be a power of two >= 4, got {initial}",
+             "lod_initial_resolution")
 
 
-def _augment_message(c: TrainingConfig, overrides: dict[str, Any], option: str, given: str) -> str:
-    """Why `option` is refused with this aug mode: `given` if the user set --aug, else that the preset
-    turned ADA off (the user never typed --aug)."""
+def _augment_message(c: TrainingConfig, overrides: dict[str, Any], name: str, given: str) -> str:
+    """Why option `name` is refused with this aug mode: `given` if the user set `aug`, else that the
+    preset turned ADA off (the user never set `aug`)."""
     if "aug" in overrides:
         return given
-    model = f" of --model {c.model}" if c.model != "stylegan2" else ""
-    return (f"{option} needs --aug ada, and --cfg {c.cfg}{model} turns ADA off (its aug is {c.aug}); "
-            f"add --aug ada or leave {option} out")
+    model = f" of `model` {c.model}" if c.model != "stylegan2" else ""
+    return (f"needs `aug` ada, and `cfg` {c.cfg}{model} turns ADA off (its aug is {c.aug}); "
+            f"add `aug` ada or leave `{name}` out")
 
 
 def _check_batches(c: TrainingConfig, overrides: dict[str, Any], resolution: int) -> None:
@@ -161,11 +158,11 @@ def _check_batches(c: TrainingConfig, overrides: dict[str, Any], resolution: int
     for batch, what, fix in _step_batches(c, overrides, resolution):
         _require(batch % c.num_gpus == 0,
                  f"{what} cannot be shared by {c.num_gpus} processes; {fix}, or start a number of processes "
-                 f"({PROCESSES}) that divides {batch}")
+                 f"({PROCESSES}) that divides {batch}", "batch")
         per_process = batch // c.num_gpus
         _require(per_process % round_size(c, batch) == 0,
-                 f"{option_name('batch_gpu')} {c.batch_gpu} must divide the {per_process} images per process "
-                 f"of {what} over {c.num_gpus} process(es)")
+                 f"{c.batch_gpu} must divide the {per_process} images per process of {what} over "
+                 f"{c.num_gpus} process(es)", "batch_gpu")
 
 
 def _step_batches(
@@ -176,8 +173,10 @@ def _step_batches(
     if c.model == "stylegan" and c.batch_dict:
         start = min(c.lod_initial_resolution, resolution)
         sizes = [2**k for k in range(2, 31) if start <= 2**k <= resolution]
-        return [(c.batch_dict.get(res, c.batch), f"the {res} px batch of --cfg {c.cfg} "
-                 f"({c.batch_dict.get(res, c.batch)})", "give --batch for one batch at every resolution")
+        return [(c.batch_dict.get(res, c.batch), f"the {res} px batch of `cfg` {c.cfg} "
+                 f"({c.batch_dict.get(res, c.batch)})", "give `batch` for one batch at every resolution")
                 for res in sizes]
-    what = f"--batch {c.batch}" if "batch" in overrides else f"the batch of --cfg {c.cfg} ({c.batch})"
-    return [(c.batch, what, f"give --batch as a multiple of {c.num_gpus}")]
+    if "batch" in overrides:
+        return [(c.batch, f"a batch of {c.batch}", f"give a multiple of {c.num_gpus}")]
+    what = f"the batch of `cfg` {c.cfg} ({c.batch})"
+    return [(c.batch, what, f"give `batch` as a multiple of {c.num_gpus}")]

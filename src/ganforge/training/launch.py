@@ -38,12 +38,12 @@ def launch(
         run = resume_latest(outdir, data, cfg, overrides, env.world_size)
         return training_loop(run.config, run.data, run.run_dir, resume_from=run.snapshot, options=options)
     if data is None:
-        raise OptionError("--data is required (a dataset zip or folder) unless you --resume latest")
+        raise OptionError("required (a dataset zip or folder) unless `resume` is 'latest'", param="data")
     cfg = cfg or "auto"
     dataset = ImageDataset(data)
     if resume is not None:
         overrides["resume"] = resume
-    config = resolve_config(cfg, dataset.resolution, env.world_size, overrides)
+    config = resolve_config(cfg, min(dataset.width, dataset.height), env.world_size, overrides)
     desc = run_description(dataset.name, config, given=overrides)
     run_dir = new_run_dir(outdir, desc) if env.is_main else None
     try:

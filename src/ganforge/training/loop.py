@@ -30,6 +30,7 @@ from torch import nn
 from ganforge.augment import AdaController, AugmentPipe, build_augment_pipe
 from ganforge.data.dataset import ImageDataset
 from ganforge.data.loader import make_loader
+from ganforge.data.shape import size_value, split_size
 from ganforge.errors import GanforgeError, OptionError
 from ganforge.progress import progress
 from ganforge.training.config import round_size
@@ -146,14 +147,15 @@ class _Trainer:
         logger.info("Loading training set...")
         self.dataset = ImageDataset(data, use_labels=config.cond, xflip=config.mirror)
         if config.cond and not self.dataset.has_labels:
-            raise OptionError(f"--cond needs labels, but dataset '{data}' has no labels in dataset.json")
-        check_resolution(config.model, self.dataset.resolution, config.cond, data)
+            raise OptionError(f"needs labels, but dataset '{data}' has none in dataset.json", param="cond")
+        resolution, aspect = split_size(self.dataset.size)
+        check_resolution(config.model, resolution, config.cond, data, aspect)
         logger.info("Num images:  %d", len(self.dataset))
         logger.info("Image shape: %s", self.dataset.image_shape)
         logger.info("Label shape: %s", self.dataset.label_shape)
 
         logger.info("Constructing networks...")
-        self.family = make_family(config, self.dataset.resolution)
+        self.family = make_family(config, resolution, aspect)
         G, D = self.family.build_networks(self.dataset.num_channels, self.dataset.label_dim)
         self.G = G.train().requires_grad_(False).to(self.device)
         self.D = D.train().requires_grad_(False).to(self.device)
@@ -252,8 +254,8 @@ class _Trainer:
         total_nimg = round(config.kimg * 1000)
         if self.cur_nimg >= total_nimg:
             raise OptionError(
-                f"--kimg {config.kimg:g}: the snapshot is already at {self.cur_nimg / 1000:g} kimg; "
-                "give a larger --kimg to train on"
+                f"the snapshot is already at {self.cur_nimg / 1000:g} kimg, not below {config.kimg:g}; "
+                "give a larger value to train on", param="kimg"
             )
         grid = self._setup_grid(write_init=not self.resumed)
         if self.run_dir is not None:
@@ -379,7 +381,7 @@ class _Trainer:
             raise GanforgeError(
                 f"training diverged: {count} {network} optimiser steps in a row had non-finite gradients "
                 f"at {self.cur_nimg / 1000:.3f} kimg; last good snapshot: {last}. Lower the learning "
-                "rates (--glr/--dlr) or raise --gamma, and resume from that snapshot"
+                "rates (`glr`/`dlr`) or raise `gamma`, and resume from that snapshot"
             )
 
     # ---- maintenance ---------------------------------------------------------------------------
@@ -428,8 +430,8 @@ class _Trainer:
         path = self.run_dir / snapshot_name(self.cur_nimg, exact)
         extra = {"training_set_kwargs": {
             "path": self.data, "use_labels": self.config.cond, "xflip": self.config.mirror,
-            "resolution": self.dataset.resolution, "max_size": len(self.dataset),
-        }}
+            "resolution": size_value(self.dataset.size), "max_size": len(self.dataset),
+        }, "labels": {"kind": self.dataset.label_kind, "names": self.dataset.label_names}}
         save_snapshot(path, self._networks(), self._state(), extra)
         self.last_snapshot = path
         if not any(self.nonfinite_steps.values()):

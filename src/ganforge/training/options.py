@@ -2,8 +2,9 @@
 
 `TrainingConfig` is the table: each field is one knob, with its default and a `knob(...)` that says
 what the user sees of it. The `ganforge train` options and their --help, the "does not apply to
-this model" check, the range and choice checks with their messages, and `training_options.json`
-(the dataclass as JSON) are all derived from it. Names follow the official train.py options.
+this model" check, the range and choice checks with their messages (which name the field as the
+error's `param`; the CLI shows its flag), and `training_options.json` (the dataclass as JSON) are all
+derived from it. Names follow the official train.py options.
 """
 
 from __future__ import annotations
@@ -117,8 +118,8 @@ class TrainingConfig:
                            flag=False)
     ema_rampup: float | None = knob(None, "EMA half-life limited to rampup * images seen; None = off.",
                                     flag=False, families=_STYLE)
-    glr: float = knob(0.002, "Generator learning rate.")
-    dlr: float = knob(0.002, "Discriminator learning rate.")
+    glr: float = knob(0.002, "Generator learning rate.", above=0)
+    dlr: float = knob(0.002, "Discriminator learning rate.", above=0)
     map: int = knob(8, "Mapping network depth.", families=_STYLE, at_least=1)
     cbase: int = knob(32768, "Channel base: the width of the networks.", families=_STYLE, at_least=1)
     cmax: int = knob(512, "Maximum channels per layer.", families=_STYLE, at_least=1)
@@ -230,27 +231,20 @@ MODEL_UNUSED: dict[str, frozenset[str]] = {
 """Config fields each model family ignores; setting one of them is an error."""
 
 
-def option_name(name: str) -> str:
-    """How messages name config field `name`: its `ganforge train` option (batch_gpu -> --batch-gpu,
-    kimg_per_tick -> --tick), or the field name itself for the fields train has no option for."""
-    return TRAIN_OPTIONS.get(name, name)
-
-
 def range_problem(name: str, value: Any) -> str | None:
-    """What is wrong with `value` for option `name` by the table's choices and bounds, or None."""
+    """What is wrong with `value` for option `name` by the table's choices and bounds ("must be
+    positive"; errors name the option as their `param`), or None."""
     k = OPTIONS[name].knob
-    option = option_name(name)
     if k.choices is not None and value not in k.choices:
-        return f"{option} must be one of {', '.join(k.choices)}, got {value!r}"
+        return f"must be one of {', '.join(k.choices)}, got {value!r}"
     if value is None or isinstance(value, (str, dict)):
         return None
     if k.at_least is not None and k.at_most is not None and not k.at_least <= value <= k.at_most:
-        return f"{option} must be between {k.at_least:g} and {k.at_most:g}"
+        return f"must be between {k.at_least:g} and {k.at_most:g}"
     if k.at_least is not None and value < k.at_least:
-        bound = "non-negative" if k.at_least == 0 else f"at least {k.at_least:g}"
-        return f"{option} must be {bound}"
+        return "must be non-negative" if k.at_least == 0 else f"must be at least {k.at_least:g}"
     if k.above is not None and value <= k.above:
-        return f"{option} must be positive" if k.above == 0 else f"{option} must be above {k.above:g}"
+        return "must be positive" if k.above == 0 else f"must be above {k.above:g}"
     return None
 
 

@@ -1,4 +1,5 @@
-"""`--resume latest`: continue the newest run in its folder, with its options, on its data.
+"""`resume='latest'` (`ganforge train --resume latest`): continue the newest run in its folder, with
+its options, on its data.
 
 A run records its resolved config, its data path and a fingerprint of the dataset in
 ``training_options.json``. Continuing it accepts the command line that started it (options whose
@@ -21,10 +22,11 @@ import numpy as np
 
 from ganforge.compat.checkpoint import read_training_state
 from ganforge.data.dataset import ImageDataset
+from ganforge.data.shape import size_value
 from ganforge.errors import NetworkFileError, OptionError
 from ganforge.fileio import atomic_open
 from ganforge.training.config import PROCESSES, check_config, check_overrides
-from ganforge.training.options import RESUME_LATEST_OPTIONS, TrainingConfig, option_name
+from ganforge.training.options import RESUME_LATEST_OPTIONS, TrainingConfig
 from ganforge.training.rundir import latest_run, run_snapshots
 
 logger = logging.getLogger(__name__)
@@ -46,7 +48,7 @@ def dataset_fingerprint(
         "path": os.fspath(path),
         "bytes": _bytes_on_disk(path),
         "images": images,
-        "resolution": dataset.resolution,
+        "resolution": size_value(dataset.size),
         "channels": dataset.num_channels,
         "labels": None if labels is None else hashlib.sha256(labels.astype(np.float32).tobytes()).hexdigest(),
     }
@@ -77,7 +79,7 @@ def read_training_options(run_dir: Path) -> RecordedRun:
         options = json.loads(path.read_text(encoding="utf-8"))
         return RecordedRun(TrainingConfig(**options["config"]), options["data"], options.get("dataset"))
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise OptionError(f"--resume latest: cannot read {path} ({exc}); resume needs it") from exc
+        raise OptionError(f"'latest' needs {path}, which cannot be read ({exc})", param="resume") from exc
 
 
 @dataclass(frozen=True)
@@ -97,7 +99,7 @@ def resume_latest(
     overrides: dict[str, Any],
     num_processes: int,
 ) -> Continuation:
-    """Continue the newest run in `outdir` that has a snapshot (``--resume latest``).
+    """Continue the newest run in `outdir` that has a snapshot (``resume='latest'``).
 
     `cfg`, `data` and `overrides` are what the user gave (None / left out when not given). Raises
     `OptionError` naming what differs from the run: an option other than `RESUME_LATEST_OPTIONS`
@@ -106,12 +108,12 @@ def resume_latest(
     run_dir = latest_run(outdir)
     recorded = read_training_options(run_dir)
     snapshot = intact_snapshot(run_dir)
-    restart = f"use --resume {snapshot} to start a new run from its weights (transfer learning)"
+    restart = f"use `resume` {snapshot} to start a new run from its weights (transfer learning)"
     _check_unchanged(recorded.config, cfg, overrides, run_dir, restart)
     if recorded.config.num_gpus != num_processes:
         raise OptionError(
-            f"--resume latest: run {run_dir.name} was trained by {recorded.config.num_gpus} process(es), not "
-            f"{num_processes}; continue it with {PROCESSES} {recorded.config.num_gpus}, or {restart}"
+            f"run {run_dir.name} was trained by {recorded.config.num_gpus} process(es), not {num_processes}; "
+            f"continue it with {PROCESSES} {recorded.config.num_gpus}, or {restart}", param="resume"
         )
     changes = {name: value for name, value in overrides.items()
                if name in RESUME_LATEST_OPTIONS and getattr(recorded.config, name) != value}
@@ -119,7 +121,7 @@ def resume_latest(
     data = _data_path(data, recorded, run_dir)
     dataset = ImageDataset(data, use_labels=config.cond, xflip=config.mirror)
     if changes:
-        check_config(config, dataset.resolution)
+        check_config(config, min(dataset.width, dataset.height))
     if recorded.fingerprint is not None:
         _check_same_data(data, dataset_fingerprint(data, dataset, config.mirror), recorded.fingerprint,
                          run_dir, restart)
@@ -139,14 +141,14 @@ def intact_snapshot(run_dir: Path) -> Path:
             continue
         if damaged:
             logger.warning(
-                "--resume latest: %s cannot be read (damaged); continuing from %s, the newest intact "
-                "snapshot",
+                "Resuming the latest run: %s cannot be read (damaged); continuing from %s, the newest "
+                "intact snapshot",
                 ", ".join(damaged), path.name,
             )
         return path
     raise OptionError(
-        f"--resume latest: none of the {len(snapshots)} snapshot(s) in '{run_dir}' can be read (all "
-        "damaged); start a new run"
+        f"none of the {len(snapshots)} snapshot(s) in '{run_dir}' can be read (all damaged); start a new run",
+        param="resume",
     )
 
 
@@ -157,22 +159,22 @@ def _check_unchanged(
     check_overrides(overrides)
     given = dict(overrides, **({"cfg": cfg} if cfg is not None else {}))
     changed = [
-        f"{option_name(name)} (recorded {_show(getattr(recorded, name))}, given {_show(value)})"
+        f"`{name}` (recorded {_show(getattr(recorded, name))}, given {_show(value)})"
         for name, value in given.items()
         if name not in RESUME_LATEST_OPTIONS and getattr(recorded, name) != value
     ]
     if changed:
         raise OptionError(
-            f"--resume latest continues run {run_dir.name} with the options it was started with, and these "
+            f"'latest' continues run {run_dir.name} with the options it was started with, and these "
             f"differ: {'; '.join(changed)}; only {_may_change()} may change; to train with other options, "
-            f"{restart}"
+            f"{restart}", param="resume"
         )
 
 
 def _may_change() -> str:
-    """'--kimg, --snap, --tick and --workers': the options `--resume latest` may change."""
-    flags = [option_name(name) for name in RESUME_LATEST_OPTIONS]
-    return f"{', '.join(flags[:-1])} and {flags[-1]}"
+    """'`kimg`, `snap`, `kimg_per_tick` and `workers`': the options 'latest' may change."""
+    names = [f"`{name}`" for name in RESUME_LATEST_OPTIONS]
+    return f"{', '.join(names[:-1])} and {names[-1]}"
 
 
 def _data_path(data: str | None, recorded: RecordedRun, run_dir: Path) -> str:
@@ -182,8 +184,8 @@ def _data_path(data: str | None, recorded: RecordedRun, run_dir: Path) -> str:
     data = recorded.fingerprint["path"] if recorded.fingerprint else recorded.data
     if not Path(data).exists():
         raise OptionError(
-            f"--resume latest: the dataset of run {run_dir.name}, '{data}', no longer exists; give its new "
-            "location with --data"
+            f"the dataset of run {run_dir.name}, '{data}', no longer exists; give its new location",
+            param="data",
         )
     return data
 
@@ -198,9 +200,9 @@ def _check_same_data(
         differences.append("other labels")
     if differences:
         raise OptionError(
-            f"--data {data} is not the dataset run {run_dir.name} was trained on ('{recorded['path']}'; "
-            f"{', '.join(differences)}); --resume latest continues a run on its own data; to train on "
-            f"this data, {restart}"
+            f"{data} is not the dataset run {run_dir.name} was trained on ('{recorded['path']}'; "
+            f"{', '.join(differences)}); `resume` latest continues a run on its own data; to train on "
+            f"this data, {restart}", param="data"
         )
 
 

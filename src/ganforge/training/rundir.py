@@ -43,7 +43,7 @@ def snapshot_name(cur_nimg: int, exact: bool = False) -> str:
 def new_run_dir(outdir: str | os.PathLike[str], desc: str) -> Path:
     """Create and return ``{outdir}/{next id:05d}-{desc}``; ids continue after the largest one there.
 
-    A folder that cannot be created raises `OutputError` naming --outdir and the cause.
+    A folder that cannot be created raises `OutputError` naming `outdir` and the cause.
     """
     outdir = Path(outdir)
     try:
@@ -52,9 +52,11 @@ def new_run_dir(outdir: str | os.PathLike[str], desc: str) -> Path:
         run_dir = outdir / f"{max(ids, default=-1) + 1:05d}-{desc}"
         run_dir.mkdir()
     except OutputError as exc:
-        raise OutputError(f"--outdir: {exc}") from exc
+        raise OutputError(exc.message, param="outdir") from exc
     except OSError as exc:
-        raise OutputError(f"--outdir: {output_error(exc.filename or outdir, exc, folder=True)}") from exc
+        raise OutputError(
+            output_error(exc.filename or outdir, exc, folder=True).message, param="outdir"
+        ) from exc
     return run_dir
 
 
@@ -71,7 +73,7 @@ def _training_order(snapshot: Path) -> tuple[int, bool]:
 
 
 def latest_run(outdir: str | os.PathLike[str]) -> Path:
-    """The newest run in `outdir` that has a snapshot (`--resume latest`)."""
+    """The newest run in `outdir` that has a snapshot (what `resume='latest'` continues)."""
     outdir = Path(outdir)
     runs = sorted(
         ((int(m.group(1)), p) for p in (outdir.iterdir() if outdir.is_dir() else []) if p.is_dir()
@@ -82,8 +84,8 @@ def latest_run(outdir: str | os.PathLike[str]) -> Path:
         if run_snapshots(run_dir):
             return run_dir
     raise OptionError(
-        f"--resume latest: no run folder in '{outdir}' holds a network-snapshot-*.pt; "
-        "check --outdir or start a new run without --resume"
+        f"'latest' finds no run folder in '{outdir}' that holds a network-snapshot-*.pt; "
+        "check `outdir` or start a new run without `resume`", param="resume"
     )
 
 

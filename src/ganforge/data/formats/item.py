@@ -10,7 +10,8 @@ from typing import Any
 
 import numpy as np
 
-Label = int | list[float] | None
+Label = int | list[int] | list[float] | None
+"""A class index, a multi-hot 0/1 vector, a vector of numbers, or no label."""
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -10,9 +11,28 @@ import numpy as np
 from ganforge.data.formats.item import Label
 from ganforge.errors import DatasetError
 
+LABEL_KINDS = ("none", "class", "multi-hot", "continuous")
+"""What a dataset's labels are: absent, one class index per image, a 0/1 vector (several classes
+at once) or a vector of numbers (continuous attributes)."""
 
-def _parse_label(value: Any, where: str) -> int | list[float]:
-    """A class index (non-negative int) or a vector of numbers; anything else is an error."""
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int | np.integer) and not isinstance(value, bool)
+
+
+def label_kind(labels: Sequence[Any]) -> str:
+    """The kind (one of LABEL_KINDS) of consistent labels: a list of integer 0/1 vectors is multi-hot."""
+    if not labels or labels[0] is None:
+        return "none"
+    if _is_int(labels[0]):
+        return "class"
+    if all(_is_int(v) and v in (0, 1) for label in labels for v in label):
+        return "multi-hot"
+    return "continuous"
+
+
+def _parse_label(value: Any, where: str) -> Label:
+    """A class index (non-negative int) or a vector of numbers (ints kept); anything else is an error."""
     if isinstance(value, int) and not isinstance(value, bool):
         if value < 0:
             raise DatasetError(f"{where}: class label {value} is negative; class indices start at 0.")
@@ -20,7 +40,7 @@ def _parse_label(value: Any, where: str) -> int | list[float]:
     if isinstance(value, list) and all(
         isinstance(v, int | float) and not isinstance(v, bool) for v in value
     ):
-        return [float(v) for v in value]
+        return list(value)
     raise DatasetError(f"{where}: label {value!r} is neither a class index nor a list of numbers.")
 
 
@@ -47,7 +67,7 @@ def dataset_json_labels(text: str, names: list[str], where: str) -> list[Label]:
         return [None] * len(names)
     if not isinstance(entries, list):
         raise DatasetError(f'{where}: "labels" must be a list of [file, label] pairs or null.')
-    table: dict[str, int | list[float]] = {}
+    table: dict[str, Label] = {}
     for entry in entries:
         if not (isinstance(entry, list) and len(entry) == 2 and isinstance(entry[0], str)):
             raise DatasetError(f"{where}: label entry {entry!r} is not a [file, label] pair.")

@@ -16,6 +16,10 @@ the pixels ("conv_cond_concat"), to each convolution's input::
     D: [img, c] -> conv (img_channels + c_dim) -> lrelu -> [., c] -> conv (df + c_dim) -> BN, lrelu
          -> flatten -> [., c] -> linear dfc -> BN, lrelu -> [., c] -> linear -> 1 logit
 
+ganforge's one addition, ``img_aspect=(aw, ah)``, makes W x H = (R aw) x (R ah) images (one of aw,
+ah is 1, the other 1, 2 or 4): the first and last feature maps are that many times wider or
+higher; R = `img_resolution` is the shorter side, and the default (1, 1) is the square network.
+
 The reference's conditional sigmoid output (images in [0, 1]) is rescaled to ganforge's [-1, 1]
 as ``2 * sigmoid(x) - 1``. All convolutions are 5x5 with stride 2 and every conv/linear layer has a
 bias, as in the reference; batch norm uses eps 1e-5 and running-average momentum 0.1 (TF decay 0.9).
@@ -28,6 +32,8 @@ exactly DCGAN's prior whichever tool drew the latents.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import torch
 from torch import nn
@@ -45,6 +51,7 @@ from ganforge.models.dcgan.layers import (
     uniform_latents,
 )
 from ganforge.ops.init_args import records_init_args
+from ganforge.ops.resolution import check_aspect
 
 
 @records_init_args
@@ -59,19 +66,21 @@ class Generator(nn.Module):
         img_channels: int = 3,
         gf_dim: int = 64,
         gfc_dim: int = 1024,
+        img_aspect: Sequence[int] = (1, 1),
     ) -> None:
         super().__init__()
         check_resolution(img_resolution, c_dim)
+        check_aspect(img_aspect)
         self.z_dim = z_dim
         self.c_dim = c_dim
         self.img_resolution = img_resolution
+        self.img_width, self.img_height = img_resolution * img_aspect[0], img_resolution * img_aspect[1]
         self.img_channels = img_channels
+        size = (self.img_width, self.img_height)
         if c_dim > 0:
-            self.net: nn.Module = ConditionalGenerator(
-                z_dim, c_dim, img_resolution, img_channels, gf_dim, gfc_dim
-            )
+            self.net: nn.Module = ConditionalGenerator(z_dim, c_dim, size, img_channels, gf_dim, gfc_dim)
         else:
-            self.net = UnconditionalGenerator(z_dim, img_resolution, img_channels, gf_dim)
+            self.net = UnconditionalGenerator(z_dim, size, img_channels, gf_dim)
         self.apply(init_weights_)
 
     def forward(
@@ -82,7 +91,7 @@ class Generator(nn.Module):
         truncation_cutoff: int | None = None,
         noise_mode: str = "const",
     ) -> torch.Tensor:
-        """Images [N, img_channels, R, R] in [-1, 1] for standard-normal z [N, z_dim] and labels c.
+        """Images [N, img_channels, H, W] in [-1, 1] for standard-normal z [N, z_dim] and labels c.
 
         c is [N, c_dim] (one-hot classes) for a conditional network and ignored otherwise. DCGAN has
         no average latent to truncate toward and no noise inputs: `truncation_psi` other than 1
@@ -90,8 +99,8 @@ class Generator(nn.Module):
         """
         if truncation_psi != 1:
             raise OptionError(
-                f"--trunc {truncation_psi}: a DCGAN generator has no truncation trick (no average latent "
-                "to truncate toward); use --trunc 1 (truncation_psi=1)"
+                "truncation is not defined for DCGAN (no average latent to truncate toward); leave it at 1, "
+                f"not {truncation_psi:g}", param="truncation_psi"
             )
         if z.ndim != 2 or z.shape[1] != self.z_dim:
             raise ValueError(f"z must have shape [N, {self.z_dim}], got {list(z.shape)}")
@@ -110,23 +119,25 @@ class Discriminator(nn.Module):
         img_channels: int = 3,
         df_dim: int = 64,
         dfc_dim: int = 1024,
+        img_aspect: Sequence[int] = (1, 1),
     ) -> None:
         super().__init__()
         check_resolution(img_resolution, c_dim)
+        check_aspect(img_aspect)
         self.c_dim = c_dim
         self.img_resolution = img_resolution
+        self.img_width, self.img_height = img_resolution * img_aspect[0], img_resolution * img_aspect[1]
         self.img_channels = img_channels
+        size = (self.img_width, self.img_height)
         if c_dim > 0:
-            self.net: nn.Module = ConditionalDiscriminator(
-                c_dim, img_resolution, img_channels, df_dim, dfc_dim
-            )
+            self.net: nn.Module = ConditionalDiscriminator(c_dim, size, img_channels, df_dim, dfc_dim)
         else:
-            self.net = UnconditionalDiscriminator(img_resolution, img_channels, df_dim)
+            self.net = UnconditionalDiscriminator(size, img_channels, df_dim)
         self.apply(init_weights_)
 
     def forward(self, img: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
-        """Logits [N, 1] (real: high) for images [N, img_channels, R, R] in [-1, 1] and labels c."""
-        expected = [self.img_channels, self.img_resolution, self.img_resolution]
+        """Logits [N, 1] (real: high) for images [N, img_channels, H, W] in [-1, 1] and labels c."""
+        expected = [self.img_channels, self.img_height, self.img_width]
         if img.ndim != 4 or list(img.shape[1:]) != expected:
             raise ValueError(f"img must have shape [N, *{expected}], got {list(img.shape)}")
         labels = check_labels(c, self.c_dim, img.shape[0])

@@ -62,12 +62,12 @@ def check_labels(c: torch.Tensor | None, c_dim: int, n: int) -> torch.Tensor | N
 
 
 class UnconditionalGenerator(nn.Module):
-    """z [N, z_dim] -> images [N, img_channels, R, R] in (-1, 1)."""
+    """z [N, z_dim] -> images [N, img_channels, H, W] in (-1, 1); `size` is (W, H)."""
 
-    def __init__(self, z_dim: int, img_resolution: int, img_channels: int, gf_dim: int) -> None:
+    def __init__(self, z_dim: int, size: tuple[int, int], img_channels: int, gf_dim: int) -> None:
         super().__init__()
-        self.base = img_resolution // 16
-        self.fc = nn.Linear(z_dim, gf_dim * 8 * self.base**2)
+        self.base = (size[1] // 16, size[0] // 16)
+        self.fc = nn.Linear(z_dim, gf_dim * 8 * self.base[0] * self.base[1])
         self.bn0 = nn.BatchNorm2d(gf_dim * 8)
         widths = [gf_dim * 8, gf_dim * 4, gf_dim * 2, gf_dim]
         self.deconvs = nn.ModuleList(deconv(a, b) for a, b in zip(widths[:-1], widths[1:], strict=True))
@@ -75,7 +75,7 @@ class UnconditionalGenerator(nn.Module):
         self.to_img = deconv(gf_dim, img_channels)
 
     def forward(self, z: torch.Tensor, c: torch.Tensor | None) -> torch.Tensor:
-        x = self.fc(z).view(z.shape[0], -1, self.base, self.base)
+        x = self.fc(z).view(z.shape[0], -1, *self.base)
         x = torch.relu(self.bn0(x))
         for layer, bn in zip(self.deconvs, self.bns, strict=True):
             x = torch.relu(bn(layer(x)))
@@ -83,17 +83,18 @@ class UnconditionalGenerator(nn.Module):
 
 
 class ConditionalGenerator(nn.Module):
-    """(z [N, z_dim], c [N, c_dim]) -> images [N, img_channels, R, R] in (-1, 1)."""
+    """(z [N, z_dim], c [N, c_dim]) -> images [N, img_channels, H, W] in (-1, 1); `size` is (W, H)."""
 
     def __init__(
-        self, z_dim: int, c_dim: int, img_resolution: int, img_channels: int, gf_dim: int, gfc_dim: int
+        self, z_dim: int, c_dim: int, size: tuple[int, int], img_channels: int, gf_dim: int, gfc_dim: int
     ) -> None:
         super().__init__()
-        self.base = img_resolution // 4
+        self.base = (size[1] // 4, size[0] // 4)
+        features = gf_dim * 2 * self.base[0] * self.base[1]
         self.fc0 = nn.Linear(z_dim + c_dim, gfc_dim)
         self.bn0 = nn.BatchNorm1d(gfc_dim)
-        self.fc1 = nn.Linear(gfc_dim + c_dim, gf_dim * 2 * self.base**2)
-        self.bn1 = nn.BatchNorm1d(gf_dim * 2 * self.base**2)
+        self.fc1 = nn.Linear(gfc_dim + c_dim, features)
+        self.bn1 = nn.BatchNorm1d(features)
         self.deconv2 = deconv(gf_dim * 2 + c_dim, gf_dim * 2)
         self.bn2 = nn.BatchNorm2d(gf_dim * 2)
         self.to_img = deconv(gf_dim * 2 + c_dim, img_channels)
@@ -101,21 +102,21 @@ class ConditionalGenerator(nn.Module):
     def forward(self, z: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
         x = torch.relu(self.bn0(self.fc0(torch.cat([z, c], dim=1))))
         x = torch.relu(self.bn1(self.fc1(torch.cat([x, c], dim=1))))
-        x = conv_cond_concat(x.view(z.shape[0], -1, self.base, self.base), c)
+        x = conv_cond_concat(x.view(z.shape[0], -1, *self.base), c)
         x = conv_cond_concat(torch.relu(self.bn2(self.deconv2(x))), c)
         return torch.sigmoid(self.to_img(x)) * 2 - 1
 
 
 class UnconditionalDiscriminator(nn.Module):
-    """Images [N, img_channels, R, R] -> logits [N, 1]."""
+    """Images [N, img_channels, H, W] -> logits [N, 1]; `size` is (W, H)."""
 
-    def __init__(self, img_resolution: int, img_channels: int, df_dim: int) -> None:
+    def __init__(self, size: tuple[int, int], img_channels: int, df_dim: int) -> None:
         super().__init__()
         self.conv0 = conv(img_channels, df_dim)
         widths = [df_dim, df_dim * 2, df_dim * 4, df_dim * 8]
         self.convs = nn.ModuleList(conv(a, b) for a, b in zip(widths[:-1], widths[1:], strict=True))
         self.bns = nn.ModuleList(nn.BatchNorm2d(b) for b in widths[1:])
-        self.fc = nn.Linear(df_dim * 8 * (img_resolution // 16) ** 2, 1)
+        self.fc = nn.Linear(df_dim * 8 * (size[0] // 16) * (size[1] // 16), 1)
 
     def forward(self, img: torch.Tensor, c: torch.Tensor | None) -> torch.Tensor:
         x = nn.functional.leaky_relu(self.conv0(img), LRELU_SLOPE)
@@ -125,14 +126,16 @@ class UnconditionalDiscriminator(nn.Module):
 
 
 class ConditionalDiscriminator(nn.Module):
-    """(images [N, img_channels, R, R], labels c [N, c_dim]) -> logits [N, 1]."""
+    """(images [N, img_channels, H, W], labels c [N, c_dim]) -> logits [N, 1]; `size` is (W, H)."""
 
-    def __init__(self, c_dim: int, img_resolution: int, img_channels: int, df_dim: int, dfc_dim: int) -> None:
+    def __init__(
+        self, c_dim: int, size: tuple[int, int], img_channels: int, df_dim: int, dfc_dim: int
+    ) -> None:
         super().__init__()
         self.conv0 = conv(img_channels + c_dim, img_channels + c_dim)
         self.conv1 = conv(img_channels + 2 * c_dim, df_dim + c_dim)
         self.bn1 = nn.BatchNorm2d(df_dim + c_dim)
-        self.fc2 = nn.Linear((df_dim + c_dim) * (img_resolution // 4) ** 2 + c_dim, dfc_dim)
+        self.fc2 = nn.Linear((df_dim + c_dim) * (size[0] // 4) * (size[1] // 4) + c_dim, dfc_dim)
         self.bn2 = nn.BatchNorm1d(dfc_dim)
         self.fc3 = nn.Linear(dfc_dim + c_dim, 1)
 

@@ -123,8 +123,8 @@ class Generator(nn.Module):
         """
         if truncation_psi != 1:
             raise OptionError(
-                f"truncation_psi={truncation_psi}: an R3GAN generator has no truncation trick (no average "
-                "latent to truncate toward); use truncation_psi=1"
+                "truncation is not defined for R3GAN (no average latent to truncate toward); leave it at 1, "
+                f"not {truncation_psi:g}", param="truncation_psi"
             )
         if z.ndim != 2 or z.shape[1] != self.z_dim:
             raise ValueError(f"z must have shape [N, {self.z_dim}], got {list(z.shape)}")

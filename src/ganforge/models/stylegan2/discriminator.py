@@ -2,12 +2,16 @@
 then a 4x4 epilogue with minibatch standard deviation and an optional label projection.
 
 Constructor arguments, attribute names and parameter/buffer names follow the official StyleGAN2-ADA
-release, so its weights load with ``load_state_dict(strict=True)``.
+release, so its weights load with ``load_state_dict(strict=True)``. ganforge's one addition,
+``epilogue_kwargs={"img_aspect": (aw, ah)}``, reads non-square images: every block sees maps aw
+times as wide and ah times as high as the square network's and the epilogue ends on 4ah x 4aw
+(`img_resolution` is the shorter side); the default (1, 1) is the official square network.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -21,16 +25,17 @@ from ganforge.models.stylegan2.layers import (
 )
 from ganforge.ops.init_args import records_init_args
 from ganforge.ops.minibatch_std import MinibatchStdLayer
-from ganforge.ops.resolution import resolution_log2
+from ganforge.ops.resolution import check_aspect, resolution_log2
 from ganforge.ops.upfirdn2d import downsample2d, setup_filter
 
 
-def _check_shape(name: str, t: torch.Tensor, channels: int, resolution: int) -> None:
-    """Raise a clear error when `t` is not [N, channels, resolution, resolution]."""
-    if t.ndim != 4 or tuple(t.shape[1:]) != (channels, resolution, resolution):
-        raise ValueError(
-            f"{name} must have shape [N, {channels}, {resolution}, {resolution}], got {list(t.shape)}"
-        )
+def _check_shape(
+    name: str, t: torch.Tensor, channels: int, resolution: int, aspect: Sequence[int] = (1, 1)
+) -> None:
+    """Raise a clear error when `t` is not [N, channels, resolution * aspect height, * aspect width]."""
+    height, width = resolution * aspect[1], resolution * aspect[0]
+    if t.ndim != 4 or tuple(t.shape[1:]) != (channels, height, width):
+        raise ValueError(f"{name} must have shape [N, {channels}, {height}, {width}], got {list(t.shape)}")
 
 
 def _compute_dtype(use_fp16: bool, force_fp32: bool, ref: torch.Tensor) -> torch.dtype:
@@ -60,6 +65,7 @@ class DiscriminatorBlock(nn.Module):
         use_fp16: bool = False,
         fp16_channels_last: bool = False,
         freeze_layers: int = 0,
+        img_aspect: Sequence[int] = (1, 1),
     ) -> None:
         super().__init__()
         check_architecture(architecture)
@@ -70,6 +76,7 @@ class DiscriminatorBlock(nn.Module):
         resample_filter = [1, 3, 3, 1] if resample_filter is None else list(resample_filter)
         self.in_channels = in_channels
         self.resolution = resolution
+        self.img_aspect = tuple(img_aspect)
         self.img_channels = img_channels
         self.first_layer_idx = first_layer_idx
         self.architecture = architecture
@@ -114,13 +121,13 @@ class DiscriminatorBlock(nn.Module):
         memory_format = torch.channels_last if channels_last else torch.contiguous_format
 
         if x is not None:
-            _check_shape("x", x, self.in_channels, self.resolution)
+            _check_shape("x", x, self.in_channels, self.resolution, self.img_aspect)
             x = x.to(dtype=dtype, memory_format=memory_format)
 
         if self.in_channels == 0 or self.architecture == "skip":
             if img is None:
                 raise ValueError(f"block b{self.resolution} needs the image input")
-            _check_shape("img", img, self.img_channels, self.resolution)
+            _check_shape("img", img, self.img_channels, self.resolution, self.img_aspect)
             img = img.to(dtype=dtype, memory_format=memory_format)
             y = self.fromrgb(img)
             x = y if x is None else x + y
@@ -150,12 +157,14 @@ class DiscriminatorEpilogue(nn.Module):
         mbstd_num_channels: int = 1,
         activation: str = "lrelu",
         conv_clamp: float | None = None,
+        img_aspect: Sequence[int] = (1, 1),
     ) -> None:
         super().__init__()
         check_architecture(architecture)
         self.in_channels = in_channels
         self.cmap_dim = cmap_dim
         self.resolution = resolution
+        self.img_aspect = tuple(img_aspect)
         self.img_channels = img_channels
         self.architecture = architecture
 
@@ -167,17 +176,18 @@ class DiscriminatorEpilogue(nn.Module):
         )
         self.conv = Conv2dLayer(in_channels + mbstd_num_channels, in_channels, kernel_size=3,
                                 activation=activation, conv_clamp=conv_clamp)
-        self.fc = FullyConnectedLayer(in_channels * resolution**2, in_channels, activation=activation)
+        features = in_channels * resolution**2 * img_aspect[0] * img_aspect[1]
+        self.fc = FullyConnectedLayer(features, in_channels, activation=activation)
         self.out = FullyConnectedLayer(in_channels, 1 if cmap_dim == 0 else cmap_dim)
 
     def forward(self, x: torch.Tensor, img: torch.Tensor | None, cmap: torch.Tensor | None) -> torch.Tensor:
         """Scores [N, 1] from 4x4 features (plus the 4x4 image for 'skip', the mapped label if any)."""
-        _check_shape("x", x, self.in_channels, self.resolution)
+        _check_shape("x", x, self.in_channels, self.resolution, self.img_aspect)
         x = x.to(dtype=torch.float32, memory_format=torch.contiguous_format)
         if self.architecture == "skip":
             if img is None:
                 raise ValueError("the skip-architecture epilogue needs the 4x4 image input")
-            _check_shape("img", img, self.img_channels, self.resolution)
+            _check_shape("img", img, self.img_channels, self.resolution, self.img_aspect)
             x = x + self.fromrgb(img.to(dtype=torch.float32, memory_format=torch.contiguous_format))
 
         if self.mbstd is not None:
@@ -225,9 +235,12 @@ class Discriminator(nn.Module):
         block_kwargs = dict(block_kwargs or {})
         mapping_kwargs = dict(mapping_kwargs or {})
         epilogue_kwargs = dict(epilogue_kwargs or {})
+        aspect = tuple(epilogue_kwargs.get("img_aspect", (1, 1)))
+        check_aspect(aspect)
 
         self.c_dim = c_dim
         self.img_resolution = img_resolution
+        self.img_width, self.img_height = img_resolution * aspect[0], img_resolution * aspect[1]
         self.img_resolution_log2 = log2
         self.img_channels = img_channels
         self.block_resolutions = [2**i for i in range(log2, 2, -1)]
@@ -251,6 +264,7 @@ class Discriminator(nn.Module):
                 resolution=res,
                 first_layer_idx=layer_idx,
                 use_fp16=res >= fp16_resolution,
+                img_aspect=aspect,
                 **block_kwargs,
                 **common,
             )
@@ -264,7 +278,7 @@ class Discriminator(nn.Module):
         )
 
     def forward(self, img: torch.Tensor, c: torch.Tensor | None, force_fp32: bool = False) -> torch.Tensor:
-        """Scores [N, 1] for images [N, img_channels, R, R] in [-1, 1] and labels c [N, c_dim]."""
+        """Scores [N, 1] for images [N, img_channels, img_height, img_width] in [-1, 1] and labels c."""
         x = None
         for res in self.block_resolutions:
             x, img = getattr(self, f"b{res}")(x, img, force_fp32=force_fp32)

@@ -3,8 +3,11 @@ resolution (4x4 up to the image size), each with modulated convolutions, per-pix
 architecture of 'orig', 'skip' (summed ToRGB outputs) or 'resnet' (residual blocks).
 
 Constructor arguments, attribute names and parameter/buffer names follow the official StyleGAN2-ADA
-release, so its weights load with ``load_state_dict(strict=True)``. Float16 blocks are used only when
-the tensors live on CUDA; on the CPU every block runs in float32.
+release, so its weights load with ``load_state_dict(strict=True)``. ganforge's one addition,
+``synthesis_kwargs={"img_aspect": (aw, ah)}``, makes non-square images: every feature map is aw
+times as wide and ah times as high as the square network's (the constant starts at 4ah x 4aw), so
+`img_resolution` is the shorter side; the default (1, 1) is the official square network. Float16
+blocks are used only when the tensors live on CUDA; on the CPU every block runs in float32.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from ganforge.models.stylegan2.layers import (
 from ganforge.ops.bias_act import activation_gain, bias_act
 from ganforge.ops.init_args import records_init_args
 from ganforge.ops.modulated_conv2d import modulated_conv2d
-from ganforge.ops.resolution import resolution_log2
+from ganforge.ops.resolution import check_aspect, resolution_log2
 from ganforge.ops.upfirdn2d import setup_filter, upsample2d
 
 NOISE_MODES = ("random", "const", "none")
@@ -50,9 +53,11 @@ class SynthesisLayer(nn.Module):
         resample_filter: Sequence[float] = DEFAULT_FILTER,
         conv_clamp: float | None = None,
         channels_last: bool = False,
+        img_aspect: Sequence[int] = (1, 1),
     ) -> None:
         super().__init__()
         self.resolution = resolution
+        self.shape = (resolution * img_aspect[1], resolution * img_aspect[0])  # (height, width)
         self.up = up
         self.use_noise = use_noise
         self.activation = activation
@@ -64,7 +69,7 @@ class SynthesisLayer(nn.Module):
         self.affine = FullyConnectedLayer(w_dim, in_channels, bias_init=1)
         self.weight = nn.Parameter(conv_weight(out_channels, in_channels, kernel_size, channels_last))
         if use_noise:
-            self.register_buffer("noise_const", torch.randn([resolution, resolution]))
+            self.register_buffer("noise_const", torch.randn(list(self.shape)))
             self.noise_strength = nn.Parameter(torch.zeros([]))
         self.bias = nn.Parameter(torch.zeros([out_channels]))
 
@@ -79,7 +84,7 @@ class SynthesisLayer(nn.Module):
         styles = self.affine(w)
         noise = None
         if self.use_noise and noise_mode == "random":
-            shape = [x.shape[0], 1, self.resolution, self.resolution]
+            shape = [x.shape[0], 1, *self.shape]
             noise = torch.randn(shape, device=x.device) * self.noise_strength
         elif self.use_noise and noise_mode == "const":
             noise = self.noise_const * self.noise_strength
@@ -148,12 +153,14 @@ class SynthesisBlock(nn.Module):
         kernel_size: int = 3,
         use_noise: bool = True,
         activation: str = "lrelu",
+        img_aspect: Sequence[int] = (1, 1),
     ) -> None:
         check_architecture(architecture)
         super().__init__()
         self.in_channels = in_channels
         self.w_dim = w_dim
         self.resolution = resolution
+        self.img_aspect = tuple(img_aspect)
         self.img_channels = img_channels
         self.is_last = is_last
         self.architecture = architecture
@@ -170,10 +177,13 @@ class SynthesisBlock(nn.Module):
             "activation": activation,
             "conv_clamp": conv_clamp,
             "channels_last": self.channels_last,
+            "img_aspect": self.img_aspect,
         }
 
         if in_channels == 0:
-            self.const = nn.Parameter(torch.randn([out_channels, resolution, resolution]))
+            self.const = nn.Parameter(
+                torch.randn([out_channels, resolution * img_aspect[1], resolution * img_aspect[0]])
+            )
         else:
             self.conv0 = SynthesisLayer(
                 in_channels, out_channels, up=2, resample_filter=resample_filter, **layer_kwargs
@@ -233,7 +243,8 @@ class SynthesisBlock(nn.Module):
             x = x.contiguous(memory_format=memory_format)
             x = self.conv1(x, next(w_iter), noise_mode=noise_mode, fused_modconv=fused_modconv)
         else:
-            expected = (self.in_channels, self.resolution // 2, self.resolution // 2)
+            half = self.resolution // 2
+            expected = (self.in_channels, half * self.img_aspect[1], half * self.img_aspect[0])
             if x is None or tuple(x.shape[1:]) != expected:
                 got = None if x is None else tuple(x.shape)
                 raise ValueError(f"block b{self.resolution} expects features [N, *{expected}], got {got}")
@@ -260,7 +271,7 @@ class SynthesisBlock(nn.Module):
 
 @records_init_args
 class SynthesisNetwork(nn.Module):
-    """Maps ws [N, num_ws, w_dim] to images [N, img_channels, img_resolution, img_resolution]."""
+    """Maps ws [N, num_ws, w_dim] to images [N, img_channels, img_height, img_width]."""
 
     def __init__(
         self,
@@ -277,11 +288,15 @@ class SynthesisNetwork(nn.Module):
         kernel_size: int = 3,
         use_noise: bool = True,
         activation: str = "lrelu",
+        img_aspect: Sequence[int] = (1, 1),
     ) -> None:
         log2 = resolution_log2(img_resolution)
+        check_aspect(img_aspect)
         super().__init__()
         self.w_dim = w_dim
         self.img_resolution = img_resolution
+        self.img_width = img_resolution * img_aspect[0]
+        self.img_height = img_resolution * img_aspect[1]
         self.img_resolution_log2 = log2
         self.img_channels = img_channels
         self.block_resolutions = [2**i for i in range(2, self.img_resolution_log2 + 1)]
@@ -306,6 +321,7 @@ class SynthesisNetwork(nn.Module):
                 kernel_size=kernel_size,
                 use_noise=use_noise,
                 activation=activation,
+                img_aspect=img_aspect,
             )
             # Consecutive blocks share a latent: ToRGB of one block uses the next block's conv0 w.
             self.num_ws += block.num_conv + (block.num_torgb if is_last else 0)
@@ -360,6 +376,8 @@ class Generator(nn.Module):
         self.synthesis = SynthesisNetwork(
             w_dim=w_dim, img_resolution=img_resolution, img_channels=img_channels, **synthesis_kwargs
         )
+        self.img_width = self.synthesis.img_width
+        self.img_height = self.synthesis.img_height
         self.num_ws = self.synthesis.num_ws
         self.mapping = MappingNetwork(
             z_dim=z_dim, c_dim=c_dim, w_dim=w_dim, num_ws=self.num_ws, **mapping_kwargs

@@ -1,7 +1,7 @@
 """What every model family gives the training loop, and the Adam settings StyleGAN's families share.
 
 The loop (`ganforge.training.loop`) owns data, rounds, seeding, G_ema, ADA, ticks and snapshots; a
-`ModelFamily` supplies the rest for one run: its presets (`--cfg`), the networks, the loss object,
+`ModelFamily` supplies the rest for one run: its presets (`cfg`), the networks, the loss object,
 the phases with their networks and intervals, the Adam settings, and the per-step schedule (batch
 size, learning rates, level of detail and the matching view of the real images).
 """
@@ -23,6 +23,17 @@ if TYPE_CHECKING:
 ADAM_BETAS = (0.0, 0.99)
 ADAM_EPS = 1e-8
 """Adam settings of the StyleGAN (2019) and StyleGAN2-ADA releases for both networks."""
+
+
+def style_adam_kwargs(lr: float, reg_interval: int | None = None) -> dict[str, Any]:
+    """`torch.optim.Adam` arguments of StyleGAN's families for one network at learning rate `lr`.
+
+    With lazy regularisation every `reg_interval` steps, the main and the regulariser updates share
+    one optimiser; its learning rate and betas are rescaled by interval / (interval + 1) so that the
+    combined updates behave like the unregularised schedule. None (no lazy regulariser): as given.
+    """
+    ratio = 1.0 if reg_interval is None else reg_interval / (reg_interval + 1)
+    return {"lr": lr * ratio, "betas": tuple(beta**ratio for beta in ADAM_BETAS), "eps": ADAM_EPS}
 
 class TrainingLoss(Protocol):
     """What the loop calls on a loss object (`StyleGAN2Loss`, `StyleGANLoss`, `DCGANLoss`)."""
@@ -50,12 +61,14 @@ class PhaseSpec:
 class ModelFamily:
     """The family-specific parts of training; the defaults are those of a fixed-schedule GAN."""
 
-    name: ClassVar[str]  # its `--model` name
-    presets: ClassVar[dict[str, dict[str, Any]]]  # its `--cfg` names -> TrainingConfig fields they set
+    name: ClassVar[str]  # its `model` name
+    presets: ClassVar[dict[str, dict[str, Any]]]  # its `cfg` names -> TrainingConfig fields they set
+    non_square: ClassVar[bool] = False  # whether it trains W x H images (networks take `img_aspect`)
 
-    def __init__(self, config: TrainingConfig, resolution: int) -> None:
+    def __init__(self, config: TrainingConfig, resolution: int, aspect: tuple[int, int] = (1, 1)) -> None:
         self.config = config
-        self.resolution = resolution
+        self.resolution = resolution  # the shorter side of the images
+        self.aspect = aspect  # (width, height) multipliers of the square networks
 
     @staticmethod
     def trains(resolution: int, conditional: bool) -> bool:
@@ -76,8 +89,8 @@ class ModelFamily:
         raise NotImplementedError
 
     def make_compiled_loss(self, G: nn.Module, D: nn.Module, augment_pipe: nn.Module | None) -> TrainingLoss:
-        """A loss running torch.compile'd networks for the main phases (`--compile`)."""
-        raise OptionError(f"--compile is supported for --model stylegan2 only, not {self.config.model}")
+        """A loss running torch.compile'd networks for the main phases (`LoopOptions.compile`)."""
+        raise OptionError(f"supported for `model` stylegan2 only, not {self.config.model}", param="compile")
 
     def phases(self) -> list[PhaseSpec]:
         """The phases of one step, in order."""
@@ -116,7 +129,7 @@ class ModelFamily:
 
     @staticmethod
     def auto_values(resolution: int, num_gpus: int) -> dict[str, Any]:
-        """What `--cfg auto` derives from the resolution and the number of processes (none by default)."""
+        """What `cfg` 'auto' derives from the resolution and the number of processes (none by default)."""
         return {}
 
 

@@ -36,6 +36,7 @@ class DCGANFamily(ModelFamily):
     """DCGAN: sigmoid cross-entropy, Adam(2e-4, 0.5), one D update then `g_steps` G updates per step."""
 
     name = "dcgan"
+    non_square = True
     presets = DCGAN_PRESETS
 
     @staticmethod
@@ -46,16 +47,16 @@ class DCGANFamily(ModelFamily):
     @staticmethod
     def sizes(conditional: bool) -> str:
         step = DCGAN_SIZE_STEP[conditional]
-        kind = "with --cond" if conditional else "without --cond"
+        kind = "with `cond`" if conditional else "without `cond`"
         return f"multiples of {step} {kind} ({step}, {2 * step}, {3 * step}, ...)"
 
     def build_networks(self, channels: int, c_dim: int) -> tuple[nn.Module, nn.Module]:
         c = self.config
         try:
-            G = dcgan.Generator(c.z_dim, c_dim, self.resolution, channels, c.gf_dim, c.gfc_dim)
-            D = dcgan.Discriminator(c_dim, self.resolution, channels, c.df_dim, c.dfc_dim)
+            G = dcgan.Generator(c.z_dim, c_dim, self.resolution, channels, c.gf_dim, c.gfc_dim, self.aspect)
+            D = dcgan.Discriminator(c_dim, self.resolution, channels, c.df_dim, c.dfc_dim, self.aspect)
         except ValueError as exc:
-            raise OptionError(f"--model dcgan cannot train on this dataset: {exc}") from exc
+            raise OptionError(f"`model` dcgan cannot train on this dataset: {exc}") from exc
         return G, D
 
     def make_loss(self, G: nn.Module, D: nn.Module, augment_pipe: nn.Module | None) -> TrainingLoss:

@@ -96,12 +96,12 @@ class R3GANFamily(ModelFamily):
         if resolution not in R3GAN_AUTO:
             sizes = ", ".join(f"{size} px ({name})" for size, name in R3GAN_AUTO.items())
             published = " or ".join(name for name in R3GAN_PRESETS if name not in ("auto", "cpu"))
-            raise OptionError(f"--cfg auto of --model r3gan has presets for {sizes}, not {resolution} px; "
-                              f"give --cfg {published} or cpu")
+            raise OptionError(f"auto of `model` r3gan has presets for {sizes}, not {resolution} px; give "
+                              f"{published} or cpu", param="cfg")
         return R3GAN_PRESETS[R3GAN_AUTO[resolution]]
 
-    def __init__(self, config: TrainingConfig, resolution: int) -> None:
-        super().__init__(config, resolution)
+    def __init__(self, config: TrainingConfig, resolution: int, aspect: tuple[int, int] = (1, 1)) -> None:
+        super().__init__(config, resolution, aspect)
         self.loss: R3GANLoss | None = None
         self.augment_pipe: nn.Module | None = None
         self.values: dict[str, float] = {}
@@ -114,9 +114,9 @@ class R3GANFamily(ModelFamily):
         short = min(len(c.widths), len(c.cardinalities), len(c.blocks))
         if short < stages:
             raise OptionError(
-                f"{self.resolution} px images need {stages} stages from 4 x 4 up, and --cfg {c.cfg} of "
-                f"--model r3gan gives widths, cardinalities and blocks for {short}; give --widths, "
-                f"--cardinalities and --blocks with {stages} entries each"
+                f"{self.resolution} px images need {stages} stages from 4 x 4 up, and `cfg` {c.cfg} of "
+                f"`model` r3gan gives widths, cardinalities and blocks for {short}; give `widths`, "
+                f"`cardinalities` and `blocks` with {stages} entries each", param="widths"
             )
         widths, groups, blocks = c.widths[:stages], c.cardinalities[:stages], c.blocks[:stages]
         G_stages = list(range(max(stages - c.bf16_stages, 0), stages))  # G's largest sizes come last
@@ -129,7 +129,7 @@ class R3GANFamily(ModelFamily):
                                     embed_dim=widths[0] if c_dim else 0,
                                     bf16_stages=[stages - 1 - i for i in G_stages], **common)
         except ValueError as exc:
-            raise OptionError(f"--model r3gan cannot build its networks: {exc}") from exc
+            raise OptionError(f"`model` r3gan cannot build its networks: {exc}", param="widths") from exc
         return G, D
 
     def make_loss(self, G: nn.Module, D: nn.Module, augment_pipe: nn.Module | None) -> TrainingLoss:

@@ -14,12 +14,11 @@ from ganforge.losses.stylegan import StyleGANLoss
 from ganforge.models import stylegan
 from ganforge.ops.scale2d import downscale2d, upscale2d
 from ganforge.training.families.base import (
-    ADAM_BETAS,
-    ADAM_EPS,
     ModelFamily,
     PhaseSpec,
     TrainingLoss,
     power_of_two,
+    style_adam_kwargs,
 )
 
 if TYPE_CHECKING:
@@ -95,8 +94,8 @@ class StyleGANFamily(ModelFamily):
     def sizes(conditional: bool) -> str:
         return "powers of two from 4 (4, 8, 16, ...)"
 
-    def __init__(self, config: TrainingConfig, resolution: int) -> None:
-        super().__init__(config, resolution)
+    def __init__(self, config: TrainingConfig, resolution: int, aspect: tuple[int, int] = (1, 1)) -> None:
+        super().__init__(config, resolution, aspect)
         self.resolution_log2 = int(math.log2(resolution))
         self.lod = self.lod_at(0)
         self.prev_lod: float | None = None  # the lod of the previous step (None before the first)
@@ -115,7 +114,7 @@ class StyleGANFamily(ModelFamily):
                 c_dim, self.resolution, channels, mbstd_group_size=c.mbstd_group, **fmaps
             )
         except ValueError as exc:
-            raise OptionError(f"--model stylegan cannot train on this dataset: {exc}") from exc
+            raise OptionError(f"`model` stylegan cannot train on this dataset: {exc}") from exc
         return G, D
 
     def make_loss(self, G: nn.Module, D: nn.Module, augment_pipe: nn.Module | None) -> TrainingLoss:
@@ -126,8 +125,7 @@ class StyleGANFamily(ModelFamily):
         return [PhaseSpec("Dmain", "D"), PhaseSpec("Gmain", "G")]
 
     def adam_kwargs(self, network: str) -> dict[str, Any]:
-        lr = self.config.glr if network == "G" else self.config.dlr
-        return {"lr": lr, "betas": ADAM_BETAS, "eps": ADAM_EPS}
+        return style_adam_kwargs(self.config.glr if network == "G" else self.config.dlr)
 
     def lod_at(self, cur_nimg: int) -> float:
         """The level of detail of the step at `cur_nimg`."""

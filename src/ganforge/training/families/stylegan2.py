@@ -10,12 +10,11 @@ from torch import nn
 from ganforge.losses import StyleGAN2Loss
 from ganforge.models import stylegan2
 from ganforge.training.families.base import (
-    ADAM_BETAS,
-    ADAM_EPS,
     ModelFamily,
     PhaseSpec,
     TrainingLoss,
     power_of_two,
+    style_adam_kwargs,
 )
 
 PL_BATCH_SHRINK = 2
@@ -51,6 +50,7 @@ class StyleGAN2Family(ModelFamily):
     """StyleGAN2-ADA: lazy R1 and path-length regularisation on one Adam optimiser per network."""
 
     name = "stylegan2"
+    non_square = True
     presets = PRESETS
 
     @staticmethod
@@ -84,14 +84,15 @@ class StyleGAN2Family(ModelFamily):
         conv_clamp = None if c.fp32 else 256
         common = dict(channel_base=c.cbase, channel_max=c.cmax, num_fp16_res=num_fp16_res,
                       conv_clamp=conv_clamp)
+        shape = {} if self.aspect == (1, 1) else {"img_aspect": list(self.aspect)}  # square: official kwargs
         G = stylegan2.Generator(
             z_dim=c.z_dim, c_dim=c_dim, w_dim=c.w_dim, img_resolution=self.resolution, img_channels=channels,
-            mapping_kwargs={"num_layers": c.map}, synthesis_kwargs=common,
+            mapping_kwargs={"num_layers": c.map}, synthesis_kwargs={**common, **shape},
         )
         D = stylegan2.Discriminator(
             c_dim=c_dim, img_resolution=self.resolution, img_channels=channels,
             architecture=c.d_architecture, block_kwargs={"freeze_layers": c.freezed},
-            epilogue_kwargs={"mbstd_group_size": c.mbstd_group}, **common,
+            epilogue_kwargs={"mbstd_group_size": c.mbstd_group, **shape}, **common,
         )
         return G, D
 
@@ -121,11 +122,7 @@ class StyleGAN2Family(ModelFamily):
         return phases
 
     def adam_kwargs(self, network: str) -> dict[str, Any]:
-        """With lazy regularisation every `interval` steps, the main and the regulariser updates share
-        one optimiser; its learning rate and betas are rescaled by interval / (interval + 1) so that
-        the combined updates behave like the unregularised schedule."""
         c = self.config
         lr, interval = {"G": (c.glr, c.G_reg_interval), "D": (c.dlr, c.D_reg_interval)}[network]
-        ratio = 1.0 if interval is None else interval / (interval + 1)
-        return {"lr": lr * ratio, "betas": tuple(beta**ratio for beta in ADAM_BETAS), "eps": ADAM_EPS}
+        return style_adam_kwargs(lr, interval)
 

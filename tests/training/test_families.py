@@ -372,7 +372,7 @@ def test_conditional_cpu_preset_learns_the_digits(
 ) -> None:
     """A few kimg of a family's conditional cpu preset on the digits lower fid_digits and raise
     class_acc of G_ema (after the first step vs at the end, 500 generated images each). On one core
-    StyleGAN2 takes about 2 min, StyleGAN 3 min, DCGAN 30 s; R3GAN took 3 min at load average 10."""
+    StyleGAN2 takes about 2 min, StyleGAN 3 min, DCGAN 30 s, R3GAN about 1 min (65 s at load 4)."""
     kimg, overrides, fid_factor, min_acc = DIGITS_RUNS[model]
     for name, folder in (("GANFORGE_CACHE_DIR", "cache"), ("GANFORGE_DETECTOR_DIR", "detectors")):
         monkeypatch.setenv(name, str(tmp_path / folder))

@@ -32,13 +32,19 @@ FAMILIES = {
     "stylegan-cond": ("stylegan", True),
     "stylegan2": ("stylegan2", False),
     "stylegan2-cond": ("stylegan2", True),
+    "r3gan": ("r3gan", False),
+    "r3gan-cond": ("r3gan", True),
 }
 
 
-def run_family(name: str, data: Path, outdir: Path, kimg: float, num_gen: int) -> dict[str, float]:
+def run_family(
+    name: str, data: Path, outdir: Path, kimg: float, num_gen: int, d_reg_interval: int | None = None
+) -> dict[str, float]:
     """Train family `name` for `kimg` on `data`; its metrics after the first step and at the end."""
     model, cond = FAMILIES[name]
     overrides: dict[str, object] = {"model": model, "cond": cond}
+    if d_reg_interval is not None:
+        overrides["D_reg_interval"] = d_reg_interval
     config = resolve_config("cpu", 32, 1, overrides)
     config = dataclasses.replace(config, kimg=kimg, kimg_per_tick=kimg, snap=1, workers=0)
     run_dir = new_run_dir(outdir, name)
@@ -61,13 +67,15 @@ def main() -> None:
     parser.add_argument("--kimg", type=float, default=4.0, help="training length per family")
     parser.add_argument("--num-gen", type=int, default=2000, help="generated images per metric")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    parser.add_argument("--d-reg-interval", type=int, default=None,
+                        help="D's lazy regularisation interval (stylegan2, r3gan); default: the preset's")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "digits.zip"
         create_dataset("demo:digits", data)
         for name in args.families.split(","):
-            results = run_family(name, data, Path(tmp) / "runs", args.kimg, args.num_gen)
+            results = run_family(name, data, Path(tmp) / "runs", args.kimg, args.num_gen, args.d_reg_interval)
             figures = "  ".join(f"{key} {value:.3f}" for key, value in results.items())
             print(f"{name:<11} kimg {args.kimg:g}  {figures}", flush=True)
 

@@ -247,9 +247,11 @@ def test_presets() -> None:
         "cutout": {"cutout"}, "bg": blit | geom, "bgc": blit | geom | color,
         "bgcf": blit | geom | color | {"imgfilter"}, "bgcfn": blit | geom | color | {"imgfilter", "noise"},
         "bgcfnc": blit | geom | color | {"imgfilter", "noise", "cutout"},
+        "r3gan": blit | geom | color | {"cutout"},
     }  # fmt: skip
     assert {name: set(spec) for name, spec in AUGMENT_PRESETS.items()} == expected
-    assert all(v == 1 for spec in AUGMENT_PRESETS.values() for v in spec.values())
+    assert all(v == 1 for name, spec in AUGMENT_PRESETS.items() for v in spec.values() if name != "r3gan")
+    assert {AUGMENT_PRESETS["r3gan"][name] for name in color} == {0.5}  # R3GAN's colour at half strength
     pipe = build_augment_pipe("bgc", xint_max=0.25)
     assert pipe.xflip == 1 and pipe.saturation == 1 and pipe.imgfilter == 0 and pipe.xint_max == 0.25
     with pytest.raises(OptionError, match="bgcx"):

@@ -243,11 +243,11 @@ def test_images_a_family_cannot_train_are_one_line(
     err = _main(capsys, "--data", str(tiny), *outdir)
     assert err == (f"Error: dataset '{tiny}' has 4x4 images, which --model stylegan2 cannot train: it "
                    "trains powers of two from 8 (8, 16, 32, ...); make the dataset at one of those sizes "
-                   "(`ganforge dataset create --resolution N`), or train it with --model stylegan\n")
+                   "(`ganforge dataset create --resolution N`), or train it with --model stylegan or r3gan\n")
     err = _main(capsys, "--data", str(make_dataset(tmp_path / "d8.zip", count=4, resolution=8)), *outdir,
                 "--model", "dcgan")
     assert "8x8 images, which --model dcgan cannot train: it trains multiples of 16 without --cond" in err
-    assert err.endswith("--resolution N`), or train it with --model stylegan2 or stylegan\n")
+    assert err.endswith("--resolution N`), or train it with --model stylegan2 or stylegan or r3gan\n")
     assert not list((tmp_path / "runs").iterdir())
 
 

@@ -355,11 +355,13 @@ def digits(tmp_path_factory: pytest.TempPathFactory) -> Path:
 # Measured runs: StyleGAN2 (as `make demo` trains it) 169 -> 79 and 0.11 -> 0.36, where the preset's
 # earlier gamma 0.05 reached fid_digits 91 at best and then collapsed; StyleGAN, grown from 16 x 16
 # with 1 + 1 kimg per level so that two of the four kimg train at full size, 175 -> 47 and
-# 0.09 -> 0.37 (2000 images); DCGAN 1060 -> 104 and 0.10 -> 0.63 at 3 kimg (1000 images).
+# 0.09 -> 0.37 (2000 images); DCGAN 1060 -> 104 and 0.10 -> 0.63 at 3 kimg (1000 images); R3GAN
+# 320 -> 111 and 0.09 -> 0.47 at 2 kimg (500 images).
 DIGITS_RUNS: dict[str, tuple[int, dict[str, object], float, float]] = {
     "stylegan2": (4, {}, 1.5, 0.25),
     "stylegan": (4, dict(lod_initial_resolution=16, lod_training_kimg=1, lod_transition_kimg=1), 2, 0.25),
     "dcgan": (3, {}, 3, 0.4),
+    "r3gan": (2, {}, 2, 0.3),
 }
 
 
@@ -370,7 +372,7 @@ def test_conditional_cpu_preset_learns_the_digits(
 ) -> None:
     """A few kimg of a family's conditional cpu preset on the digits lower fid_digits and raise
     class_acc of G_ema (after the first step vs at the end, 500 generated images each). On one core
-    StyleGAN2 takes about 2 min, StyleGAN 3 min, DCGAN 30 s."""
+    StyleGAN2 takes about 2 min, StyleGAN 3 min, DCGAN 30 s, R3GAN about 1 min (65 s at load 4)."""
     kimg, overrides, fid_factor, min_acc = DIGITS_RUNS[model]
     for name, folder in (("GANFORGE_CACHE_DIR", "cache"), ("GANFORGE_DETECTOR_DIR", "detectors")):
         monkeypatch.setenv(name, str(tmp_path / folder))

@@ -12,6 +12,7 @@ import pytest
 
 import ganforge
 from ganforge.cli.command import in_options
+from ganforge.cli.options import INT_LIST
 from ganforge.cli.train import train_command
 from ganforge.errors import OptionError
 from ganforge.training.config import MODEL_PRESETS, resolve_config
@@ -29,7 +30,8 @@ from ganforge.training.options import (
 SRC = Path(ganforge.__file__).parent
 LOOP_PARAMS = {"data", "outdir", "device", "compile_", "grid", "metric_names"}
 """`ganforge train` options that are not training options (how to run, not what is learned)."""
-CLICK_TYPES = {int: click.INT, float: click.FLOAT, str: click.STRING, str | None: click.STRING}
+CLICK_TYPES = {int: click.INT, float: click.FLOAT, str: click.STRING, str | None: click.STRING,
+               list[int]: INT_LIST}
 
 
 def _params() -> dict[str, click.Option]:

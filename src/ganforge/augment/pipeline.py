@@ -55,6 +55,7 @@ AUGMENT_PRESETS: dict[str, dict[str, float]] = {
     "bgcf": {**_BLIT, **_GEOM, **_COLOR, "imgfilter": 1},
     "bgcfn": {**_BLIT, **_GEOM, **_COLOR, "imgfilter": 1, "noise": 1},
     "bgcfnc": {**_BLIT, **_GEOM, **_COLOR, "imgfilter": 1, "noise": 1, "cutout": 1},
+    "r3gan": {**_BLIT, **_GEOM, **{name: 0.5 for name in _COLOR}, "cutout": 1},  # R3GAN's train.py
 }
 """The paper's augmentation sets (training's `augpipe`): name -> AugmentPipe multipliers."""
 

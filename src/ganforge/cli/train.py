@@ -14,14 +14,14 @@ import click
 
 from ganforge.cli.command import GanforgeCommand
 from ganforge.cli.metrics import parse_metric_names
-from ganforge.cli.options import device_option
+from ganforge.cli.options import INT_LIST, device_option
 from ganforge.training.config import CFG_NAMES, shown_default
 from ganforge.training.distributed import shutdown
 from ganforge.training.launch import launch
 from ganforge.training.loop import LoopOptions
 from ganforge.training.options import OPTIONS, TRAIN_OPTIONS, Option
 
-_CLICK_TYPES: dict[Any, Any] = {int: int, float: float, str: str, str | None: str}
+_CLICK_TYPES: dict[Any, Any] = {int: int, float: float, str: str, str | None: str, list[int]: INT_LIST}
 
 
 def _config_option(option: Option) -> Callable[[Callable[..., Any]], Callable[..., Any]]:

@@ -21,13 +21,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
-import torch
 from torch import nn
 
 from ganforge.augment.pipeline import AugmentPipe
 from ganforge.compat.bounded import rebuild_network
 from ganforge.compat.checkpoint import HEAD_BYTES, ZIP_MAGIC, is_checkpoint
-from ganforge.compat.safe_unpickle import OfficialObject, TorchModuleRecord, safe_load
+from ganforge.compat.r3gan import convert_r3gan_pickle, is_r3gan_pickle
+from ganforge.compat.records import collect_tensors
+from ganforge.compat.safe_unpickle import OfficialObject, safe_load
 from ganforge.compat.tf_legacy import convert_tf_pickle, is_tf_pickle
 from ganforge.errors import NetworkFileError
 from ganforge.fileio import atomic_path
@@ -115,7 +116,8 @@ def load_network_pkl(source: NetworkSource) -> dict[str, Any]:
     (`training_set_kwargs` a dict). A pickle holding one bare network returns it as {'G_ema': G}
     for a Generator, {'D': D} for a Discriminator, else under its official class name. A legacy
     TensorFlow StyleGAN2, StyleGAN2-ADA or StyleGAN pickle (G, D, Gs) is converted
-    (`ganforge.compat.tf_legacy`) to {'G', 'D', 'G_ema'}.
+    (`ganforge.compat.tf_legacy`) to {'G', 'D', 'G_ema'}; an R3GAN snapshot's networks become
+    `ganforge.models.r3gan` ones (`ganforge.compat.r3gan`).
     """
     with open_source(source) as (f, name):
         return read_network_pkl(f, name)
@@ -136,6 +138,8 @@ def read_network_pkl(f: BinaryIO, name: str) -> dict[str, Any]:
     data = safe_load(f, name)
     if is_tf_pickle(data):
         return convert_tf_pickle(data, name)
+    if is_r3gan_pickle(data):
+        return convert_r3gan_pickle(data, name)
     if isinstance(data, OfficialObject):
         data = {_SINGLE_NETWORK_KEYS.get(data.class_name, data.class_name): data}
     if not isinstance(data, dict):
@@ -187,34 +191,3 @@ def official_kwargs(cls: type[nn.Module], record: OfficialObject, source: str) -
         else:
             kwargs[name] = value
     return kwargs
-
-
-def collect_tensors(
-    record: OfficialObject | TorchModuleRecord, source: str, prefix: str = ""
-) -> dict[str, Any]:
-    """Every persistent parameter and buffer of a record and its sub-records, by dotted official name."""
-    state = record.state
-    skip = state.get("_non_persistent_buffers_set") or set()
-    tensors: dict[str, Any] = {}
-    items = [*_table(state, "_parameters", source).items(), *_table(state, "_buffers", source).items()]
-    for name, tensor in items:
-        if tensor is None or name in skip:
-            continue
-        if not isinstance(tensor, torch.Tensor):
-            raise NetworkFileError(f"{source}: {prefix}{name} is a {type(tensor).__name__}, not a tensor")
-        tensors[prefix + name] = tensor.detach()
-    for name, child in _table(state, "_modules", source).items():
-        if child is None:
-            continue
-        if not isinstance(child, OfficialObject | TorchModuleRecord):
-            raise NetworkFileError(f"{source}: submodule {prefix}{name} is a {type(child).__name__}")
-        tensors.update(collect_tensors(child, source, f"{prefix}{name}."))
-    return tensors
-
-
-def _table(state: dict[str, Any], key: str, source: str) -> dict[str, Any]:
-    """One of a module record's name -> value tables (`_parameters`, `_buffers`, `_modules`)."""
-    table = state.get(key, {})
-    if not isinstance(table, dict):
-        raise NetworkFileError(f"{source}: a module's {key} is a {type(table).__name__}, not a dict")
-    return table

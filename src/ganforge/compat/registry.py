@@ -16,9 +16,9 @@ from torch import nn
 from ganforge.augment.pipeline import AugmentPipe
 from ganforge.compat.bounded import rebuild_network
 from ganforge.errors import NetworkFileError
-from ganforge.models import dcgan, stylegan, stylegan2
+from ganforge.models import dcgan, r3gan, stylegan, stylegan2
 
-NETWORK_PACKAGES = (stylegan2, stylegan, dcgan)
+NETWORK_PACKAGES = (stylegan2, stylegan, dcgan, r3gan)
 """The model families' packages; each lists in `NETWORKS` the classes a checkpoint may hold."""
 
 _CLASSES: dict[str, type[nn.Module]] = {

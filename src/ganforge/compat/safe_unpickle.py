@@ -210,7 +210,7 @@ def _codecs_encode_checked(text: Any, encoding: Any = "utf-8") -> bytes:
 
 _NUMPY_MODULES = ("numpy.core.multiarray", "numpy._core.multiarray")
 
-ALLOWED_GLOBALS: dict[tuple[str, str], Callable[..., Any] | type] = {
+ALLOWED_GLOBALS: dict[tuple[str, str], Callable[..., Any] | type | torch.dtype] = {
     ("torch_utils.persistence", "_reconstruct_persistent_obj"): _reconstruct_persistent,
     ("dnnlib.util", "EasyDict"): dict,
     ("dnnlib", "EasyDict"): dict,
@@ -228,8 +228,23 @@ ALLOWED_GLOBALS: dict[tuple[str, str], Callable[..., Any] | type] = {
     ("numpy._core.numeric", "_frombuffer"): _np_frombuffer_checked,
     ("_codecs", "encode"): _codecs_encode_checked,
     ("dnnlib.tflib.network", "Network"): TFNetworkRecord,
+    **{("torch", name): getattr(torch, name) for name in ("float32", "float16", "bfloat16")},
 }
 """Every global a network file may reference, mapped to what it is allowed to become."""
+
+R3GAN_CLASSES = frozenset({
+    ("training.networks", "Generator"),
+    ("training.networks", "Discriminator"),
+    *(("R3GAN.Networks", name) for name in (
+        "Generator", "Discriminator", "GeneratorStage", "DiscriminatorStage", "GenerativeBasis",
+        "DiscriminativeBasis", "ResidualBlock", "UpsampleLayer", "DownsampleLayer", "Convolution",
+    )),
+    *(("R3GAN.FusedOperators", f"BiasedActivation{kind}") for kind in ("CUDA", "Reference")),
+    *(("R3GAN.Resamplers", f"Interpolative{way}sampler{kind}")
+      for way in ("Up", "Down") for kind in ("CUDA", "Reference")),
+})
+"""The classes of R3GAN (brownvc/R3GAN) that its snapshots pickle by name: read as inert module
+records (`TorchModuleRecord`), like plain `torch.nn` modules; `ganforge.compat.r3gan` rebuilds them."""
 
 _TORCH_MODULE_PREFIX = "torch.nn.modules."
 
@@ -245,7 +260,8 @@ _MAGIC_KINDS = {
 
 
 class SafeUnpickler(pickle.Unpickler):
-    """`pickle.Unpickler` that resolves only `ALLOWED_GLOBALS` (plus inert `torch.nn` module records)."""
+    """`pickle.Unpickler` that resolves only `ALLOWED_GLOBALS` (plus inert records of `torch.nn` modules
+    and of `R3GAN_CLASSES`)."""
 
     def __init__(self, file: BinaryIO, source: str) -> None:
         super().__init__(file)
@@ -257,7 +273,8 @@ class SafeUnpickler(pickle.Unpickler):
         allowed = ALLOWED_GLOBALS.get((module, name))
         if allowed is not None:
             return allowed
-        if module.startswith(_TORCH_MODULE_PREFIX) and name.isidentifier() and name[0].isupper():
+        torch_module = module.startswith(_TORCH_MODULE_PREFIX) and name.isidentifier() and name[0].isupper()
+        if torch_module or (module, name) in R3GAN_CLASSES:
             return self._module_record_type(f"{module}.{name}")
         if module.startswith("dnnlib.tflib"):
             raise NetworkFileError(

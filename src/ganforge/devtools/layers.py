@@ -28,7 +28,8 @@ from pathlib import Path
 
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("__init__", "errors", "fileio", "progress", "ops"),
-    ("data", "models", "models.dcgan", "models.stylegan", "models.stylegan2", "augment", "losses"),
+    ("data", "models", "models.dcgan", "models.stylegan", "models.stylegan2", "models.r3gan", "augment",
+     "losses"),
     ("compat", "detectors"),
     ("inference",),
     ("metrics", "tools", "export"),

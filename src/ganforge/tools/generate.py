@@ -30,7 +30,7 @@ from ganforge.inference.runner import (
     run_generator,
     run_synthesis,
 )
-from ganforge.models import dcgan
+from ganforge.models import dcgan, r3gan
 from ganforge.tools.labels import LabelRecord, check_class_allowed, check_label_vectors, recorded_labels
 
 logger = logging.getLogger(__name__)
@@ -38,7 +38,7 @@ logger = logging.getLogger(__name__)
 GRID_NAME = "grid.png"
 """The file name of the image grid written beside the images (generate --grid, style-mix)."""
 
-_FAMILY_NAMES: dict[type[torch.nn.Module], str] = {dcgan.Generator: "DCGAN"}
+_FAMILY_NAMES: dict[type[torch.nn.Module], str] = {dcgan.Generator: "DCGAN", r3gan.Generator: "R3GAN"}
 """Display names of the generator classes that lack a mapping network."""
 
 

@@ -136,6 +136,8 @@ def _validate(c: TrainingConfig, overrides: dict[str, Any], resolution: int, giv
              _augment_message(c, overrides, "target", "can only be specified with `aug`=ada"), "target")
     _require(not given or c.aug != "noaug" or "augpipe" not in overrides,
              _augment_message(c, overrides, "augpipe", "cannot be specified with `aug`=noaug"), "augpipe")
+    _require(c.aug != "cosine" or c.model == "r3gan",
+             "cosine (a scheduled p) is for `model` r3gan only; use ada, fixed or noaug", "aug")
     initial = c.lod_initial_resolution
     _require(initial >= 4 and initial & (initial - 1) == 0, f"must be a power of two >= 4, got {initial}",
              "lod_initial_resolution")

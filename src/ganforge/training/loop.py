@@ -353,7 +353,8 @@ class _Trainer:
             phase.module.requires_grad_(False)
             self._apply(phase)
 
-        update_ema(self.G_ema, self.G, step_batch, self.cur_nimg, config.ema_kimg, config.ema_rampup)
+        ema_kimg = self.family.ema_kimg_at(self.cur_nimg)
+        update_ema(self.G_ema, self.G, step_batch, self.cur_nimg, ema_kimg, config.ema_rampup)
         self.cur_nimg += step_batch
         self.batch_idx += 1
         if self.ada is not None and self.batch_idx % self.ada.interval == 0:

@@ -26,6 +26,7 @@ _STYLE = frozenset({"stylegan2", "stylegan"})
 _SG2 = frozenset({"stylegan2"})
 _SG1 = frozenset({"stylegan"})
 _DCGAN = frozenset({"dcgan"})
+_R3 = frozenset({"r3gan"})
 FROM_PRESET = "from --cfg"
 """How --help names a default that the preset sets."""
 
@@ -82,7 +83,8 @@ class TrainingConfig:
     """Every knob of a training run; `model` picks the family, and each knob says the families it
     applies to (`MODEL_UNUSED` lists what each family ignores)."""
 
-    model: str = knob("stylegan2", "Model family: stylegan2, stylegan (2019, progressive growing) or dcgan.",
+    model: str = knob("stylegan2", "Model family: stylegan2, stylegan (2019, progressive growing), dcgan or "
+                      "r3gan.",
                       choices=FAMILY_NAMES, default_text="stylegan2",
                       describe=lambda c: None if c.model == "stylegan2" else c.model)
     cond: bool = knob(False, "Condition on the dataset labels.", describe="cond")
@@ -91,16 +93,18 @@ class TrainingConfig:
                     default_text="auto",
                     describe=lambda c: f"auto{c.num_gpus:d}" if c.cfg == "auto" else c.cfg)
     num_gpus: int = knob(1, "Number of training processes (torchrun --nproc_per_node).", flag=False)
-    gamma: float = knob(10.0, "R1 regularisation weight.", families=_STYLE, at_least=0, describe="gamma{:g}")
+    gamma: float = knob(10.0, "R1 regularisation weight (r3gan: of R1 + R2, at the start).",
+                        families=_STYLE | _R3, at_least=0, describe="gamma{:g}")
     kimg: int = knob(25000, "Training length in thousands of real images.", at_least=1, resumable=True,
                      describe="kimg{:g}")
     batch: int = knob(32, "Images per training step, in total over all processes (GPUs).", at_least=1,
                       describe="batch{}")
     batch_gpu: int = knob(4, "Images per process (GPU) per round.", at_least=1,
                           default_text=f"{FROM_PRESET}, at most batch / processes")
-    aug: str = knob("ada", "Augmentation mode.", choices=("ada", "noaug", "fixed"), describe="{}")
-    p: float = knob(0.0, "Augmentation probability (required with --aug fixed).", at_least=0, at_most=1,
-                    default_text="", describe="p{:g}")
+    aug: str = knob("ada", "Augmentation mode (cosine: r3gan's p rising from 0 to --p over --decay-kimg).",
+                    choices=("ada", "noaug", "fixed", "cosine"), describe="{}")
+    p: float = knob(0.0, "Augmentation probability (required with --aug fixed; the final one with cosine).",
+                    at_least=0, at_most=1, default_text="", describe="p{:g}")
     target: float = knob(0.6, "ADA target for the sign of D's real scores.", at_least=0, at_most=1,
                          describe="target{:g}")
     augpipe: str = knob("bgc", "Augmentation pipeline.", choices=tuple(AUGMENT_PRESETS), describe="{}")
@@ -111,7 +115,8 @@ class TrainingConfig:
         describe=lambda c: None if c.resume is None else "resumecustom")
     freezed: int = knob(0, "Freeze-D: number of frozen discriminator layers.", families=_SG2, at_least=0,
                         describe="freezed{:d}")
-    ema_kimg: float = knob(10.0, "Half-life of the generator EMA, in kimg.", flag=False)
+    ema_kimg: float = knob(10.0, "Half-life of the generator EMA, in kimg (r3gan: the final one, from 0).",
+                           flag=False)
     ema_rampup: float | None = knob(None, "EMA half-life limited to rampup * images seen; None = off.",
                                     flag=False, families=_STYLE)
     glr: float = knob(0.002, "Generator learning rate.", above=0)
@@ -133,7 +138,7 @@ class TrainingConfig:
     G_reg_interval: int | None = knob(4, "Lazy regularisation interval of G; None = every step.", flag=False,
                                       families=_SG2)
     D_reg_interval: int | None = knob(16, "Lazy regularisation interval of D; None = every step.", flag=False,
-                                      families=_SG2)
+                                      families=_SG2 | _R3)
     ada_kimg: float = knob(500, "Kimg for ADA to move p by one unit.", flag=False)
     ada_interval: int = knob(4, "Steps between ADA adjustments.", flag=False)
     snap: int = knob(50, "Snapshot (network and image grid) interval in ticks.", at_least=1, resumable=True)
@@ -158,6 +163,26 @@ class TrainingConfig:
     batch_dict: dict[int, int] = knob(dict, "StyleGAN: batch per resolution.", flag=False, families=_SG1)
     lr_dict: dict[int, float] = knob(dict, "StyleGAN: G and D learning rate per resolution.", flag=False,
                                      families=_SG1)
+
+    widths: list[int] = knob(list, "R3GAN: channels per stage, from 4 x 4 up (D mirrors them), e.g. 64,32.",
+                             families=_R3, metavar="LIST")
+    cardinalities: list[int] = knob(list, "R3GAN: groups of the blocks' 3x3 convolutions per stage.",
+                                    families=_R3, metavar="LIST")
+    blocks: list[int] = knob(list, "R3GAN: residual blocks per stage.", families=_R3, metavar="LIST")
+    expansion: int = knob(2, "R3GAN: channel expansion inside a residual block.", flag=False, families=_R3,
+                          at_least=1)
+    bf16_stages: int = knob(0, "R3GAN: the largest stages computed in bfloat16 (G's last, D's first).",
+                            flag=False, families=_R3, at_least=0)
+    decay_kimg: float = knob(20000, "R3GAN: kimg over which lr, beta2, gamma, EMA and p reach their final "
+                             "values along a cosine.", families=_R3, above=0)
+    lr_final: float = knob(5e-5, "R3GAN: learning rate at the end of the decay.", flag=False, families=_R3,
+                           above=0)
+    beta2: float = knob(0.9, "R3GAN: Adam beta2 at the start.", flag=False, families=_R3, at_least=0,
+                        at_most=1)
+    beta2_final: float = knob(0.99, "R3GAN: Adam beta2 at the end of the decay.", flag=False, families=_R3,
+                              at_least=0, at_most=1)
+    gamma_final: float = knob(0.005, "R3GAN: R1 + R2 weight at the end of the decay.", families=_R3,
+                              at_least=0)
 
     def __post_init__(self) -> None:
         # JSON (training_options.json) turns the resolution keys into strings.

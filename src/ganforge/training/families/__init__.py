@@ -12,17 +12,19 @@ from typing import TYPE_CHECKING
 from ganforge.errors import DatasetError, OptionError
 from ganforge.training.families.base import ModelFamily, PhaseSpec, TrainingLoss
 from ganforge.training.families.dcgan import DCGANFamily
+from ganforge.training.families.r3gan import R3GANFamily
 from ganforge.training.families.stylegan import StyleGANFamily, images_at_lod, stylegan_lod
 from ganforge.training.families.stylegan2 import StyleGAN2Family
 
 if TYPE_CHECKING:
     from ganforge.training.options import TrainingConfig
 
-__all__ = ["FAMILIES", "DCGANFamily", "ModelFamily", "PhaseSpec", "StyleGAN2Family", "StyleGANFamily",
-           "TrainingLoss", "check_resolution", "images_at_lod", "make_family", "stylegan_lod"]
+__all__ = ["FAMILIES", "DCGANFamily", "ModelFamily", "PhaseSpec", "R3GANFamily", "StyleGAN2Family",
+           "StyleGANFamily", "TrainingLoss", "check_resolution", "images_at_lod", "make_family",
+           "stylegan_lod"]
 
 FAMILIES: dict[str, type[ModelFamily]] = {
-    family.name: family for family in (StyleGAN2Family, StyleGANFamily, DCGANFamily)
+    family.name: family for family in (StyleGAN2Family, StyleGANFamily, DCGANFamily, R3GANFamily)
 }
 """The model families by `model` name (the options table names them in the same order)."""
 

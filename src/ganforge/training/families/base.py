@@ -112,6 +112,10 @@ class ModelFamily:
     def begin_step(self, cur_nimg: int, G: nn.Module, D: nn.Module, opts: dict[str, Optimizer]) -> None:
         """Set the schedule-dependent state (lod, learning rates) before the step at `cur_nimg`."""
 
+    def ema_kimg_at(self, cur_nimg: int) -> float:
+        """The G_ema half-life of the step that starts after `cur_nimg` images."""
+        return self.config.ema_kimg
+
     def process_reals(self, images: torch.Tensor) -> torch.Tensor:
         """The real images [-1, 1] as this step's discriminator should see them."""
         return images

@@ -52,7 +52,7 @@ def test_every_phase_steps_with_finite_losses_and_gradients(precision: str, half
         assert set(seen) == {regularising_dtype if phase.endswith("reg") else half}, phase
 
 
-@pytest.mark.slow  # ~15 s: float16 convolutions take the CPU's slow path
+@pytest.mark.slow  # 3 s quiet, 15-40 s on busy cores: float16 convolutions take the slow path
 def test_a_short_float16_run_completes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     reduce = loop.reduce_gradients_
 

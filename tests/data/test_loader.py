@@ -17,6 +17,7 @@ import torch.multiprocessing as mp
 from ganforge.data.dataset import ImageDataset
 from ganforge.data.loader import make_loader
 from ganforge.data.sampler import InfiniteSampler
+from ganforge.training.distributed import shutdown
 
 NUM_CLASSES = 3
 
@@ -77,6 +78,7 @@ def test_start_index_resumes_the_stream(tmp_path: Path) -> None:
 def _distributed_rank(rank: int, world_size: int, init_file: str, dataset_path: str, out_file: str) -> None:
     """One rank: build the loader from torch.distributed's rank and world size, gather what it saw."""
     dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world_size)
+    finished = False
     try:
         batches = make_loader(ImageDataset(dataset_path), 2, seed=7, num_workers=1)
         images = torch.cat([images for images, _ in itertools.islice(batches, 3)]).to(torch.int64)
@@ -84,8 +86,9 @@ def _distributed_rank(rank: int, world_size: int, init_file: str, dataset_path: 
         dist.all_gather(gathered, images)
         if rank == 0:
             Path(out_file).write_text(json.dumps([g.tolist() for g in gathered]))
+        finished = True
     finally:
-        dist.destroy_process_group()
+        shutdown(finished)  # a rank leaving gloo while a peer still uses it may abort the process
 
 
 def test_two_distributed_ranks_see_disjoint_images(tmp_path: Path) -> None:

@@ -17,7 +17,7 @@ from tests.training.tiny import make_dataset, tiny_config
 from ganforge.cli.main import main
 from ganforge.compat import load_network
 from ganforge.training.config import TrainingConfig
-from ganforge.training.distributed import DistEnv, reduce_gradients_
+from ganforge.training.distributed import DistEnv, reduce_gradients_, shutdown
 from ganforge.training.loop import LoopOptions, training_loop
 from ganforge.training.rundir import latest_snapshot, new_run_dir
 
@@ -38,10 +38,12 @@ def _worker(rank: int, port: int, data: str, run_dir: str) -> None:
     os.environ.update(RANK=str(rank), WORLD_SIZE="2", LOCAL_RANK=str(rank), MASTER_ADDR="127.0.0.1",
                       MASTER_PORT=str(port))
     torch.set_num_threads(1)
+    finished = False
     try:
         training_loop(_config(2), data, Path(run_dir) if rank == 0 else None, options=OPTIONS)
+        finished = True
     finally:
-        torch.distributed.destroy_process_group()
+        shutdown(finished)  # as `ganforge train`: a finished rank waits for the others before leaving
 
 
 def _free_port() -> int:

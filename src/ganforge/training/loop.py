@@ -5,9 +5,8 @@ One step consumes `batch` real images (over all ranks) and runs the phases of th
 Dreg (every `D_reg_interval` steps); for DCGAN Dmain then Gmain `g_steps` times; for StyleGAN Dmain
 then Gmain at the level of detail of its progressive schedule, which also sets the batch - each as
 rounds of `batch_gpu` images whose gradients are accumulated, reduced over ranks and applied by one
-Adam step. A tick
-(`kimg_per_tick` thousand images; the first tick is one step) ends with the status line, the
-statistics and, every `snap` ticks, an image grid and a network snapshot. How rounds are formed
+Adam step. A tick (`kimg_per_tick` thousand images; the first tick is one step) ends with the status
+line, the statistics and, every `snap` ticks, an image grid and a network snapshot. How rounds are formed
 and seeded, so that resuming continues bit for bit, is told in `ganforge.training.rounds`.
 """
 

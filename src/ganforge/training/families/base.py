@@ -70,15 +70,19 @@ class ModelFamily:
         self.resolution = resolution  # the shorter side of the images
         self.aspect = aspect  # (width, height) multipliers of the square networks
 
-    @staticmethod
-    def trains(resolution: int, conditional: bool) -> bool:
-        """Whether the family's networks can be built for square images of `resolution`."""
-        raise NotImplementedError
+    smallest: ClassVar[int] = 4  # the smallest image size of the default `trains` (powers of two)
 
-    @staticmethod
-    def sizes(conditional: bool) -> str:
+    @classmethod
+    def trains(cls, resolution: int, conditional: bool) -> bool:
+        """Whether the family's networks can be built for square images of `resolution` (by default:
+        powers of two from `smallest`)."""
+        return power_of_two(resolution, cls.smallest)
+
+    @classmethod
+    def sizes(cls, conditional: bool) -> str:
         """The image sizes `trains` accepts, in words for messages."""
-        raise NotImplementedError
+        n = cls.smallest
+        return f"powers of two from {n} ({n}, {2 * n}, {4 * n}, ...)"
 
     def build_networks(self, channels: int, c_dim: int) -> tuple[nn.Module, nn.Module]:
         """A fresh generator and discriminator for images of `channels` and labels of width `c_dim`."""

@@ -21,7 +21,7 @@ from torch.optim import Optimizer
 from ganforge.errors import OptionError
 from ganforge.losses.r3gan import R3GANLoss
 from ganforge.models import r3gan
-from ganforge.training.families.base import ModelFamily, PhaseSpec, TrainingLoss, power_of_two
+from ganforge.training.families.base import ModelFamily, PhaseSpec, TrainingLoss
 
 if TYPE_CHECKING:
     from ganforge.training.options import TrainingConfig
@@ -81,14 +81,6 @@ class R3GANFamily(ModelFamily):
 
     name = "r3gan"
     presets = R3GAN_PRESETS
-
-    @staticmethod
-    def trains(resolution: int, conditional: bool) -> bool:
-        return power_of_two(resolution, 4)
-
-    @staticmethod
-    def sizes(conditional: bool) -> str:
-        return "powers of two from 4 (4, 8, 16, ...)"
 
     @staticmethod
     def auto_values(resolution: int, num_gpus: int) -> dict[str, Any]:

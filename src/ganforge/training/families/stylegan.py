@@ -17,7 +17,6 @@ from ganforge.training.families.base import (
     ModelFamily,
     PhaseSpec,
     TrainingLoss,
-    power_of_two,
     style_adam_kwargs,
 )
 
@@ -85,14 +84,6 @@ class StyleGANFamily(ModelFamily):
 
     name = "stylegan"
     presets = STYLEGAN_PRESETS
-
-    @staticmethod
-    def trains(resolution: int, conditional: bool) -> bool:
-        return power_of_two(resolution, 4)
-
-    @staticmethod
-    def sizes(conditional: bool) -> str:
-        return "powers of two from 4 (4, 8, 16, ...)"
 
     def __init__(self, config: TrainingConfig, resolution: int, aspect: tuple[int, int] = (1, 1)) -> None:
         super().__init__(config, resolution, aspect)

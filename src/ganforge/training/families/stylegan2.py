@@ -15,7 +15,6 @@ from ganforge.training.families.base import (
     ModelFamily,
     PhaseSpec,
     TrainingLoss,
-    power_of_two,
     style_adam_kwargs,
 )
 
@@ -54,14 +53,7 @@ class StyleGAN2Family(ModelFamily):
     name = "stylegan2"
     non_square = True
     presets = PRESETS
-
-    @staticmethod
-    def trains(resolution: int, conditional: bool) -> bool:
-        return power_of_two(resolution, 8)  # D's first block halves to its 4x4 epilogue, as officially
-
-    @staticmethod
-    def sizes(conditional: bool) -> str:
-        return "powers of two from 8 (8, 16, 32, ...)"
+    smallest = 8  # D's first block halves to its 4x4 epilogue, as officially
 
     @staticmethod
     def auto_values(resolution: int, num_gpus: int) -> dict[str, Any]:

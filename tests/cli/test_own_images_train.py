@@ -1,5 +1,6 @@
 """Users' own images end to end: `dataset create` (CLI), a few training steps (the training_loop API,
-tiny networks) and `generate` (CLI) on non-square, RGBA, multi-hot and continuous data."""
+tiny networks; once through `ganforge train`) and `generate` (CLI) on non-square, RGBA, multi-hot and
+continuous data."""
 
 from __future__ import annotations
 
@@ -150,3 +151,24 @@ def test_generated_png_keeps_alpha_values(tmp_path: Path) -> None:
     save_png(rgba, tmp_path / "a.png")
     with PIL.Image.open(io.BytesIO((tmp_path / "a.png").read_bytes())) as picture:
         np.testing.assert_array_equal(np.asarray(picture), rgba)
+
+
+def test_ganforge_train_on_rgba_16x8_multi_hot_then_generate(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The whole path through the commands a user types: `ganforge train --cond` (the `cpu` preset, one
+    kimg in 16 steps of 64) on a 16x8 RGBA multi-hot dataset, then `generate --label` from its snapshot."""
+    rows = ["file,a,b,c"] + [f"{i}.png,{i % 2},{(i // 2) % 2},1" for i in range(8)]
+    data = _dataset(tmp_path, capsys, "16x8", 4, rows)
+    code, out = _cli(capsys, "train", "--data", str(data), "--outdir", str(tmp_path / "runs"), "--cfg", "cpu",
+                     "--cond", "--kimg", "1", "--batch", "64", "--batch-gpu", "64", "--workers", "0",
+                     "--device", "cpu", "--grid", "2x2")
+    assert code == 0, out
+    snapshot = sorted((tmp_path / "runs").glob("*/network-snapshot-*.pt"))[-1]
+    G = load_network(snapshot)["G_ema"]
+    assert (G.img_width, G.img_height, G.img_channels, G.c_dim) == (16, 8, 4, 3)
+    code, out = _cli(capsys, "generate", "--network", str(snapshot), "--seeds", "0-1", "--label", "1,0,1",
+                     "--outdir", str(tmp_path / "gen"))
+    assert code == 0, out
+    with PIL.Image.open(tmp_path / "gen" / "seed0000.png") as image:
+        assert (image.size, image.mode) == ((16, 8), "RGBA")

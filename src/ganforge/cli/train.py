@@ -1,5 +1,5 @@
-"""`ganforge train`: train a StyleGAN2-ADA, StyleGAN (2019) or DCGAN model (options named and defaulted
-like the official train.py).
+"""`ganforge train`: train a StyleGAN2-ADA, StyleGAN (2019), DCGAN or R3GAN model (options named and
+defaulted like the official train.py).
 
 Options left unset take their values from --cfg; `resolve_config` checks every value and raises
 `OptionError` naming the option.
@@ -69,7 +69,7 @@ def train_command(
     **settings: Any,
 ) -> None:
     """Train a GAN: StyleGAN2-ADA ("Training Generative Adversarial Networks with Limited Data"), StyleGAN
-    (2019, progressive growing) or DCGAN, all through the same loop.
+    (2019, progressive growing), DCGAN or R3GAN (2024), all through the same loop.
 
     Each run gets a folder OUTDIR/NNNNN-DESC with log.txt, stats.jsonl, TensorBoard events, image
     grids and network-snapshot-KKKKKK.pt files (KKKKKK.FFF, the kimg to the image, with a fractional

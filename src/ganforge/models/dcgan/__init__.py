@@ -50,11 +50,12 @@ from ganforge.models.dcgan.layers import (
     init_weights_,
     uniform_latents,
 )
-from ganforge.ops.init_args import records_init_args
+from ganforge.ops.init_args import keeps_init_args, records_init_args
 from ganforge.ops.resolution import check_aspect
 
 
 @records_init_args
+@keeps_init_args("z_dim", "c_dim", "img_resolution", "img_channels")
 class Generator(nn.Module):
     """DCGAN generator with the call signature of ganforge's StyleGAN2 generator: G(z, c) -> images."""
 
@@ -71,11 +72,7 @@ class Generator(nn.Module):
         super().__init__()
         check_resolution(img_resolution, c_dim)
         check_aspect(img_aspect)
-        self.z_dim = z_dim
-        self.c_dim = c_dim
-        self.img_resolution = img_resolution
         self.img_width, self.img_height = img_resolution * img_aspect[0], img_resolution * img_aspect[1]
-        self.img_channels = img_channels
         size = (self.img_width, self.img_height)
         if c_dim > 0:
             self.net: nn.Module = ConditionalGenerator(z_dim, c_dim, size, img_channels, gf_dim, gfc_dim)
@@ -109,6 +106,7 @@ class Generator(nn.Module):
 
 
 @records_init_args
+@keeps_init_args("c_dim", "img_resolution", "img_channels")
 class Discriminator(nn.Module):
     """DCGAN discriminator with the call signature of ganforge's StyleGAN2 one: D(img, c) -> logits [N, 1]."""
 
@@ -124,10 +122,7 @@ class Discriminator(nn.Module):
         super().__init__()
         check_resolution(img_resolution, c_dim)
         check_aspect(img_aspect)
-        self.c_dim = c_dim
-        self.img_resolution = img_resolution
         self.img_width, self.img_height = img_resolution * img_aspect[0], img_resolution * img_aspect[1]
-        self.img_channels = img_channels
         size = (self.img_width, self.img_height)
         if c_dim > 0:
             self.net: nn.Module = ConditionalDiscriminator(c_dim, size, img_channels, df_dim, dfc_dim)

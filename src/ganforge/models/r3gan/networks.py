@@ -20,7 +20,7 @@ from ganforge.models.r3gan.layers import (
     Upsample,
     msr_init_,
 )
-from ganforge.ops.init_args import records_init_args
+from ganforge.ops.init_args import keeps_init_args, records_init_args
 
 
 def check_stages(widths: Sequence[int], cardinalities: Sequence[int], blocks: Sequence[int], expansion: int,
@@ -66,6 +66,7 @@ def check_labels(c: torch.Tensor | None, c_dim: int, n: int) -> torch.Tensor | N
 
 
 @records_init_args
+@keeps_init_args("z_dim", "c_dim", "img_resolution", "img_channels")
 class Generator(nn.Module):
     """R3GAN generator, G(z, c) -> images [N, img_channels, R, R] in about [-1, 1].
 
@@ -90,10 +91,6 @@ class Generator(nn.Module):
     ) -> None:
         super().__init__()
         check_stages(widths, cardinalities, blocks, expansion, img_resolution, c_dim, embed_dim, bf16_stages)
-        self.z_dim = z_dim
-        self.c_dim = c_dim
-        self.img_resolution = img_resolution
-        self.img_channels = img_channels
         scale = sum(blocks)
         dtypes = stage_dtypes(len(widths), bf16_stages)
         stages = []
@@ -138,6 +135,7 @@ class Generator(nn.Module):
 
 
 @records_init_args
+@keeps_init_args("c_dim", "img_resolution", "img_channels")
 class Discriminator(nn.Module):
     """R3GAN discriminator, D(img, c) -> logits [N, 1] (real: high).
 
@@ -162,9 +160,6 @@ class Discriminator(nn.Module):
     ) -> None:
         super().__init__()
         check_stages(widths, cardinalities, blocks, expansion, img_resolution, c_dim, embed_dim, bf16_stages)
-        self.c_dim = c_dim
-        self.img_resolution = img_resolution
-        self.img_channels = img_channels
         scale = sum(blocks)
         dtypes = stage_dtypes(len(widths), bf16_stages)
         self.from_rgb = Conv(img_channels, widths[0])

@@ -241,7 +241,7 @@ def test_modulated_conv2d_fused_equals_nonfused_and_per_sample(rng, up, kernel, 
     noise = torch.tensor(rng.standard_normal([n, 1, 4 * up, 4 * up]))
     f = setup_filter([1, 3, 3, 1]).double()
     kwargs = dict(
-        noise=noise, up=up, padding=kernel // 2, resample_filter=f, demodulate=demodulate, flip_weight=up == 1
+        noise=noise, up=up, padding=kernel // 2, f=f, demodulate=demodulate, flip_weight=up == 1
     )
     fused = modulated_conv2d(x, weight, styles, fused_modconv=True, **kwargs)
     unfused = modulated_conv2d(x, weight, styles, fused_modconv=False, **kwargs)
@@ -297,7 +297,7 @@ def test_grads_modulated_conv2d(fused) -> None:
     f = setup_filter([1, 3, 3, 1]).double()
     _check_grads(
         lambda t, ww, ss: modulated_conv2d(
-            t, ww, ss, up=2, padding=1, resample_filter=f, flip_weight=False, fused_modconv=fused
+            t, ww, ss, up=2, padding=1, f=f, flip_weight=False, fused_modconv=fused
         ),
         x,
         w,

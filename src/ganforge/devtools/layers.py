@@ -39,7 +39,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
 )
 """Units by floor, bottom first; a unit may import units of lower floors only."""
 
-SIDEWAYS: frozenset[tuple[str, str]] = frozenset({("fileio", "errors")})
+SIDEWAYS: frozenset[tuple[str, str]] = frozenset({("fileio", "errors"), ("ops", "errors")})
 """(importer, imported) pairs of one floor allowed to import one way."""
 
 ROOT_UNIT = "__init__"

@@ -9,11 +9,11 @@ equivalent executions: "fused" builds per-sample weights and runs one grouped co
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 
 from ganforge.ops.conv2d_resample import conv2d_resample
-from ganforge.ops.upfirdn2d import Padding
 
 
 def modulated_conv2d(
@@ -21,21 +21,17 @@ def modulated_conv2d(
     weight: torch.Tensor,
     styles: torch.Tensor,
     noise: torch.Tensor | None = None,
-    up: int = 1,
-    down: int = 1,
-    padding: Padding = 0,
-    resample_filter: torch.Tensor | None = None,
     demodulate: bool = True,
-    flip_weight: bool = True,
     fused_modconv: bool = True,
     bias: torch.Tensor | None = None,
     gain: float = 1,
+    **resampling: Any,
 ) -> torch.Tensor:
     """Modulate `weight` [O, I, kh, kw] by `styles` [N, I], convolve `x` [N, I, H, W], add `noise`.
 
     `noise` (broadcastable to the output) is added after demodulation, then `bias` [O], and the
     sum is multiplied by `gain`; all three ride along with the demodulation (one pass over the
-    output). `up`, `down`, `padding`, `resample_filter` and `flip_weight` are as in `conv2d_resample`.
+    output). `resampling` (`f`, `up`, `down`, `padding`, `flip_weight`) goes to `conv2d_resample`.
     """
     batch_size = x.shape[0]
     out_channels, in_channels, kh, kw = weight.shape
@@ -69,20 +65,11 @@ def modulated_conv2d(
         x = x * styles.to(x.dtype).reshape(batch_size, in_channels, 1, 1)
         if dcoefs is None:  # gain and bias fold into the plain convolution
             x = conv2d_resample(
-                x,
-                (weight * gain).to(x.dtype),
-                f=resample_filter,
-                up=up,
-                down=down,
-                padding=padding,
-                flip_weight=flip_weight,
-                bias=None if bias is None else (bias * gain).to(x.dtype),
+                x, (weight * gain).to(x.dtype), bias=None if bias is None else (bias * gain).to(x.dtype),
+                **resampling,
             )
             return x if noise is None else x + noise.to(x.dtype) * gain
-        x = conv2d_resample(
-            x, weight.to(x.dtype), f=resample_filter, up=up, down=down, padding=padding,
-            flip_weight=flip_weight,
-        )
+        x = conv2d_resample(x, weight.to(x.dtype), **resampling)
         scale = (dcoefs * gain).to(x.dtype).reshape(batch_size, out_channels, 1, 1)
         if shift is None:
             return x * scale
@@ -96,15 +83,6 @@ def modulated_conv2d(
     w = weight.unsqueeze(0) * coefs.unsqueeze(-1).unsqueeze(-1)  # [N, O, I, kh, kw]
     x = x.reshape(1, batch_size * in_channels, *x.shape[2:])
     w = w.reshape(batch_size * out_channels, in_channels, kh, kw)
-    x = conv2d_resample(
-        x,
-        w.to(x.dtype),
-        f=resample_filter,
-        up=up,
-        down=down,
-        padding=padding,
-        groups=batch_size,
-        flip_weight=flip_weight,
-    )
+    x = conv2d_resample(x, w.to(x.dtype), groups=batch_size, **resampling)
     x = x.reshape(batch_size, out_channels, *x.shape[2:])
     return x if shift is None else x + shift

@@ -35,6 +35,7 @@ from ganforge.ops.latents import check_latent_input, track_w_avg, truncate
 from ganforge.ops.normalize import normalize_2nd_moment
 from ganforge.ops.resolution import resolution_log2
 from ganforge.ops.scale2d import upscale2d
+from ganforge.ops.style_generator import StyleGenerator
 
 NOISE_MODES = ("random", "const", "none")
 LAYER_KINDS = ("const", "conv", "up")
@@ -260,8 +261,8 @@ class SynthesisNetwork(nn.Module):
 
 
 @records_init_args
-@keeps_init_args("z_dim", "c_dim", "w_dim", "img_resolution", "img_channels", "style_mixing_prob")
-class Generator(nn.Module):
+@keeps_init_args("style_mixing_prob")
+class Generator(StyleGenerator):
     """StyleGAN generator G(z, c) = synthesis(mapping(z, c)), with style mixing while training.
 
     In training mode, with probability `style_mixing_prob` the latents from layer k on (k uniform
@@ -269,6 +270,9 @@ class Generator(nn.Module):
     original's inference defaults were truncation_psi=0.7, truncation_cutoff=8; here, as for every
     ganforge generator, the call defaults to no truncation and the tools pass it explicitly.
     """
+
+    mapping_class = MappingNetwork
+    synthesis_class = SynthesisNetwork
 
     def __init__(
         self,
@@ -281,14 +285,9 @@ class Generator(nn.Module):
         synthesis_kwargs: dict[str, Any] | None = None,
         style_mixing_prob: float = 0.9,
     ) -> None:
-        super().__init__()
-        mapping_kwargs = dict(mapping_kwargs or {})
-        synthesis_kwargs = dict(synthesis_kwargs or {})
         if not 0 <= style_mixing_prob <= 1:
             raise ValueError(f"style_mixing_prob must be in [0, 1], got {style_mixing_prob}")
-        self.synthesis = SynthesisNetwork(w_dim, img_resolution, img_channels, **synthesis_kwargs)
-        self.num_ws = self.synthesis.num_ws
-        self.mapping = MappingNetwork(z_dim, c_dim, w_dim, self.num_ws, **mapping_kwargs)
+        super().__init__(z_dim, c_dim, w_dim, img_resolution, img_channels, mapping_kwargs, synthesis_kwargs)
 
     def forward(
         self,

@@ -34,6 +34,7 @@ from ganforge.ops.init_args import keeps_init_args, records_init_args
 from ganforge.ops.modulated_conv2d import modulated_conv2d
 from ganforge.ops.precision import HALF_DTYPES, block_dtype
 from ganforge.ops.resolution import check_aspect, resolution_log2
+from ganforge.ops.style_generator import StyleGenerator
 from ganforge.ops.upfirdn2d import setup_filter, upsample2d
 
 NOISE_MODES = ("random", "const", "none")
@@ -98,7 +99,7 @@ class SynthesisLayer(nn.Module):
             noise=noise,
             up=self.up,
             padding=self.padding,
-            resample_filter=self.resample_filter,
+            f=self.resample_filter,
             flip_weight=self.up == 1,  # the transposed-conv path is cheaper without a kernel flip
             fused_modconv=fused_modconv,
             bias=None if half else self.bias,
@@ -356,45 +357,10 @@ class SynthesisNetwork(nn.Module):
 
 
 @records_init_args
-@keeps_init_args("z_dim", "c_dim", "w_dim", "img_resolution", "img_channels")
-class Generator(nn.Module):
-    """StyleGAN2 generator: G(z, c) = synthesis(mapping(z, c))."""
+class Generator(StyleGenerator):
+    """StyleGAN2 generator: G(z, c) = synthesis(mapping(z, c)), see `StyleGenerator`; the synthesis
+    options of a call (noise_mode, force_fp32, fused_modconv, force_fp16, half_dtype) are those of
+    `SynthesisNetwork.forward`."""
 
-    def __init__(
-        self,
-        z_dim: int,
-        c_dim: int,
-        w_dim: int,
-        img_resolution: int,
-        img_channels: int,
-        mapping_kwargs: dict[str, Any] | None = None,
-        synthesis_kwargs: dict[str, Any] | None = None,
-    ) -> None:
-        super().__init__()
-        mapping_kwargs = dict(mapping_kwargs or {})
-        synthesis_kwargs = dict(synthesis_kwargs or {})
-        self.synthesis = SynthesisNetwork(
-            w_dim=w_dim, img_resolution=img_resolution, img_channels=img_channels, **synthesis_kwargs
-        )
-        self.img_width = self.synthesis.img_width
-        self.img_height = self.synthesis.img_height
-        self.num_ws = self.synthesis.num_ws
-        self.mapping = MappingNetwork(
-            z_dim=z_dim, c_dim=c_dim, w_dim=w_dim, num_ws=self.num_ws, **mapping_kwargs
-        )
-
-    def forward(
-        self,
-        z: torch.Tensor,
-        c: torch.Tensor | None,
-        truncation_psi: float = 1,
-        truncation_cutoff: int | None = None,
-        noise_mode: str = "random",
-        force_fp32: bool = False,
-        fused_modconv: bool | None = None,
-        force_fp16: bool = False,
-        half_dtype: torch.dtype = torch.float16,
-    ) -> torch.Tensor:
-        ws = self.mapping(z, c, truncation_psi=truncation_psi, truncation_cutoff=truncation_cutoff)
-        return self.synthesis(ws, noise_mode=noise_mode, force_fp32=force_fp32, fused_modconv=fused_modconv,
-                              force_fp16=force_fp16, half_dtype=half_dtype)
+    mapping_class = MappingNetwork
+    synthesis_class = SynthesisNetwork

@@ -385,12 +385,10 @@ class ImageDataset(torch.utils.data.Dataset):
 
     @property
     def label_dim(self) -> int:
-        return self._label_shape[0]
-
-    @property
-    def c_dim(self) -> int:
         """Length of the label vectors the networks take (classes one-hot, or the vector length)."""
         return self._label_shape[0]
+
+    c_dim = label_dim  # the networks' name for it
 
     @property
     def label_kind(self) -> str:

@@ -12,6 +12,7 @@ PyTorch ops, so gradients of any order and torch.compile work.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -146,36 +147,29 @@ def filter2d(
     x: torch.Tensor, f: torch.Tensor | None, padding: Padding = 0, flip_filter: bool = False, gain: float = 1
 ) -> torch.Tensor:
     """Filter images with `f`, padded so the output keeps the input size (plus extra `padding`)."""
-    pad = _sized_padding(f, padding, (1, 1), (1, 1))
-    return upfirdn2d(x, f, padding=pad, flip_filter=flip_filter, gain=gain)
+    return _sized(x, f, (1, 1), (1, 1), padding, flip_filter, gain)
 
 
-def upsample2d(
-    x: torch.Tensor,
-    f: torch.Tensor | None,
-    up: Scaling = 2,
-    padding: Padding = 0,
-    flip_filter: bool = False,
-    gain: float = 1,
+def upsample2d(x: torch.Tensor, f: torch.Tensor | None, up: Scaling = 2, **options: Any) -> torch.Tensor:
+    """Upsample images by `up` with FIR filter `f` (options: padding, flip_filter, gain); the output
+    is `up` times the input size."""
+    return _sized(x, f, parse_scaling(up), (1, 1), **options)
+
+
+def downsample2d(x: torch.Tensor, f: torch.Tensor | None, down: Scaling = 2, **options: Any) -> torch.Tensor:
+    """Downsample images by `down` with FIR filter `f` (options: padding, flip_filter, gain); the
+    output is the input size over `down`."""
+    return _sized(x, f, (1, 1), parse_scaling(down), **options)
+
+
+def _sized(
+    x: torch.Tensor, f: torch.Tensor | None, up: tuple[int, int], down: tuple[int, int],
+    padding: Padding = 0, flip_filter: bool = False, gain: float = 1,
 ) -> torch.Tensor:
-    """Upsample images by `up` with FIR filter `f`; the output is `up` times the input size."""
-    upx, upy = parse_scaling(up)
-    pad = _sized_padding(f, padding, (upx, upy), (1, 1))
-    return upfirdn2d(x, f, up=(upx, upy), padding=pad, flip_filter=flip_filter, gain=gain * upx * upy)
-
-
-def downsample2d(
-    x: torch.Tensor,
-    f: torch.Tensor | None,
-    down: Scaling = 2,
-    padding: Padding = 0,
-    flip_filter: bool = False,
-    gain: float = 1,
-) -> torch.Tensor:
-    """Downsample images by `down` with FIR filter `f`; the output is the input size over `down`."""
-    downx, downy = parse_scaling(down)
-    pad = _sized_padding(f, padding, (1, 1), (downx, downy))
-    return upfirdn2d(x, f, down=(downx, downy), padding=pad, flip_filter=flip_filter, gain=gain)
+    """upfirdn2d padded so that the output is the input size * up / down (plus `padding`), with
+    gain multiplied by up_x * up_y so that upsampling keeps the images' mean."""
+    pad = _sized_padding(f, padding, up, down)
+    return upfirdn2d(x, f, up=up, down=down, padding=pad, flip_filter=flip_filter, gain=gain * up[0] * up[1])
 
 
 def _sized_padding(

@@ -38,25 +38,27 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from ganforge.errors import OptionError
 from ganforge.models.dcgan.layers import (
     ConditionalDiscriminator,
     ConditionalGenerator,
     UnconditionalDiscriminator,
     UnconditionalGenerator,
-    check_labels,
-    check_resolution,
     conv_cond_concat,
+    image_size,
     init_weights_,
     uniform_latents,
 )
-from ganforge.ops.init_args import records_init_args
-from ganforge.ops.resolution import check_aspect
+from ganforge.ops.direct import DirectDiscriminator, DirectGenerator
+from ganforge.ops.init_args import keeps_init_args, records_init_args
 
 
 @records_init_args
-class Generator(nn.Module):
-    """DCGAN generator with the call signature of ganforge's StyleGAN2 generator: G(z, c) -> images."""
+@keeps_init_args("z_dim", "c_dim", "img_resolution", "img_channels")
+class Generator(DirectGenerator):
+    """DCGAN generator with the official call G(z, c, truncation_psi=1, ...) -> images [N, C, H, W]
+    in [-1, 1]; c is [N, c_dim] one-hot classes for a conditional network (see `DirectGenerator`)."""
+
+    family = "DCGAN"
 
     def __init__(
         self,
@@ -69,48 +71,24 @@ class Generator(nn.Module):
         img_aspect: Sequence[int] = (1, 1),
     ) -> None:
         super().__init__()
-        check_resolution(img_resolution, c_dim)
-        check_aspect(img_aspect)
-        self.z_dim = z_dim
-        self.c_dim = c_dim
-        self.img_resolution = img_resolution
-        self.img_width, self.img_height = img_resolution * img_aspect[0], img_resolution * img_aspect[1]
-        self.img_channels = img_channels
-        size = (self.img_width, self.img_height)
+        self.img_width, self.img_height = size = image_size(img_resolution, c_dim, img_aspect)
         if c_dim > 0:
             self.net: nn.Module = ConditionalGenerator(z_dim, c_dim, size, img_channels, gf_dim, gfc_dim)
         else:
             self.net = UnconditionalGenerator(z_dim, size, img_channels, gf_dim)
         self.apply(init_weights_)
 
-    def forward(
-        self,
-        z: torch.Tensor,
-        c: torch.Tensor | None = None,
-        truncation_psi: float = 1,
-        truncation_cutoff: int | None = None,
-        noise_mode: str = "const",
-    ) -> torch.Tensor:
-        """Images [N, img_channels, H, W] in [-1, 1] for standard-normal z [N, z_dim] and labels c.
-
-        c is [N, c_dim] (one-hot classes) for a conditional network and ignored otherwise. DCGAN has
-        no average latent to truncate toward and no noise inputs: `truncation_psi` other than 1
-        raises `OptionError`; `truncation_cutoff` and `noise_mode` are accepted and have no effect.
-        """
-        if truncation_psi != 1:
-            raise OptionError(
-                "truncation is not defined for DCGAN (no average latent to truncate toward); leave it at 1, "
-                f"not {truncation_psi:g}", param="truncation_psi"
-            )
-        if z.ndim != 2 or z.shape[1] != self.z_dim:
-            raise ValueError(f"z must have shape [N, {self.z_dim}], got {list(z.shape)}")
-        labels = check_labels(c, self.c_dim, z.shape[0])
-        return self.net(uniform_latents(z.to(torch.float32)), labels)
+    def synthesize(self, z: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
+        """Images for standard-normal z, mapped to DCGAN's uniform prior first."""
+        return self.net(uniform_latents(z), labels)
 
 
 @records_init_args
-class Discriminator(nn.Module):
-    """DCGAN discriminator with the call signature of ganforge's StyleGAN2 one: D(img, c) -> logits [N, 1]."""
+@keeps_init_args("c_dim", "img_resolution", "img_channels")
+class Discriminator(DirectDiscriminator):
+    """DCGAN discriminator with the official call D(img, c) -> logits [N, 1] (see `DirectDiscriminator`)."""
+
+    family = "DCGAN"
 
     def __init__(
         self,
@@ -122,25 +100,14 @@ class Discriminator(nn.Module):
         img_aspect: Sequence[int] = (1, 1),
     ) -> None:
         super().__init__()
-        check_resolution(img_resolution, c_dim)
-        check_aspect(img_aspect)
-        self.c_dim = c_dim
-        self.img_resolution = img_resolution
-        self.img_width, self.img_height = img_resolution * img_aspect[0], img_resolution * img_aspect[1]
-        self.img_channels = img_channels
-        size = (self.img_width, self.img_height)
+        self.img_width, self.img_height = size = image_size(img_resolution, c_dim, img_aspect)
         if c_dim > 0:
             self.net: nn.Module = ConditionalDiscriminator(c_dim, size, img_channels, df_dim, dfc_dim)
         else:
             self.net = UnconditionalDiscriminator(size, img_channels, df_dim)
         self.apply(init_weights_)
 
-    def forward(self, img: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
-        """Logits [N, 1] (real: high) for images [N, img_channels, H, W] in [-1, 1] and labels c."""
-        expected = [self.img_channels, self.img_height, self.img_width]
-        if img.ndim != 4 or list(img.shape[1:]) != expected:
-            raise ValueError(f"img must have shape [N, *{expected}], got {list(img.shape)}")
-        labels = check_labels(c, self.c_dim, img.shape[0])
+    def score(self, img: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
         return self.net(img.to(torch.float32), labels)
 
 

@@ -5,9 +5,12 @@ argument checks and the unconditional and conditional layer stacks behind `Gener
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import torch
 from torch import nn
+
+from ganforge.ops.resolution import check_aspect
 
 LRELU_SLOPE = 0.2
 INIT_STD = 0.02
@@ -43,22 +46,15 @@ def init_weights_(module: nn.Module) -> None:
         nn.init.zeros_(module.bias)
 
 
-def check_resolution(img_resolution: int, c_dim: int) -> None:
-    """Refuse sizes the layer stack cannot produce: it halves 4 times (2 times when conditional)."""
+def image_size(img_resolution: int, c_dim: int, img_aspect: Sequence[int]) -> tuple[int, int]:
+    """(W, H) of the images, refusing sizes the layer stack cannot produce: it halves 4 times (2
+    times when conditional); `img_aspect` as `ganforge.ops.resolution.check_aspect` allows."""
     steps = 2 if c_dim > 0 else 4
     if img_resolution < 2**steps or img_resolution % 2**steps != 0:
         mode = "a conditional" if c_dim > 0 else "an unconditional"
         raise ValueError(f"{mode} DCGAN needs img_resolution divisible by {2**steps}, got {img_resolution}")
-
-
-def check_labels(c: torch.Tensor | None, c_dim: int, n: int) -> torch.Tensor | None:
-    """c as [n, c_dim] for a conditional network (None for an unconditional one)."""
-    if c_dim == 0:
-        return None
-    if c is None or c.shape != (n, c_dim):
-        got = None if c is None else list(c.shape)
-        raise ValueError(f"a conditional DCGAN needs labels c of shape [{n}, {c_dim}], got {got}")
-    return c.to(torch.float32)
+    check_aspect(img_aspect)
+    return img_resolution * img_aspect[0], img_resolution * img_aspect[1]
 
 
 class UnconditionalGenerator(nn.Module):

@@ -88,31 +88,32 @@ class ResidualBlock(nn.Module):
         return x + self.conv3(self.act2(y))
 
 
-class Upsample(nn.Module):
+class Transition(nn.Module):
+    """A change of resolution between stages: 2x filtered resampling and a 1x1 conv when the width
+    changes; `Upsample` (G) converts first, `Downsample` (D) resamples first, so the conv always runs
+    at the lower resolution."""
+
+    def __init__(self, in_channels: int, out_channels: int, resample_filter: Sequence[float]) -> None:
+        super().__init__()
+        self.register_buffer("resample_filter", lowpass_kernel(resample_filter))
+        self.linear = Conv(in_channels, out_channels) if in_channels != out_channels else None
+
+    def convert(self, x: torch.Tensor) -> torch.Tensor:
+        return self.linear(x) if self.linear is not None else x
+
+
+class Upsample(Transition):
     """G's transition between stages: 1x1 conv (when the width changes), then 2x interpolation."""
 
-    def __init__(self, in_channels: int, out_channels: int, resample_filter: Sequence[float]) -> None:
-        super().__init__()
-        self.register_buffer("resample_filter", lowpass_kernel(resample_filter))
-        self.linear = Conv(in_channels, out_channels) if in_channels != out_channels else None
-
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.linear is not None:
-            x = self.linear(x)
-        return upsample2d(x, self.resample_filter)
+        return upsample2d(self.convert(x), self.resample_filter)
 
 
-class Downsample(nn.Module):
+class Downsample(Transition):
     """D's transition between stages: 2x interpolative downsampling, then 1x1 conv (width change)."""
 
-    def __init__(self, in_channels: int, out_channels: int, resample_filter: Sequence[float]) -> None:
-        super().__init__()
-        self.register_buffer("resample_filter", lowpass_kernel(resample_filter))
-        self.linear = Conv(in_channels, out_channels) if in_channels != out_channels else None
-
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = downsample2d(x, self.resample_filter)
-        return self.linear(x) if self.linear is not None else x
+        return self.convert(downsample2d(x, self.resample_filter))
 
 
 class GenerativeBasis(nn.Module):

@@ -9,7 +9,6 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from ganforge.errors import OptionError
 from ganforge.models.r3gan.layers import (
     Conv,
     DiscriminativeBasis,
@@ -20,7 +19,8 @@ from ganforge.models.r3gan.layers import (
     Upsample,
     msr_init_,
 )
-from ganforge.ops.init_args import records_init_args
+from ganforge.ops.direct import DirectDiscriminator, DirectGenerator
+from ganforge.ops.init_args import keeps_init_args, records_init_args
 
 
 def check_stages(widths: Sequence[int], cardinalities: Sequence[int], blocks: Sequence[int], expansion: int,
@@ -55,23 +55,16 @@ def stage_dtypes(count: int, bf16_stages: Sequence[int]) -> list[torch.dtype]:
     return [torch.bfloat16 if i in chosen else torch.float32 for i in range(count)]
 
 
-def check_labels(c: torch.Tensor | None, c_dim: int, n: int) -> torch.Tensor | None:
-    """c as float [n, c_dim] for a conditional network, None for an unconditional one."""
-    if c_dim == 0:
-        return None
-    if c is None or tuple(c.shape) != (n, c_dim):
-        got = None if c is None else list(c.shape)
-        raise ValueError(f"a conditional R3GAN network needs labels c of shape [{n}, {c_dim}], got {got}")
-    return c.to(torch.float32)
-
-
 @records_init_args
-class Generator(nn.Module):
+@keeps_init_args("z_dim", "c_dim", "img_resolution", "img_channels")
+class Generator(DirectGenerator):
     """R3GAN generator, G(z, c) -> images [N, img_channels, R, R] in about [-1, 1].
 
     Stage 0 is the 4x4 generative basis; each later stage upsamples 2x. Per-stage lists run from
     4x4 up to the output resolution.
     """
+
+    family = "R3GAN"
 
     def __init__(
         self,
@@ -90,10 +83,6 @@ class Generator(nn.Module):
     ) -> None:
         super().__init__()
         check_stages(widths, cardinalities, blocks, expansion, img_resolution, c_dim, embed_dim, bf16_stages)
-        self.z_dim = z_dim
-        self.c_dim = c_dim
-        self.img_resolution = img_resolution
-        self.img_channels = img_channels
         scale = sum(blocks)
         dtypes = stage_dtypes(len(widths), bf16_stages)
         stages = []
@@ -108,28 +97,9 @@ class Generator(nn.Module):
         if self.embed is not None:
             msr_init_(self.embed.weight)
 
-    def forward(
-        self,
-        z: torch.Tensor,
-        c: torch.Tensor | None = None,
-        truncation_psi: float = 1,
-        truncation_cutoff: int | None = None,
-        noise_mode: str = "const",
-    ) -> torch.Tensor:
-        """Images (float32) for standard-normal z [N, z_dim] and labels c [N, c_dim].
-
-        R3GAN has no average latent and no noise inputs: `truncation_psi` other than 1 raises
-        `OptionError`; `truncation_cutoff` and `noise_mode` are accepted and have no effect.
-        """
-        if truncation_psi != 1:
-            raise OptionError(
-                "truncation is not defined for R3GAN (no average latent to truncate toward); leave it at 1, "
-                f"not {truncation_psi:g}", param="truncation_psi"
-            )
-        if z.ndim != 2 or z.shape[1] != self.z_dim:
-            raise ValueError(f"z must have shape [N, {self.z_dim}], got {list(z.shape)}")
-        labels = check_labels(c, self.c_dim, z.shape[0])
-        x = z.to(torch.float32)
+    def synthesize(self, z: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
+        """Images (float32) for standard-normal z, with the label embedding concatenated."""
+        x = z
         if self.embed is not None:
             x = torch.cat([x, self.embed(labels)], dim=1)
         for stage in self.stages:
@@ -138,13 +108,16 @@ class Generator(nn.Module):
 
 
 @records_init_args
-class Discriminator(nn.Module):
+@keeps_init_args("c_dim", "img_resolution", "img_channels")
+class Discriminator(DirectDiscriminator):
     """R3GAN discriminator, D(img, c) -> logits [N, 1] (real: high).
 
     Per-stage lists run from the input resolution down to 4x4 (R3GAN's order, G's reversed); the
     last stage ends in the discriminative basis. A conditional D projects its features onto a
     linear embedding of the labels.
     """
+
+    family = "R3GAN"
 
     def __init__(
         self,
@@ -162,9 +135,6 @@ class Discriminator(nn.Module):
     ) -> None:
         super().__init__()
         check_stages(widths, cardinalities, blocks, expansion, img_resolution, c_dim, embed_dim, bf16_stages)
-        self.c_dim = c_dim
-        self.img_resolution = img_resolution
-        self.img_channels = img_channels
         scale = sum(blocks)
         dtypes = stage_dtypes(len(widths), bf16_stages)
         self.from_rgb = Conv(img_channels, widths[0])
@@ -180,12 +150,8 @@ class Discriminator(nn.Module):
         if self.embed is not None:
             msr_init_(self.embed.weight, 1 / math.sqrt(embed_dim))
 
-    def forward(self, img: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
-        """Logits [N, 1] (float32) for images [N, img_channels, R, R] in [-1, 1] and labels c."""
-        expected = [self.img_channels, self.img_resolution, self.img_resolution]
-        if img.ndim != 4 or list(img.shape[1:]) != expected:
-            raise ValueError(f"img must have shape [N, *{expected}], got {list(img.shape)}")
-        labels = check_labels(c, self.c_dim, img.shape[0])
+    def score(self, img: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
+        """Logits (float32), projected onto the label embedding when conditional."""
         x = self.from_rgb(img.to(self.stages[0].dtype))
         for stage in self.stages:
             x = stage(x)

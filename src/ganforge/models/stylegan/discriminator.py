@@ -23,7 +23,7 @@ from ganforge.models.stylegan.layers import (
     lerp_clip,
     use_fused,
 )
-from ganforge.ops.init_args import records_init_args
+from ganforge.ops.init_args import keeps_init_args, records_init_args
 from ganforge.ops.minibatch_std import MinibatchStdLayer
 from ganforge.ops.resolution import resolution_log2
 from ganforge.ops.scale2d import downscale2d
@@ -86,6 +86,7 @@ class DiscriminatorEpilogue(nn.Module):
 
 
 @records_init_args
+@keeps_init_args("c_dim", "img_resolution", "img_channels", "structure")
 class Discriminator(nn.Module):
     """StyleGAN discriminator D(img, c) -> scores [N, 1].
 
@@ -116,11 +117,7 @@ class Discriminator(nn.Module):
         log2 = resolution_log2(img_resolution)
         check_choice("structure", structure, STRUCTURES)
         check_choice("activation", activation, ACTIVATIONS)
-        self.c_dim = c_dim
-        self.img_resolution = img_resolution
         self.img_resolution_log2 = log2
-        self.img_channels = img_channels
-        self.structure = structure
         self.block_resolutions = [2**i for i in range(log2, 2, -1)]
         self.register_buffer("lod", torch.zeros([]))
 

@@ -30,7 +30,7 @@ from ganforge.models.stylegan.layers import (
     use_fused,
 )
 from ganforge.ops.bias_act import bias_act
-from ganforge.ops.init_args import records_init_args
+from ganforge.ops.init_args import keeps_init_args, records_init_args
 from ganforge.ops.latents import check_latent_input, track_w_avg, truncate
 from ganforge.ops.normalize import normalize_2nd_moment
 from ganforge.ops.resolution import resolution_log2
@@ -41,6 +41,7 @@ LAYER_KINDS = ("const", "conv", "up")
 
 
 @records_init_args
+@keeps_init_args("z_dim", "c_dim", "w_dim", "num_ws", "num_layers", "normalize_latents", "w_avg_beta")
 class MappingNetwork(nn.Module):
     """z (and label c) -> w broadcast to [N, num_ws, w_dim], tracking the running mean of w.
 
@@ -68,13 +69,6 @@ class MappingNetwork(nn.Module):
         check_choice("activation", activation, ACTIVATIONS)
         if z_dim < 1 or num_layers < 1:
             raise ValueError(f"z_dim and num_layers must be positive, got {z_dim} and {num_layers}")
-        self.z_dim = z_dim
-        self.c_dim = c_dim
-        self.w_dim = w_dim
-        self.num_ws = num_ws
-        self.num_layers = num_layers
-        self.normalize_latents = normalize_latents
-        self.w_avg_beta = w_avg_beta
         if c_dim > 0:
             self.embed = nn.Parameter(torch.randn([c_dim, z_dim]))  # labels @ embed, as TF LabelConcat
         features = [z_dim * (2 if c_dim > 0 else 1)] + [layer_features] * (num_layers - 1) + [w_dim]
@@ -111,6 +105,9 @@ class MappingNetwork(nn.Module):
         return ws
 
 
+@keeps_init_args(
+    "out_channels", "resolution", "kind", "activation", "use_noise", "use_pixel_norm", "use_instance_norm",
+)
 class SynthesisLayer(nn.Module):
     """One styled layer: learned constant, 3x3 conv or 2x upscaling 3x3 conv + blur ('const', 'conv',
     'up'), then per-channel scaled noise, bias, activation, optional pixel and instance norm, and
@@ -133,13 +130,6 @@ class SynthesisLayer(nn.Module):
     ) -> None:
         super().__init__()
         check_choice("kind", kind, LAYER_KINDS)
-        self.out_channels = out_channels
-        self.resolution = resolution
-        self.kind = kind
-        self.activation = activation
-        self.use_noise = use_noise
-        self.use_pixel_norm = use_pixel_norm
-        self.use_instance_norm = use_instance_norm
         if kind == "const":
             self.const = nn.Parameter(torch.ones([1, out_channels, resolution, resolution]))
         else:
@@ -196,6 +186,7 @@ class SynthesisBlock(nn.Module):
 
 
 @records_init_args
+@keeps_init_args("w_dim", "img_resolution", "img_channels", "structure")
 class SynthesisNetwork(nn.Module):
     """ws [N, num_ws, w_dim] -> images [N, img_channels, img_resolution, img_resolution].
 
@@ -227,11 +218,7 @@ class SynthesisNetwork(nn.Module):
         log2 = resolution_log2(img_resolution)
         check_choice("structure", structure, STRUCTURES)
         check_choice("activation", activation, ACTIVATIONS)
-        self.w_dim = w_dim
-        self.img_resolution = img_resolution
         self.img_resolution_log2 = log2
-        self.img_channels = img_channels
-        self.structure = structure
         self.num_ws = 2 * log2 - 2
         self.block_resolutions = [2**i for i in range(2, log2 + 1)]
         self.register_buffer("lod", torch.zeros([]))
@@ -273,6 +260,7 @@ class SynthesisNetwork(nn.Module):
 
 
 @records_init_args
+@keeps_init_args("z_dim", "c_dim", "w_dim", "img_resolution", "img_channels", "style_mixing_prob")
 class Generator(nn.Module):
     """StyleGAN generator G(z, c) = synthesis(mapping(z, c)), with style mixing while training.
 
@@ -298,12 +286,6 @@ class Generator(nn.Module):
         synthesis_kwargs = dict(synthesis_kwargs or {})
         if not 0 <= style_mixing_prob <= 1:
             raise ValueError(f"style_mixing_prob must be in [0, 1], got {style_mixing_prob}")
-        self.z_dim = z_dim
-        self.c_dim = c_dim
-        self.w_dim = w_dim
-        self.img_resolution = img_resolution
-        self.img_channels = img_channels
-        self.style_mixing_prob = style_mixing_prob
         self.synthesis = SynthesisNetwork(w_dim, img_resolution, img_channels, **synthesis_kwargs)
         self.num_ws = self.synthesis.num_ws
         self.mapping = MappingNetwork(z_dim, c_dim, w_dim, self.num_ws, **mapping_kwargs)

@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ganforge.ops.bias_act import bias_act
+from ganforge.ops.init_args import keeps_init_args
 from ganforge.ops.scale2d import downscale2d, upscale2d
 from ganforge.ops.upfirdn2d import filter2d, setup_filter
 
@@ -85,6 +86,7 @@ def _equalized_weight(
     return nn.Parameter(torch.randn(list(shape)) * init_std), runtime_coef
 
 
+@keeps_init_args("in_features", "out_features", "lrmul", "activation")
 class Dense(nn.Module):
     """Fully connected layer with equalised learning rate, then optional bias and activation.
 
@@ -104,10 +106,6 @@ class Dense(nn.Module):
     ) -> None:
         super().__init__()
         check_choice("activation", activation, ("linear", *ACTIVATIONS))
-        self.in_features = in_features
-        self.out_features = out_features
-        self.activation = activation
-        self.lrmul = lrmul
         self.weight, self.weight_coef = _equalized_weight(
             [out_features, in_features], in_features, gain, use_wscale, lrmul
         )
@@ -122,6 +120,7 @@ class Dense(nn.Module):
         return f"in_features={self.in_features}, out_features={self.out_features}, act={self.activation}"
 
 
+@keeps_init_args("in_channels", "out_channels", "kernel_size", "activation", "resample")
 class Conv2d(nn.Module):
     """Square convolution ('same' padding) with equalised learning rate, optional 2x resampling,
     then optional bias and activation (without gain).
@@ -149,11 +148,6 @@ class Conv2d(nn.Module):
         check_choice("resample", resample, RESAMPLES)
         if kernel_size < 1 or kernel_size % 2 == 0:
             raise ValueError(f"kernel_size must be odd and positive, got {kernel_size}")
-        self.in_channels = in_channels
-        self.out_channels = out_channels
-        self.kernel_size = kernel_size
-        self.activation = activation
-        self.resample = resample
         self.fused = fused and resample is not None
         fan_in = in_channels * kernel_size**2
         self.weight, self.weight_coef = _equalized_weight(

@@ -23,7 +23,7 @@ from ganforge.models.stylegan2.layers import (
     MappingNetwork,
     check_architecture,
 )
-from ganforge.ops.init_args import records_init_args
+from ganforge.ops.init_args import keeps_init_args, records_init_args
 from ganforge.ops.minibatch_std import MinibatchStdLayer
 from ganforge.ops.precision import block_dtype
 from ganforge.ops.resolution import check_aspect, resolution_log2
@@ -39,6 +39,7 @@ def _check_shape(
         raise ValueError(f"{name} must have shape [N, {channels}, {height}, {width}], got {list(t.shape)}")
 
 
+@keeps_init_args("in_channels", "resolution", "img_channels", "first_layer_idx", "architecture", "use_fp16")
 class DiscriminatorBlock(nn.Module):
     """One resolution of the discriminator: [fromrgb] -> conv0 (3x3) -> conv1 (3x3, down 2).
 
@@ -70,13 +71,7 @@ class DiscriminatorBlock(nn.Module):
                 f"in_channels must be 0 (first block) or tmp_channels={tmp_channels}, got {in_channels}"
             )
         resample_filter = [1, 3, 3, 1] if resample_filter is None else list(resample_filter)
-        self.in_channels = in_channels
-        self.resolution = resolution
         self.img_aspect = tuple(img_aspect)
-        self.img_channels = img_channels
-        self.first_layer_idx = first_layer_idx
-        self.architecture = architecture
-        self.use_fp16 = use_fp16
         self.channels_last = use_fp16 and fp16_channels_last
         self.register_buffer("resample_filter", setup_filter(resample_filter))
 
@@ -144,6 +139,7 @@ class DiscriminatorBlock(nn.Module):
         return x, img
 
 
+@keeps_init_args("in_channels", "cmap_dim", "resolution", "img_channels", "architecture")
 class DiscriminatorEpilogue(nn.Module):
     """The 4x4 head: [fromrgb] -> minibatch std -> conv 3x3 -> fc -> out, then the label projection
     ``sum(out * cmap) / sqrt(cmap_dim)`` when conditional. Always float32."""
@@ -163,12 +159,7 @@ class DiscriminatorEpilogue(nn.Module):
     ) -> None:
         super().__init__()
         check_architecture(architecture)
-        self.in_channels = in_channels
-        self.cmap_dim = cmap_dim
-        self.resolution = resolution
         self.img_aspect = tuple(img_aspect)
-        self.img_channels = img_channels
-        self.architecture = architecture
 
         if architecture == "skip":
             self.fromrgb = Conv2dLayer(img_channels, in_channels, kernel_size=1, activation=activation)
@@ -207,6 +198,7 @@ class DiscriminatorEpilogue(nn.Module):
 
 
 @records_init_args
+@keeps_init_args("c_dim", "img_resolution", "img_channels")
 class Discriminator(nn.Module):
     """StyleGAN2-ADA discriminator D(img, c) -> [N, 1] real/fake scores.
 
@@ -240,11 +232,8 @@ class Discriminator(nn.Module):
         aspect = tuple(epilogue_kwargs.get("img_aspect", (1, 1)))
         check_aspect(aspect)
 
-        self.c_dim = c_dim
-        self.img_resolution = img_resolution
         self.img_width, self.img_height = img_resolution * aspect[0], img_resolution * aspect[1]
         self.img_resolution_log2 = log2
-        self.img_channels = img_channels
         self.block_resolutions = [2**i for i in range(log2, 2, -1)]
         channels = {res: min(channel_base // res, channel_max) for res in [*self.block_resolutions, 4]}
         fp16_resolution = max(2 ** (log2 + 1 - num_fp16_res), 8)

@@ -30,7 +30,7 @@ from ganforge.models.stylegan2.layers import (
     conv_weight,
 )
 from ganforge.ops.bias_act import activation_gain, bias_act
-from ganforge.ops.init_args import records_init_args
+from ganforge.ops.init_args import keeps_init_args, records_init_args
 from ganforge.ops.modulated_conv2d import modulated_conv2d
 from ganforge.ops.precision import HALF_DTYPES, block_dtype
 from ganforge.ops.resolution import check_aspect, resolution_log2
@@ -39,6 +39,7 @@ from ganforge.ops.upfirdn2d import setup_filter, upsample2d
 NOISE_MODES = ("random", "const", "none")
 
 
+@keeps_init_args("resolution", "up", "use_noise", "activation", "conv_clamp")
 class SynthesisLayer(nn.Module):
     """Modulated 3x3 convolution (optionally 2x upsampling), noise, bias and activation."""
 
@@ -58,12 +59,7 @@ class SynthesisLayer(nn.Module):
         img_aspect: Sequence[int] = (1, 1),
     ) -> None:
         super().__init__()
-        self.resolution = resolution
         self.shape = (resolution * img_aspect[1], resolution * img_aspect[0])  # (height, width)
-        self.up = up
-        self.use_noise = use_noise
-        self.activation = activation
-        self.conv_clamp = conv_clamp
         self.register_buffer("resample_filter", setup_filter(resample_filter))
         self.padding = kernel_size // 2
         self.act_gain = activation_gain(activation)
@@ -142,6 +138,7 @@ class ToRGBLayer(nn.Module):
         return bias_act(x, self.bias.to(x.dtype) if half else None, clamp=self.conv_clamp)
 
 
+@keeps_init_args("in_channels", "w_dim", "resolution", "img_channels", "is_last", "architecture", "use_fp16")
 class SynthesisBlock(nn.Module):
     """One resolution of the synthesis network: (const or 2x upsampling conv0), conv1, ToRGB."""
 
@@ -165,14 +162,7 @@ class SynthesisBlock(nn.Module):
     ) -> None:
         check_architecture(architecture)
         super().__init__()
-        self.in_channels = in_channels
-        self.w_dim = w_dim
-        self.resolution = resolution
         self.img_aspect = tuple(img_aspect)
-        self.img_channels = img_channels
-        self.is_last = is_last
-        self.architecture = architecture
-        self.use_fp16 = use_fp16
         self.channels_last = use_fp16 and fp16_channels_last
         self.register_buffer("resample_filter", setup_filter(resample_filter))
         self.num_conv = 0
@@ -281,6 +271,7 @@ class SynthesisBlock(nn.Module):
 
 
 @records_init_args
+@keeps_init_args("w_dim", "img_resolution", "img_channels")
 class SynthesisNetwork(nn.Module):
     """Maps ws [N, num_ws, w_dim] to images [N, img_channels, img_height, img_width]."""
 
@@ -304,12 +295,9 @@ class SynthesisNetwork(nn.Module):
         log2 = resolution_log2(img_resolution)
         check_aspect(img_aspect)
         super().__init__()
-        self.w_dim = w_dim
-        self.img_resolution = img_resolution
         self.img_width = img_resolution * img_aspect[0]
         self.img_height = img_resolution * img_aspect[1]
         self.img_resolution_log2 = log2
-        self.img_channels = img_channels
         self.block_resolutions = [2**i for i in range(2, self.img_resolution_log2 + 1)]
         channels = {res: min(channel_base // res, channel_max) for res in self.block_resolutions}
         fp16_resolution = max(2 ** (self.img_resolution_log2 + 1 - num_fp16_res), 8)
@@ -368,6 +356,7 @@ class SynthesisNetwork(nn.Module):
 
 
 @records_init_args
+@keeps_init_args("z_dim", "c_dim", "w_dim", "img_resolution", "img_channels")
 class Generator(nn.Module):
     """StyleGAN2 generator: G(z, c) = synthesis(mapping(z, c))."""
 
@@ -384,11 +373,6 @@ class Generator(nn.Module):
         super().__init__()
         mapping_kwargs = dict(mapping_kwargs or {})
         synthesis_kwargs = dict(synthesis_kwargs or {})
-        self.z_dim = z_dim
-        self.c_dim = c_dim
-        self.w_dim = w_dim
-        self.img_resolution = img_resolution
-        self.img_channels = img_channels
         self.synthesis = SynthesisNetwork(
             w_dim=w_dim, img_resolution=img_resolution, img_channels=img_channels, **synthesis_kwargs
         )

@@ -16,7 +16,7 @@ from torch import nn
 
 from ganforge.ops.bias_act import activation_gain, bias_act
 from ganforge.ops.conv2d_resample import conv2d_resample
-from ganforge.ops.init_args import records_init_args
+from ganforge.ops.init_args import keeps_init_args, records_init_args
 from ganforge.ops.latents import check_latent_input, track_w_avg, truncate
 from ganforge.ops.normalize import normalize_2nd_moment
 from ganforge.ops.precision import HALF_DTYPES
@@ -40,6 +40,7 @@ def conv_weight(out_channels: int, in_channels: int, kernel_size: int, channels_
     return torch.randn([out_channels, in_channels, kernel_size, kernel_size]).to(memory_format=memory_format)
 
 
+@keeps_init_args("in_features", "out_features", "activation")
 class FullyConnectedLayer(nn.Module):
     """Dense layer with equalised learning rate, bias and activation."""
 
@@ -53,9 +54,6 @@ class FullyConnectedLayer(nn.Module):
         bias_init: float = 0,
     ) -> None:
         super().__init__()
-        self.in_features = in_features
-        self.out_features = out_features
-        self.activation = activation
         self.weight = nn.Parameter(torch.randn([out_features, in_features]) / lr_multiplier)
         self.bias = nn.Parameter(torch.full([out_features], float(bias_init))) if bias else None
         self.weight_gain = lr_multiplier / math.sqrt(in_features)
@@ -76,6 +74,7 @@ class FullyConnectedLayer(nn.Module):
         return f"in_features={self.in_features}, out_features={self.out_features}, act={self.activation}"
 
 
+@keeps_init_args("in_channels", "out_channels", "activation", "up", "down", "conv_clamp")
 class Conv2dLayer(nn.Module):
     """Convolution with equalised learning rate, optional FIR up/downsampling, bias, activation, clamp."""
 
@@ -94,12 +93,6 @@ class Conv2dLayer(nn.Module):
         trainable: bool = True,
     ) -> None:
         super().__init__()
-        self.in_channels = in_channels
-        self.out_channels = out_channels
-        self.activation = activation
-        self.up = up
-        self.down = down
-        self.conv_clamp = conv_clamp
         self.register_buffer("resample_filter", setup_filter(resample_filter))
         self.padding = kernel_size // 2
         self.weight_gain = 1 / math.sqrt(in_channels * kernel_size**2)
@@ -147,6 +140,7 @@ class Conv2dLayer(nn.Module):
 
 
 @records_init_args
+@keeps_init_args("z_dim", "c_dim", "w_dim", "num_ws", "num_layers", "w_avg_beta")
 class MappingNetwork(nn.Module):
     """Maps latent z (and label c) to the intermediate latent w, tracking the running mean of w.
 
@@ -169,12 +163,6 @@ class MappingNetwork(nn.Module):
         w_avg_beta: float | None = 0.995,
     ) -> None:
         super().__init__()
-        self.z_dim = z_dim
-        self.c_dim = c_dim
-        self.w_dim = w_dim
-        self.num_ws = num_ws
-        self.num_layers = num_layers
-        self.w_avg_beta = w_avg_beta
 
         if embed_features is None:
             embed_features = w_dim

@@ -96,7 +96,10 @@ def test_dataset_json_labels(tmp_path: Path) -> None:
         ("{not json", "not valid JSON"),
         ('{"other": 1}', '"labels" key'),
         ('{"labels": [["x/0.png", 0], ["x/1.png", 1]]}', "no label for 1 of 3"),
-        ('{"labels": [["x/0.png", 0], ["x/1.png", 1], ["y.png", 1], ["gone.png", 1]]}', "4 labels but"),
+        (
+            '{"labels": [["x/0.png", 0], ["x/1.png", 1], ["y.png", 1], ["gone.png", 1]]}',
+            "files that do not exist: 'gone.png' (4 labels for 3 images)",
+        ),
         ('{"labels": [["x/0.png", 0], ["x/1.png", [1.0]], ["y.png", 1]]}', "mix kinds"),
         ('{"labels": [["x/0.png", "cat"], ["x/1.png", 1], ["y.png", 1]]}', "neither a class index"),
     ],

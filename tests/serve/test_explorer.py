@@ -146,6 +146,30 @@ def test_dcgan_has_no_mapping_tabs(tmp_path: Path) -> None:
     assert any("need a mapping network; a DCGAN generator has none" in str(note) for note in notes)
 
 
+def test_interpolation_tab_draws_the_explorers_path(
+    explorer: Explorer, tmp_path: Path, one_thread: None
+) -> None:
+    if importlib.util.find_spec("gradio") is None:
+        (pytest.fail if in_ci() else pytest.skip)("Gradio is not installed (pip install 'ganforge[serve]')")
+    from ganforge.serve.app import build_app
+
+    app = build_app(explorer, tmp_path / "work")
+    events = {block_fn.fn.__name__: block_fn for block_fn in app.fns.values() if block_fn.fn is not None}
+    page = {"t": 0.25, "from-source": "seed", "seed-a": 3, "to-source": "seed", "seed-b": 4, "kind": "z",
+            "psi": 0.7, "class": "1", "noise": "const", "frames": 2, None: None}  # None: the projection
+
+    def fire(name: str, **changed: object) -> tuple:
+        values = {**page, **changed}
+        return events[name].fn(*[values[getattr(block, "elem_id", None)] for block in events[name].inputs])
+
+    frame, status = fire("on_move")
+    assert np.array_equal(frame, explorer.interpolate(3, 4, 0.25, "z", 0.7, class_idx=1))
+    assert status.startswith("t = 0.25 in")
+    assert "no projection yet" in fire("on_move", **{"to-source": "projection"})[1]
+    video, status = fire("on_video")
+    assert Path(video).name == "lerp.mp4" and status.startswith("4 frames written")
+
+
 def test_serve_without_gradio_says_what_to_install(
     cond_net: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

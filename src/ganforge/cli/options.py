@@ -1,4 +1,8 @@
-"""Click options and parameter types shared by the commands (each option defined once, here)."""
+"""Click options and parameter types shared by the commands (each option defined once, here).
+
+An option's destination is the name of the library argument it feeds (`compile_` feeds `compile`), so
+a command that only hands its options on takes them as `**options`: each is listed once, in its decorator.
+"""
 
 from __future__ import annotations
 

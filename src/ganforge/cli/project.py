@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from ganforge.cli.command import GanforgeCommand
@@ -32,20 +34,7 @@ from ganforge.tools.project import DISTANCES, ProjectionConfig, project_images
 @label_option
 @device_option
 @exit_on_sigterm
-def project_command(
-    network_path: str,
-    target: str,
-    outdir: str,
-    num_steps: int,
-    seed: int,
-    wplus: bool,
-    save_video: bool,
-    distance: str,
-    detector_path: str | None,
-    class_idx: int | list[int] | None,
-    label: list[float] | None,
-    device: str,
-) -> None:
+def project_command(outdir: str, num_steps: int, wplus: bool, **options: Any) -> None:
     """Project images into the latent space of a pretrained network.
 
     \b
@@ -54,17 +43,6 @@ def project_command(
       ganforge project --network ffhq.pkl --target faces/ --outdir out --wplus --num-steps 500
       ganforge generate --network ffhq.pkl --projected-w out/projected_w.npz --outdir out
     """
-    folders = project_images(
-        network_path,
-        target,
-        outdir,
-        config=ProjectionConfig(num_steps=num_steps, wplus=wplus),
-        seed=seed,
-        save_video=save_video,
-        distance=distance,
-        detector_path=detector_path,
-        class_idx=class_idx,
-        label=label,
-        device=device,
-    )
+    config = ProjectionConfig(num_steps=num_steps, wplus=wplus)
+    folders = project_images(outdir=outdir, config=config, **options)
     click.echo(f"Projected {len(folders)} image{'s' if len(folders) != 1 else ''} into {outdir}")

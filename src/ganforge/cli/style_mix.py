@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from ganforge.cli.command import GanforgeCommand
@@ -23,36 +25,12 @@ from ganforge.tools.style_mix import style_mix_grid
 @click.option("--outdir", type=click.Path(file_okay=False), required=True, metavar="DIR",
               help="Where to write the images and grid.png.")
 @batch_run_options
-def style_mix_command(
-    network_path: str,
-    row_seeds: list[int],
-    col_seeds: list[int],
-    col_styles: list[int],
-    truncation_psi: float,
-    class_idx: int | list[int] | None,
-    label: list[float] | None,
-    noise_mode: str,
-    outdir: str,
-    batch_size: int,
-    device: str,
-) -> None:
+def style_mix_command(outdir: str, **options: Any) -> None:
     """Generate a style-mixing grid using a pretrained network.
 
     \b
     Example:
       ganforge style-mix --network metfaces.pkl --rows 85,100,75 --cols 55,821,1789 --outdir out
     """
-    paths = style_mix_grid(
-        network_path,
-        row_seeds,
-        col_seeds,
-        col_styles,
-        outdir,
-        truncation_psi=truncation_psi,
-        noise_mode=noise_mode,
-        class_idx=class_idx,
-        label=label,
-        batch_size=batch_size,
-        device=device,
-    )
+    paths = style_mix_grid(outdir=outdir, **options)
     click.echo(images_written(paths, outdir))

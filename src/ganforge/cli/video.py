@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from ganforge.cli.command import GanforgeCommand
@@ -44,40 +46,12 @@ def _grid(ctx: click.Context, param: click.Parameter, value: str) -> tuple[int, 
 @click.option("--fps", type=click.FloatRange(min=0, min_open=True), default=30, show_default=True,
               help="Frames per second of the video.")
 @batch_run_options
-def video_command(
-    network_path: str,
-    seeds: list[int],
-    grid: tuple[int, int],
-    frames_per_seed: int,
-    kind: str,
-    truncation_psi: float,
-    noise_mode: str,
-    class_idx: int | list[int] | None,
-    label: list[float] | None,
-    output: str,
-    fps: float,
-    batch_size: int,
-    device: str,
-) -> None:
+def video_command(output: str, **options: Any) -> None:
     """Render a looping latent-interpolation video (closed Catmull-Rom spline through the seeds).
 
     \b
     Example:
       ganforge video --network ffhq.pkl --seeds 0-31 --grid 4x2 --trunc 0.7 --output lerp.mp4
     """
-    num_frames = make_interpolation_video(
-        network_path,
-        seeds,
-        output,
-        grid=grid,
-        frames_per_seed=frames_per_seed,
-        kind=kind,
-        truncation_psi=truncation_psi,
-        noise_mode=noise_mode,
-        class_idx=class_idx,
-        label=label,
-        fps=fps,
-        batch_size=batch_size,
-        device=device,
-    )
+    num_frames = make_interpolation_video(output=output, **options)
     click.echo(f"Wrote {num_frames} frames to {output}")

@@ -139,26 +139,56 @@ def _open_sink(dest: Path) -> Iterator[_ZipSink | _FolderSink]:
         _refuse_existing(dest)
 
 
-def _check_options(
-    resolution: int | str | Size | None,
-    transform: str,
-    channels: int | None,
-    max_images: int | None,
-    lods: bool = False,
-) -> Size | None:
-    """The output size (width, height) the options ask for, or None to keep the source's."""
-    if transform not in TRANSFORMS:
-        raise OptionError(f"must be one of {', '.join(TRANSFORMS)}, not '{transform}'.", param="transform")
-    if transform != "none" and resolution is None:
-        raise OptionError(f"{transform} needs `resolution` N (the output size).", param="transform")
-    size = None if resolution is None else parse_size(resolution)
-    if channels not in (None, 1, 3, 4):
-        raise OptionError(f"must be 1 (gray), 3 (RGB) or 4 (RGBA), not {channels}.", param="channels")
-    if max_images is not None and max_images < 1:
-        raise OptionError(f"must be at least 1, not {max_images}.", param="max_images")
-    if lods and size is not None and size[0] != size[1]:
-        raise OptionError(f"the StyleGAN 1 pyramid needs square images, not {size_text(size)}.", param="lods")
-    return size
+@dataclass(frozen=True)
+class WriteOptions:
+    """How `write_dataset` picks and shapes images, checked when made (so a bad one fails before any
+    reading).
+
+    `resolution` is N (N x N), 'WxH' or (width, height); None keeps the source's size. `transform`
+    (one of TRANSFORMS) says how images reach it. Items are taken in order, or permuted with
+    np.random.RandomState(shuffle_seed) when a seed is given; then up to `max_images` readable images
+    are written (with `skip_bad`, items whose load() raises DatasetError are skipped and counted
+    instead of aborting). `channels` 1, 3 or 4 converts every image; `lods` adds the StyleGAN 1
+    pyramid. `background` fills padding and lies under RGBA images converted to fewer channels.
+    """
+
+    resolution: int | str | Size | None = None
+    transform: str = "none"
+    max_images: int | None = None
+    shuffle_seed: int | None = None
+    channels: int | None = None
+    lods: bool = False
+    skip_bad: bool = False
+    background: str | Colour = BLACK
+
+    def __post_init__(self) -> None:
+        if self.transform not in TRANSFORMS:
+            choices = ", ".join(TRANSFORMS)
+            raise OptionError(f"must be one of {choices}, not '{self.transform}'.", param="transform")
+        if self.transform != "none" and self.resolution is None:
+            raise OptionError(f"{self.transform} needs `resolution` N (the output size).", param="transform")
+        size = self.size  # parse_size refuses a bad resolution
+        if self.channels not in (None, 1, 3, 4):
+            raise OptionError(
+                f"must be 1 (gray), 3 (RGB) or 4 (RGBA), not {self.channels}.", param="channels"
+            )
+        if self.max_images is not None and self.max_images < 1:
+            raise OptionError(f"must be at least 1, not {self.max_images}.", param="max_images")
+        if self.lods and size is not None and size[0] != size[1]:
+            raise OptionError(
+                f"the StyleGAN 1 pyramid needs square images, not {size_text(size)}.", param="lods"
+            )
+        _ = self.colour  # parse_colour refuses a bad background
+
+    @property
+    def size(self) -> Size | None:
+        """The output size (width, height), or None to keep the source's."""
+        return None if self.resolution is None else parse_size(self.resolution)
+
+    @property
+    def colour(self) -> Colour:
+        """`background` as an RGBA colour."""
+        return parse_colour(self.background) if isinstance(self.background, str) else self.background
 
 
 class _Labels:
@@ -270,39 +300,28 @@ def write_dataset(
     items: Sequence[SourceItem],
     dest: str | os.PathLike[str],
     *,
-    resolution: int | str | Size | None = None,
-    transform: str = "none",
-    max_images: int | None = None,
-    shuffle_seed: int | None = None,
-    channels: int | None = None,
-    lods: bool = False,
-    skip_bad: bool = False,
-    background: str | Colour = BLACK,
     label_names: list[str] | None = None,
     source_name: str = "source",
+    **options: Any,
 ) -> CreateReport:
     """Write `items` as a dataset at `dest` (a .zip file or a folder); see the module docstring.
 
-    `resolution` is N (N x N), 'WxH' or (width, height). Items are taken in order, or permuted
-    with np.random.RandomState(shuffle_seed) when a seed is given; then up to `max_images`
-    readable images are written (with `skip_bad`, items whose load() raises DatasetError are
-    skipped and counted instead of aborting). `background` fills padding and lies under RGBA
-    images converted to fewer channels.
+    `options` are the fields of `WriteOptions` (resolution, transform, max_images, shuffle_seed,
+    channels, lods, skip_bad, background), which says what each does.
     """
     dest = Path(dest)
-    size = _check_options(resolution, transform, channels, max_images, lods)
-    colour = parse_colour(background) if isinstance(background, str) else background
+    opts = WriteOptions(**options)
     _refuse_existing(dest)
     if not items:
         raise DatasetError(
             f"{source_name} holds no images; point `source` at a folder, zip or file with images."
         )
     order = np.arange(len(items))
-    if shuffle_seed is not None:
-        order = np.random.RandomState(shuffle_seed).permutation(len(items))
-    limit = len(items) if max_images is None else min(max_images, len(items))
+    if opts.shuffle_seed is not None:
+        order = np.random.RandomState(opts.shuffle_seed).permutation(len(items))
+    limit = len(items) if opts.max_images is None else min(opts.max_images, len(items))
 
-    shaper = _Shaper(size, transform, channels, colour)
+    shaper = _Shaper(opts.size, opts.transform, opts.channels, opts.colour)
     labels = _Labels(label_names)
     skipped: list[str] = []
     written = 0
@@ -315,7 +334,7 @@ def write_dataset(
             try:
                 raw = item.load()
             except DatasetError as exc:
-                if not skip_bad:
+                if not opts.skip_bad:
                     raise
                 log.warning("Skipping unreadable image: %s", exc)
                 skipped.append(item.name)
@@ -324,7 +343,7 @@ def write_dataset(
             name = image_name(written)
             labels.add(name, item)
             sink.add(name, encode_png(image))
-            if lods:
+            if opts.lods:
                 if shaper.size[0] != shaper.size[1]:
                     raise DatasetError(
                         f"Image '{item.name}' is {size_text(shaper.size)}; the StyleGAN 1 pyramid (lods) "
@@ -339,7 +358,7 @@ def write_dataset(
                 f"No readable images in {source_name}: all {len(skipped)} were skipped as unreadable."
             )
         metadata = labels.metadata()
-        if lods:
+        if opts.lods:
             lod_resolutions = [shaper.size[0] >> level for level in range(shaper.size[0].bit_length() - 2)]
             metadata["lod_resolutions"] = lod_resolutions
         sink.add(METADATA_NAME, json.dumps(metadata).encode())
@@ -362,25 +381,16 @@ def create_dataset(
     source: str,
     dest: str | os.PathLike[str],
     *,
-    resolution: int | str | Size | None = None,
-    transform: str = "none",
-    max_images: int | None = None,
-    shuffle_seed: int | None = None,
-    channels: int | None = None,
-    lods: bool = False,
     labels_from_folders: bool = False,
     labels_from: str | os.PathLike[str] | None = None,
-    skip_bad: bool = False,
-    background: str | Colour = BLACK,
+    **options: Any,
 ) -> CreateReport:
     """Read source `source` (see ganforge.data.sources.open_source) and write it as a dataset at `dest`.
 
     `labels_from` names a CSV file (see ganforge.data.formats.csv_labels) whose label vectors
-    and label names replace the source's labels.
+    and label names replace the source's labels; `options` are those of `write_dataset`.
     """
-    _check_options(resolution, transform, channels, max_images, lods)
-    if isinstance(background, str):
-        background = parse_colour(background)
+    WriteOptions(**options)  # refuses a bad option before the source is read
     if labels_from is not None and labels_from_folders:
         raise OptionError("chooses the labels, as `labels_from_folders` does; pass one of them.",
                           param="labels_from")
@@ -391,17 +401,4 @@ def create_dataset(
         table = read_csv_labels(labels_from, [item.name for item in items])
         items = [replace(item, label=label) for item, label in zip(items, table.labels, strict=True)]
         label_names = table.names
-    return write_dataset(
-        items,
-        dest,
-        resolution=resolution,
-        transform=transform,
-        max_images=max_images,
-        shuffle_seed=shuffle_seed,
-        channels=channels,
-        lods=lods,
-        skip_bad=skip_bad,
-        background=background,
-        label_names=label_names,
-        source_name=f"Source '{source}'",
-    )
+    return write_dataset(items, dest, label_names=label_names, source_name=f"Source '{source}'", **options)

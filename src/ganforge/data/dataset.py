@@ -29,7 +29,7 @@ import numpy as np
 import PIL.Image
 import torch
 
-from ganforge.data.formats.labels import label_kind
+from ganforge.data.formats.labels import label_kind, labels_in_order
 from ganforge.data.shape import nearby_sizes, size_problem, size_text
 from ganforge.errors import DatasetError
 
@@ -270,38 +270,11 @@ class ImageDataset(torch.utils.data.Dataset):
 
     def _parse_labels(self, metadata: dict[str, Any]) -> np.ndarray | None:
         """Raw labels in image order: int64 [N] classes or float32 [N, D] vectors; None if absent."""
-        entries = metadata.get("labels")
-        if entries is None:
+        labels = labels_in_order(metadata.get("labels"), self._raw_names, self._where(METADATA_NAME))
+        self._label_kind = label_kind(labels)
+        if self._label_kind == "none":
             return None
-        where = self._where(METADATA_NAME)
-        if not isinstance(entries, list):
-            raise DatasetError(f"{where}: 'labels' must be a list of [file name, label] pairs or null.")
-        table: dict[str, Any] = {}
-        for entry in entries:
-            if not (isinstance(entry, list) and len(entry) == 2 and isinstance(entry[0], str)):
-                raise DatasetError(f"{where}: label entry {entry!r} is not a [file name, label] pair.")
-            name = entry[0].replace("\\", "/")
-            if name in table:
-                raise DatasetError(f"{where}: file '{name}' has more than one label.")
-            table[name] = entry[1]
-        unknown = sorted(table.keys() - set(self._raw_names))
-        if unknown:
-            raise DatasetError(f"{where} has labels for files that do not exist: {_some(unknown)}; {_HINT}.")
-        missing = [name for name in self._raw_names if name not in table]
-        if missing:
-            raise DatasetError(f"{where} has no label for images {_some(missing)}; {_HINT}.")
-        values = [table[name] for name in self._raw_names]
-        if all(type(v) is int and v >= 0 for v in values):
-            self._label_kind = "class"
-            return np.array(values, dtype=np.int64)
-        if all(isinstance(v, list) and all(_is_number(x) for x in v) for v in values):
-            if len({len(v) for v in values}) == 1:
-                self._label_kind = label_kind(values)
-                return np.array(values, dtype=np.float32)
-        raise DatasetError(
-            f"{where}: labels must be all non-negative ints (classes) or all lists of numbers of one "
-            f"length; {_HINT}."
-        )
+        return np.array(labels, dtype=np.int64 if self._label_kind == "class" else np.float32)
 
     def _parse_label_names(self, metadata: dict[str, Any]) -> list[str]:
         """dataset.json's "label_names" (one per class or vector entry), or [] when absent."""
@@ -412,12 +385,10 @@ class ImageDataset(torch.utils.data.Dataset):
 
     @property
     def label_dim(self) -> int:
-        return self._label_shape[0]
-
-    @property
-    def c_dim(self) -> int:
         """Length of the label vectors the networks take (classes one-hot, or the vector length)."""
         return self._label_shape[0]
+
+    c_dim = label_dim  # the networks' name for it
 
     @property
     def label_kind(self) -> str:
@@ -436,13 +407,3 @@ class ImageDataset(torch.utils.data.Dataset):
     @property
     def has_onehot_labels(self) -> bool:
         return self._raw_labels.dtype == np.int64
-
-
-def _is_number(value: Any) -> bool:
-    return type(value) in (int, float)
-
-
-def _some(names: list[str], limit: int = 3) -> str:
-    """The first few names, quoted, with a count of the rest."""
-    shown = ", ".join(f"'{n}'" for n in names[:limit])
-    return shown if len(names) <= limit else f"{shown} and {len(names) - limit} more"

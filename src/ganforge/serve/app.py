@@ -205,31 +205,34 @@ def _interpolation_tab(
         status = gr.Markdown(elem_id="lerp-status")
         common = [source_a, seed_a, source_b, seed_b, kind, psi, class_pick, noise, projection_state]
 
-        def on_move(source_a: str, seed_a: float, source_b: str, seed_b: float, kind: str, psi_value: float,
-                    class_value: Any, noise_mode: str, projected: Projected | None,
-                    t_value: float) -> tuple[Any, ...]:
+        def path_between(source_a: str, seed_a: float, source_b: str, seed_b: float, kind: str,
+                         psi_value: float, class_value: Any, noise_mode: str,
+                         projected: Projected | None) -> dict[str, Any]:
+            """The path the slider and the video both follow, as the explorer's keyword arguments."""
+            return {
+                "a": _endpoint(source_a, seed_a, projected, "from"),
+                "b": _endpoint(source_b, seed_b, projected, "to"),
+                "kind": kind, "truncation_psi": psi_value, "class_idx": _class_idx(class_value),
+                "noise_mode": noise_mode,
+            }
+
+        def on_move(t_value: float, *controls: Any) -> tuple[Any, ...]:
             start = time.perf_counter()
-            a = _endpoint(source_a, seed_a, projected, "from")
-            b = _endpoint(source_b, seed_b, projected, "to")
-            frame = explorer.interpolate(a, b, t_value, kind, psi_value, _class_idx(class_value), noise_mode)
+            frame = explorer.interpolate(t=t_value, **path_between(*controls))
             return frame, f"t = {t_value:.2f} in {_seconds(start)}"
 
-        def on_video(source_a: str, seed_a: float, source_b: str, seed_b: float, kind: str, psi_value: float,
-                     class_value: Any, noise_mode: str, projected: Projected | None,
-                     frames_per_seed: float) -> tuple[Any, ...]:
+        def on_video(frames_per_seed: float, *controls: Any) -> tuple[Any, ...]:
             start = time.perf_counter()
-            a = _endpoint(source_a, seed_a, projected, "from")
-            b = _endpoint(source_b, seed_b, projected, "to")
             path = explorer.interpolation_video(
-                a, b, new_folder() / "lerp.mp4", int(frames_per_seed), kind=kind, truncation_psi=psi_value,
-                class_idx=_class_idx(class_value), noise_mode=noise_mode,
+                path=new_folder() / "lerp.mp4", frames_per_seed=int(frames_per_seed),
+                **path_between(*controls),
             )
             return str(path), f"{2 * int(frames_per_seed)} frames written in {_seconds(start)}"
 
         move = _handler(on_move, 2)
         for event in (t.release, kind.change, source_a.change, source_b.change, seed_a.submit, seed_b.submit):
-            event(move, [*common, t], [image, status], concurrency_id="interpolation")
-        video_button.click(_handler(on_video, 2), [*common, frames], [video, status], concurrency_id="video")
+            event(move, [t, *common], [image, status], concurrency_id="interpolation")
+        video_button.click(_handler(on_video, 2), [frames, *common], [video, status], concurrency_id="video")
 
 
 def _projection_tab(

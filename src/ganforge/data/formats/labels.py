@@ -62,7 +62,12 @@ def dataset_json_labels(text: str, names: list[str], where: str) -> list[Label]:
         raise DatasetError(f"{where} is not valid JSON ({exc}); fix or delete it.") from exc
     if not isinstance(meta, dict) or "labels" not in meta:
         raise DatasetError(f'{where} must be an object with a "labels" key, e.g. {{"labels": null}}.')
-    entries = meta["labels"]
+    return labels_in_order(meta["labels"], names, where)
+
+
+def labels_in_order(entries: Any, names: list[str], where: str) -> list[Label]:
+    """The label of each of `names` from dataset.json's "labels" value `entries` ([[name, label], ...]
+    or null, read from the file at `where`); names written with backslashes count as written with '/'."""
     if entries is None:
         return [None] * len(names)
     if not isinstance(entries, list):
@@ -71,24 +76,31 @@ def dataset_json_labels(text: str, names: list[str], where: str) -> list[Label]:
     for entry in entries:
         if not (isinstance(entry, list) and len(entry) == 2 and isinstance(entry[0], str)):
             raise DatasetError(f"{where}: label entry {entry!r} is not a [file, label] pair.")
-        if entry[0] in table:
-            raise DatasetError(f"{where}: {entry[0]} is listed twice.")
-        table[entry[0]] = _parse_label(entry[1], f"{where} ({entry[0]})")
-    unlabelled = [n for n in names if n not in table]
-    if unlabelled:
-        raise DatasetError(
-            f"{where} has no label for {len(unlabelled)} of {len(names)} images (e.g. {unlabelled[0]}); "
-            "label every image or set \"labels\" to null."
-        )
+        name = entry[0].replace("\\", "/")
+        if name in table:
+            raise DatasetError(f"{where}: '{name}' has more than one label.")
+        table[name] = _parse_label(entry[1], f"{where} ({name})")
     extra = sorted(set(table) - set(names))
     if extra:
         raise DatasetError(
-            f"{where} lists {len(table)} labels but the source has {len(names)} images; "
-            f"{len(extra)} listed files are not images of the source (e.g. {extra[0]})."
+            f"{where} has labels for files that do not exist: {_some(extra)} ({len(table)} labels for "
+            f"{len(names)} images); remove them or add the images."
+        )
+    unlabelled = [n for n in names if n not in table]
+    if unlabelled:
+        raise DatasetError(
+            f"{where} has no label for {len(unlabelled)} of {len(names)} images: {_some(unlabelled)}; "
+            "label every image or set \"labels\" to null."
         )
     labels: list[Label] = [table[n] for n in names]
     check_consistent(labels, where)
     return labels
+
+
+def _some(names: list[str], limit: int = 3) -> str:
+    """The first few names, quoted, with a count of the rest."""
+    shown = ", ".join(f"'{n}'" for n in names[:limit])
+    return shown if len(names) <= limit else f"{shown} and {len(names) - limit} more"
 
 
 def folder_labels(names: list[str], where: str) -> list[Label]:

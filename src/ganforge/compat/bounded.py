@@ -2,7 +2,7 @@
 
 A file's constructor arguments are untrusted: `bounded_network` refuses arguments no network has,
 sizes every tensor the constructor creates before it is allocated and stops once they would far
-exceed the tensors the file stores; `rebuild_network` then checks names and shapes and loads them.
+exceed the tensors the file stores; `load_checked` then checks names and shapes and loads them.
 """
 
 from __future__ import annotations
@@ -29,30 +29,6 @@ MAX_ARGUMENT = 1 << 24
 
 MAX_LIST = 256
 """The longest list a stored constructor argument may hold (resample filters have 2-8 taps)."""
-
-
-def rebuild_network(
-    cls: type[nn.Module],
-    kwargs: dict[str, Any],
-    state: Mapping[str, Any],
-    what: str,
-    error: type[NetworkFileError] = NetworkFileError,
-) -> nn.Module:
-    """`cls(**kwargs)` with `state` loaded strictly, in eval mode with `requires_grad` off.
-
-    The network is built by `bounded_network`, within what the tensors of `state` take, and its
-    tensors' names and shapes are checked against them before loading; failures raise `error` with
-    a message starting with `what`.
-    """
-    network = bounded_network(cls, kwargs, state, what, error)
-    problem = state_mismatch(network, state)
-    if problem:
-        raise error(f"{what}: the stored tensors do not fit its arguments: {problem}")
-    try:
-        network.load_state_dict(state, strict=True)
-    except RuntimeError as exc:
-        raise error(f"{what}: cannot load its tensors: {' '.join(str(exc).split())}") from exc
-    return network.eval().requires_grad_(False)
 
 
 def bounded_network(
@@ -88,6 +64,21 @@ def bounded_network(
         ) from None
     except Exception as exc:
         raise error(f"{what}: cannot be built from its arguments: {exc}") from exc
+
+
+def load_checked(
+    network: nn.Module, state: Mapping[str, Any], what: str, error: type[NetworkFileError] = NetworkFileError
+) -> nn.Module:
+    """`network` with `state` loaded strictly, in eval mode with `requires_grad` off; tensor names and
+    shapes are checked first, so failures raise `error` with a message starting with `what`."""
+    problem = state_mismatch(network, state)
+    if problem:
+        raise error(f"{what}: the stored tensors do not fit its arguments: {problem}")
+    try:
+        network.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        raise error(f"{what}: cannot load its tensors: {' '.join(str(exc).split())}") from exc
+    return network.eval().requires_grad_(False)
 
 
 def state_mismatch(network: nn.Module, state: Mapping[str, Any]) -> str:

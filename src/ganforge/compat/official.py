@@ -24,7 +24,7 @@ from typing import Any, BinaryIO
 from torch import nn
 
 from ganforge.augment.pipeline import AugmentPipe
-from ganforge.compat.bounded import rebuild_network
+from ganforge.compat.bounded import bounded_network, load_checked
 from ganforge.compat.checkpoint import HEAD_BYTES, ZIP_MAGIC, is_checkpoint
 from ganforge.compat.r3gan import convert_r3gan_pickle, is_r3gan_pickle
 from ganforge.compat.records import collect_tensors
@@ -172,7 +172,8 @@ def build_network(record: OfficialObject, source: str) -> nn.Module:
             f"(supported: {', '.join(OFFICIAL_CLASSES)})"
         )
     kwargs = official_kwargs(cls, record, source)
-    return rebuild_network(cls, kwargs, collect_tensors(record, source), f"{source}: the {record.class_name}")
+    state, what = collect_tensors(record, source), f"{source}: the {record.class_name}"
+    return load_checked(bounded_network(cls, kwargs, state, what), state, what)
 
 
 def official_kwargs(cls: type[nn.Module], record: OfficialObject, source: str) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from ganforge.compat.bounded import rebuild_network
+from ganforge.compat.bounded import bounded_network, load_checked
 from ganforge.compat.records import collect_tensors
 from ganforge.compat.safe_unpickle import TorchModuleRecord
 from ganforge.errors import NetworkFileError
@@ -58,7 +58,7 @@ def build_r3gan_network(record: TorchModuleRecord, source: str, key: str) -> nn.
         raise NetworkFileError(f"{what} is not laid out as R3GAN's: {exc!r} is missing or malformed") from exc
     kwargs["bf16_stages"] = _bf16_stages(model, what)
     cls = r3gan.Generator if kind == "G" else r3gan.Discriminator
-    return rebuild_network(cls, kwargs, state, what)
+    return load_checked(bounded_network(cls, kwargs, state, what), state, what)
 
 
 def _child(record: TorchModuleRecord, name: str, what: str) -> TorchModuleRecord:

@@ -14,7 +14,7 @@ from typing import Any
 from torch import nn
 
 from ganforge.augment.pipeline import AugmentPipe
-from ganforge.compat.bounded import rebuild_network
+from ganforge.compat.bounded import bounded_network, load_checked
 from ganforge.errors import NetworkFileError
 from ganforge.models import dcgan, r3gan, stylegan, stylegan2
 
@@ -63,9 +63,10 @@ def rebuild(
     error: type[NetworkFileError] = NetworkFileError,
 ) -> nn.Module:
     """Network `key` of the file `where`, stored as registry name `name`, its kwargs and its state:
-    built and loaded by `rebuild_network` (whose failures raise `error`)."""
+    built by `bounded_network` and loaded by `load_checked` (whose failures raise `error`)."""
     try:
         cls = get_class(name)
     except NetworkFileError as exc:
         raise NetworkFileError(f"{where}: network {key!r}: {exc}") from exc
-    return rebuild_network(cls, kwargs, state, f"{where}: network {key!r} ({name})", error)
+    what = f"{where}: network {key!r} ({name})"
+    return load_checked(bounded_network(cls, kwargs, state, what, error), state, what, error)

@@ -13,19 +13,15 @@ import torch
 from torch import nn
 
 from ganforge.models.stylegan.layers import (
-    ACTIVATIONS,
-    STRUCTURES,
     Blur,
     Conv2d,
     Dense,
-    check_choice,
-    feature_maps,
     lerp_clip,
+    progressive_layout,
     use_fused,
 )
 from ganforge.ops.init_args import keeps_init_args, records_init_args
 from ganforge.ops.minibatch_std import MinibatchStdLayer
-from ganforge.ops.resolution import resolution_log2
 from ganforge.ops.scale2d import downscale2d
 
 
@@ -114,15 +110,10 @@ class Discriminator(nn.Module):
         blur_filter: Sequence[float] | None = (1, 2, 1),
     ) -> None:
         super().__init__()
-        log2 = resolution_log2(img_resolution)
-        check_choice("structure", structure, STRUCTURES)
-        check_choice("activation", activation, ACTIVATIONS)
+        log2, nf = progressive_layout(img_resolution, structure, activation, fmap_base, fmap_decay, fmap_max)
         self.img_resolution_log2 = log2
         self.block_resolutions = [2**i for i in range(log2, 2, -1)]
         self.register_buffer("lod", torch.zeros([]))
-
-        def nf(stage: int) -> int:
-            return feature_maps(stage, fmap_base, fmap_decay, fmap_max)
 
         num_fromrgb = log2 - 1 if structure == "linear" else 1
         self.fromrgb = nn.ModuleList(

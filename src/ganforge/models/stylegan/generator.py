@@ -19,21 +19,19 @@ from torch import nn
 
 from ganforge.models.stylegan.layers import (
     ACTIVATIONS,
-    STRUCTURES,
     Blur,
     Conv2d,
     Dense,
     check_choice,
-    feature_maps,
     instance_norm,
     lerp_clip,
+    progressive_layout,
     use_fused,
 )
 from ganforge.ops.bias_act import bias_act
 from ganforge.ops.init_args import keeps_init_args, records_init_args
 from ganforge.ops.latents import check_latent_input, track_w_avg, truncate
 from ganforge.ops.normalize import normalize_2nd_moment
-from ganforge.ops.resolution import resolution_log2
 from ganforge.ops.scale2d import upscale2d
 from ganforge.ops.style_generator import StyleGenerator
 
@@ -191,11 +189,11 @@ class SynthesisBlock(nn.Module):
 class SynthesisNetwork(nn.Module):
     """ws [N, num_ws, w_dim] -> images [N, img_channels, img_resolution, img_resolution].
 
-    Blocks ``b4 .. b{img_resolution}`` have ``feature_maps(log2(res) - 1)`` channels. With structure
-    'linear' there is a ToRGB layer per level of detail (``torgb[lod]`` makes the image of resolution
-    img_resolution / 2**lod) and the buffer `lod` selects the output: at lod = k + f (0 <= f <= 1)
-    the image is (1 - f) * up(level k) + f * up(level k + 1), nearest-neighbour upscaled to the full
-    size. 'fixed' has only ``torgb[0]`` and ignores `lod`.
+    Blocks ``b4 .. b{img_resolution}`` have ``nf(log2(res) - 1)`` channels (`progressive_layout`).
+    With structure 'linear' there is a ToRGB layer per level of detail (``torgb[lod]`` makes the
+    image of resolution img_resolution / 2**lod) and the buffer `lod` selects the output: at lod =
+    k + f (0 <= f <= 1) the image is (1 - f) * up(level k) + f * up(level k + 1), nearest-neighbour
+    upscaled to the full size. 'fixed' has only ``torgb[0]`` and ignores `lod`.
     """
 
     def __init__(
@@ -216,16 +214,11 @@ class SynthesisNetwork(nn.Module):
         blur_filter: Sequence[float] | None = (1, 2, 1),
     ) -> None:
         super().__init__()
-        log2 = resolution_log2(img_resolution)
-        check_choice("structure", structure, STRUCTURES)
-        check_choice("activation", activation, ACTIVATIONS)
+        log2, nf = progressive_layout(img_resolution, structure, activation, fmap_base, fmap_decay, fmap_max)
         self.img_resolution_log2 = log2
         self.num_ws = 2 * log2 - 2
         self.block_resolutions = [2**i for i in range(2, log2 + 1)]
         self.register_buffer("lod", torch.zeros([]))
-
-        def nf(stage: int) -> int:
-            return feature_maps(stage, fmap_base, fmap_decay, fmap_max)
 
         for res in self.block_resolutions:
             stage = int(math.log2(res))

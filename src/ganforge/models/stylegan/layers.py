@@ -12,7 +12,7 @@ variables hold the same values as [in, out] and [kh, kw, in, out].
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -20,6 +20,7 @@ from torch import nn
 
 from ganforge.ops.bias_act import bias_act
 from ganforge.ops.init_args import keeps_init_args
+from ganforge.ops.resolution import resolution_log2
 from ganforge.ops.scale2d import downscale2d, upscale2d
 from ganforge.ops.upfirdn2d import filter2d, setup_filter
 
@@ -37,9 +38,20 @@ def check_choice(name: str, value: object, choices: Sequence[object]) -> None:
         raise ValueError(f"{name} must be one of {list(choices)}, got {value!r}")
 
 
-def feature_maps(stage: int, fmap_base: int, fmap_decay: float, fmap_max: int) -> int:
-    """Channel count of a stage: min(fmap_base / 2**(stage * fmap_decay), fmap_max), as the original."""
-    return min(int(fmap_base / (2.0 ** (stage * fmap_decay))), fmap_max)
+def progressive_layout(
+    img_resolution: int, structure: str, activation: str, fmap_base: int, fmap_decay: float, fmap_max: int
+) -> tuple[int, Callable[[int], int]]:
+    """(log2 of `img_resolution`, nf) for a synthesis network or discriminator, whose `structure` and
+    `activation` are checked: nf(stage) = min(fmap_base / 2**(stage * fmap_decay), fmap_max) is a
+    stage's channel count, as the original."""
+    log2 = resolution_log2(img_resolution)
+    check_choice("structure", structure, STRUCTURES)
+    check_choice("activation", activation, ACTIVATIONS)
+
+    def nf(stage: int) -> int:
+        return min(int(fmap_base / (2.0 ** (stage * fmap_decay))), fmap_max)
+
+    return log2, nf
 
 
 def use_fused(fused_scale: bool | str, resolution: int) -> bool:

@@ -56,3 +56,10 @@ def test_keeping_an_argument_the_constructor_lacks_is_refused_at_definition() ->
         class _Bad(nn.Module):
             def __init__(self, width: int) -> None:
                 super().__init__()
+
+
+def test_a_call_that_does_not_fit_names_the_class() -> None:
+    with pytest.raises(TypeError, match=r"_Kept.__init__\(\) got an unexpected keyword argument 'depth'"):
+        _Kept(3, depth=2)
+    with pytest.raises(TypeError, match=r"_Kept.__init__\(\) missing 1 required positional argument"):
+        _Kept()

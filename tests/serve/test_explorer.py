@@ -166,6 +166,8 @@ def test_interpolation_tab_draws_the_explorers_path(
     assert np.array_equal(frame, explorer.interpolate(3, 4, 0.25, "z", 0.7, class_idx=1))
     assert status.startswith("t = 0.25 in")
     assert "no projection yet" in fire("on_move", **{"to-source": "projection"})[1]
+    assert "no projection yet" in fire("on_video", **{"to-source": "projection"})[1]
+    assert not [p for p in (tmp_path / "work").rglob("*") if p.is_dir()]  # refused before any folder
     video, status = fire("on_video")
     assert Path(video).name == "lerp.mp4" and status.startswith("4 frames written")
 

@@ -32,7 +32,11 @@ def _before_init(cls: T, prepare: Callable[[Any, dict[str, Any]], None]) -> T:
 
     @functools.wraps(init)
     def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
-        bound = signature.bind(self, *args, **kwargs)
+        try:
+            bound = signature.bind(self, *args, **kwargs)
+        except TypeError:
+            init(self, *args, **kwargs)  # raises Python's own message, which names the class
+            raise
         bound.apply_defaults()
         prepare(self, dict(list(bound.arguments.items())[1:]))
         init(self, *args, **kwargs)

@@ -223,9 +223,9 @@ def _interpolation_tab(
 
         def on_video(frames_per_seed: float, *controls: Any) -> tuple[Any, ...]:
             start = time.perf_counter()
+            between = path_between(*controls)  # checked before a folder is made for the video
             path = explorer.interpolation_video(
-                path=new_folder() / "lerp.mp4", frames_per_seed=int(frames_per_seed),
-                **path_between(*controls),
+                path=new_folder() / "lerp.mp4", frames_per_seed=int(frames_per_seed), **between
             )
             return str(path), f"{2 * int(frames_per_seed)} frames written in {_seconds(start)}"
 

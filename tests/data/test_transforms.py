@@ -13,7 +13,7 @@ from ganforge.data.transforms import (
     convert_channels,
     lod_pyramid,
     normalize_channels,
-    resize_square,
+    resize_exact,
 )
 from ganforge.errors import DatasetError
 
@@ -47,18 +47,18 @@ def test_rgb_to_gray_uses_itu_601_luma_and_gray_to_rgb_repeats() -> None:
     assert convert_channels(rgb, 3) is rgb
 
 
-def test_resize_square_matches_pil_lanczos_and_keeps_exact_size() -> None:
+def test_resize_exact_square_matches_pil_lanczos_and_keeps_exact_size() -> None:
     image = _random(16, 16, 3)
-    assert resize_square(image, 16, "a.png") is image
+    assert resize_exact(image, (16, 16), "a.png") is image
     expected = np.asarray(PIL.Image.fromarray(image).resize((8, 8), PIL.Image.LANCZOS))
-    np.testing.assert_array_equal(resize_square(image, 8, "a.png"), expected)
+    np.testing.assert_array_equal(resize_exact(image, (8, 8), "a.png"), expected)
     flat = np.full((16, 16, 1), 77, dtype=np.uint8)
-    np.testing.assert_array_equal(resize_square(flat, 4, "g.png"), np.full((4, 4, 1), 77))
+    np.testing.assert_array_equal(resize_exact(flat, (4, 4), "g.png"), np.full((4, 4, 1), 77))
 
 
-def test_resize_square_refuses_other_aspects() -> None:
+def test_resize_exact_square_refuses_other_aspects() -> None:
     with pytest.raises(DatasetError, match=r"'wide\.png' is 16x8.*center-crop"):
-        resize_square(_random(8, 16, 3), 8, "wide.png")
+        resize_exact(_random(8, 16, 3), (8, 8), "wide.png")
 
 
 @pytest.mark.parametrize("shape", [(8, 12), (12, 8)])

@@ -12,14 +12,14 @@ from pathlib import Path
 import pytest
 import torch
 import torch.multiprocessing as mp
-from tests.training.tiny import make_dataset, tiny_config
+from tests.training.tiny import latest_snapshot, make_dataset, tiny_config
 
 from ganforge.cli.main import main
 from ganforge.compat import load_network
 from ganforge.training.config import TrainingConfig
 from ganforge.training.distributed import DistEnv, reduce_gradients_, shutdown
 from ganforge.training.loop import LoopOptions, training_loop
-from ganforge.training.rundir import latest_snapshot, new_run_dir
+from ganforge.training.rundir import new_run_dir
 
 OPTIONS = LoopOptions(device="cpu", grid=(2, 2), progress=False)
 

@@ -15,7 +15,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 from click.testing import CliRunner
-from tests.training.tiny import make_dataset
+from tests.training.tiny import latest_snapshot, make_dataset
 from torch import nn
 
 from ganforge.cli.command import in_options
@@ -31,7 +31,7 @@ from ganforge.tools.generate import generate_images
 from ganforge.training.config import TrainingConfig, resolve_config
 from ganforge.training.families import check_resolution, images_at_lod, make_family, stylegan_lod
 from ganforge.training.loop import LoopOptions, training_loop
-from ganforge.training.rundir import latest_snapshot, new_run_dir
+from ganforge.training.rundir import new_run_dir
 
 OPTIONS = LoopOptions(device="cpu", grid=(4, 2), progress=False)
 

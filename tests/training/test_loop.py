@@ -14,13 +14,13 @@ from pathlib import Path
 import PIL.Image
 import pytest
 import torch
-from tests.training.tiny import make_dataset, stylegan2_networks, tiny_config
+from tests.training.tiny import latest_snapshot, make_dataset, stylegan2_networks, tiny_config
 
 from ganforge.compat import load_network
 from ganforge.compat.checkpoint import read_training_state, save_network_checkpoint
 from ganforge.errors import GanforgeError, OptionError
 from ganforge.training.loop import LoopOptions, training_loop
-from ganforge.training.rundir import latest_snapshot, new_run_dir
+from ganforge.training.rundir import new_run_dir
 from ganforge.training.snapshot import copy_matching
 
 REPO = Path(__file__).resolve().parents[2]

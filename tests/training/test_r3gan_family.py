@@ -12,7 +12,7 @@ import pytest
 import torch
 from click.testing import CliRunner
 from tests.training.test_families import _trained_state
-from tests.training.tiny import make_dataset
+from tests.training.tiny import latest_snapshot, make_dataset
 
 from ganforge.augment.pipeline import build_augment_pipe
 from ganforge.cli.train import train_command
@@ -24,7 +24,7 @@ from ganforge.training.config import resolve_config
 from ganforge.training.families import make_family
 from ganforge.training.families.r3gan import R3GAN_PRESETS, cosine_schedule
 from ganforge.training.loop import LoopOptions, training_loop
-from ganforge.training.rundir import latest_snapshot, new_run_dir
+from ganforge.training.rundir import new_run_dir
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from tests.training.tiny import stylegan2_networks, tiny_config
+from tests.training.tiny import latest_snapshot, stylegan2_networks, tiny_config
 
 from ganforge.augment import build_augment_pipe
 from ganforge.compat import load_network
@@ -19,7 +19,6 @@ from ganforge.errors import NetworkFileError, OptionError, OutputError
 from ganforge.training.distributed import DistEnv
 from ganforge.training.options import TrainingConfig, run_description
 from ganforge.training.rundir import (
-    latest_snapshot,
     new_run_dir,
     run_snapshots,
     snapshot_name,

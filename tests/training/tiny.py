@@ -15,6 +15,7 @@ from torch import nn
 
 from ganforge.training.families import StyleGAN2Family
 from ganforge.training.options import TrainingConfig
+from ganforge.training.rundir import latest_run, run_snapshots
 
 
 def make_dataset(path: Path, count: int = 32, resolution: int = 16, classes: int = 0) -> Path:
@@ -47,3 +48,8 @@ def stylegan2_networks(
 ) -> tuple[nn.Module, nn.Module]:
     """A fresh StyleGAN2 G and D as training builds them for `config`."""
     return StyleGAN2Family(config, resolution).build_networks(channels, c_dim)
+
+
+def latest_snapshot(outdir: Path) -> Path:
+    """The newest snapshot of the newest run in `outdir` that has one."""
+    return run_snapshots(latest_run(outdir))[-1]

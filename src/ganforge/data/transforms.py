@@ -88,11 +88,6 @@ def resize_exact(image: np.ndarray, size: Size, name: str) -> np.ndarray:
     return _resize(image, *size)
 
 
-def resize_square(image: np.ndarray, resolution: int, name: str) -> np.ndarray:
-    """Transform 'none' at N x N (see resize_exact)."""
-    return resize_exact(image, (resolution, resolution), name)
-
-
 def _crop_box(image: np.ndarray, aspect_w: int, aspect_h: int) -> np.ndarray:
     """The largest centered box of aspect aspect_w : aspect_h."""
     height, width = image.shape[:2]

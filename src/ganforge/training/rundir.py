@@ -89,11 +89,6 @@ def latest_run(outdir: str | os.PathLike[str]) -> Path:
     )
 
 
-def latest_snapshot(outdir: str | os.PathLike[str]) -> Path:
-    """The newest snapshot of the newest run in `outdir` that has one."""
-    return run_snapshots(latest_run(outdir))[-1]
-
-
 @contextlib.contextmanager
 def run_log(run_dir: Path | None) -> Iterator[logging.Logger]:
     """Send the run logger's messages to stdout and append them to ``run_dir/log.txt``.

@@ -60,13 +60,13 @@ def test_narrow_fake_set_has_high_precision_low_recall() -> None:
     assert precision > 0.9 and recall < 0.5
 
 
-@pytest.mark.parametrize("row_batch, col_batch", [(10000, 10000), (7, 13)])
-def test_matches_reference_with_any_batching(row_batch: int, col_batch: int) -> None:
+@pytest.mark.parametrize("block_size", [10000, 7, 13])
+def test_matches_reference_with_any_batching(block_size: int) -> None:
     rng = np.random.RandomState(1)
     real = rng.randn(150, 6)
     fake = rng.randn(120, 6) * 1.3 + 0.4
     real_t, fake_t = torch.from_numpy(real), torch.from_numpy(fake)
-    got = precision_recall(real_t, fake_t, k=3, row_batch_size=row_batch, col_batch_size=col_batch)
+    got = precision_recall(real_t, fake_t, k=3, block_size=block_size)
     want = _reference(real, fake, 3)
     assert got[0] == pytest.approx(want[0], abs=1 / 120) and got[1] == pytest.approx(want[1], abs=1 / 150)
     assert 0 < got[0] < 1 and 0 < got[1] < 1

@@ -50,7 +50,6 @@ def conv2d_resample(
     padding: Padding = 0,
     groups: int = 1,
     flip_weight: bool = True,
-    flip_filter: bool = False,
     bias: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Convolve `x` [N, C, H, W] with `w` [O, C/groups, kh, kw], resampling with filter `f`.
@@ -77,15 +76,15 @@ def conv2d_resample(
     pointwise = kw == 1 and kh == 1
 
     if pointwise and down > 1 and up == 1:  # filter and decimate first, then the 1x1 conv
-        x = upfirdn2d(x, f, down=down, padding=pad, flip_filter=flip_filter)
+        x = upfirdn2d(x, f, down=down, padding=pad)
         return _conv(x, w, groups=groups, flip_weight=flip_weight, bias=bias)
 
     if pointwise and up > 1 and down == 1:  # 1x1 conv at the low resolution, then upsample
         x = _conv(x, w, groups=groups, flip_weight=flip_weight)
-        return _add_bias(upfirdn2d(x, f, up=up, padding=pad, gain=up**2, flip_filter=flip_filter), bias)
+        return _add_bias(upfirdn2d(x, f, up=up, padding=pad, gain=up**2), bias)
 
     if down > 1 and up == 1:  # filter, then a strided conv computes only the kept pixels
-        x = upfirdn2d(x, f, padding=pad, flip_filter=flip_filter)
+        x = upfirdn2d(x, f, padding=pad)
         return _conv(x, w, stride=down, groups=groups, flip_weight=flip_weight, bias=bias)
 
     if up > 1:  # a strided transposed conv does zero insertion and conv at once; then filter
@@ -99,9 +98,9 @@ def conv2d_resample(
             x, w, stride=up, padding=(cy, cx), groups=groups, transpose=True, flip_weight=not flip_weight
         )
         rest = (px0 + cx, px1 + cx, py0 + cy, py1 + cy)
-        x = upfirdn2d(x, f, padding=rest, gain=up**2, flip_filter=flip_filter)
+        x = upfirdn2d(x, f, padding=rest, gain=up**2)
         if down > 1:
-            x = upfirdn2d(x, f, down=down, flip_filter=flip_filter)
+            x = upfirdn2d(x, f, down=down)
         return _add_bias(x, bias)
 
     if px0 == px1 and py0 == py1 and px0 >= 0 and py0 >= 0:  # plain conv

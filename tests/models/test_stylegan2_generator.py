@@ -30,9 +30,8 @@ def test_fully_connected_equalised_lr() -> None:
     x = torch.randn(3, 6)
     pre = x @ (layer.weight * 0.01 / math.sqrt(6)).t() + layer.bias * 0.01
     torch.testing.assert_close(layer(x), F.leaky_relu(pre, 0.2) * math.sqrt(2))
-    linear = FullyConnectedLayer(6, 4, bias=False)
-    assert linear.bias is None
-    torch.testing.assert_close(linear(x), x @ (linear.weight / math.sqrt(6)).t())
+    linear = FullyConnectedLayer(6, 4)
+    torch.testing.assert_close(linear(x), x @ (linear.weight / math.sqrt(6)).t() + linear.bias)
 
 
 def test_conv2d_layer_gain_and_clamp() -> None:

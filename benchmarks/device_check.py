@@ -34,6 +34,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from bench_networks import median_seconds, sync  # beside this script (its folder is on sys.path)
 
 from ganforge.fileio import atomic_open
 from ganforge.models.stylegan2 import Discriminator, Generator
@@ -75,22 +76,11 @@ SIZES = {
 }
 
 
-def sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
 def seconds(fn: Any, repeats: int, device: torch.device) -> float:
     """Median wall time of `fn` after one warm-up call (which also compiles)."""
     fn()
     sync(device)
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        sync(device)
-        times.append(time.perf_counter() - start)
-    return float(np.median(times))
+    return median_seconds(fn, repeats, device)
 
 
 def reset_peak(device: torch.device) -> None:

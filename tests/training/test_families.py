@@ -15,7 +15,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 from click.testing import CliRunner
-from tests.training.tiny import latest_snapshot, make_dataset
+from tests.training.tiny import latest_snapshot, make_dataset, trained_state
 from torch import nn
 
 from ganforge.cli.command import in_options
@@ -56,19 +56,6 @@ def stylegan_config(**changes: object) -> TrainingConfig:
     return dataclasses.replace(base, **changes)
 
 
-def _trained_state(outdir: Path) -> dict[str, torch.Tensor]:
-    """Every network tensor and optimiser moment of the newest snapshot in `outdir`."""
-    snapshot = latest_snapshot(outdir)
-    networks = load_network(snapshot)
-    state = {f"{key}.{name}": t for key in ("G", "D", "G_ema")
-             for name, t in networks[key].state_dict().items()}
-    training = read_training_state(snapshot)
-    for key in ("G_opt", "D_opt"):
-        for index, moments in training[key]["state"].items():
-            state.update({f"{key}.{index}.{name}": t for name, t in moments.items()})
-    return state
-
-
 @pytest.mark.parametrize("make_config", [dcgan_config, stylegan_config], ids=["dcgan", "stylegan"])
 def test_resume_continues_bit_for_bit(tmp_path: Path, make_config: object) -> None:
     data = make_dataset(tmp_path / "ds.zip")
@@ -83,7 +70,7 @@ def test_resume_continues_bit_for_bit(tmp_path: Path, make_config: object) -> No
     result = training_loop(config, data, first, resume_from=snapshot, options=OPTIONS)
     assert result.cur_nimg == 56
 
-    expected, actual = _trained_state(tmp_path / "straight"), _trained_state(tmp_path / "resumed")
+    expected, actual = trained_state(tmp_path / "straight"), trained_state(tmp_path / "resumed")
     assert expected.keys() == actual.keys() and any(".exp_avg" in name for name in expected)
     for name, tensor in expected.items():
         assert torch.equal(tensor, actual[name]), name

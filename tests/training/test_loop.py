@@ -14,7 +14,7 @@ from pathlib import Path
 import PIL.Image
 import pytest
 import torch
-from tests.training.tiny import latest_snapshot, make_dataset, stylegan2_networks, tiny_config
+from tests.training.tiny import latest_snapshot, make_dataset, stylegan2_networks, tiny_config, trained_state
 
 from ganforge.compat import load_network
 from ganforge.compat.checkpoint import read_training_state, save_network_checkpoint
@@ -64,18 +64,6 @@ def test_run_writes_logs_grids_stats_and_snapshots(tmp_path: Path) -> None:
     assert read_training_state(snapshot)["cur_nimg"] == 32
 
 
-def _trained_state(run_dir: Path) -> dict[str, torch.Tensor]:
-    networks = load_network(latest_snapshot(run_dir.parent))
-    state = {f"{key}.{name}": t for key in ("G", "D", "G_ema", "augment_pipe")
-             for name, t in networks[key].state_dict().items()}
-    training = read_training_state(latest_snapshot(run_dir.parent))
-    for key in ("G_opt", "D_opt"):
-        for index, moments in training[key]["state"].items():
-            state.update({f"{key}.{index}.{name}": t for name, t in moments.items()})
-    state["pl_mean"] = training["loss"]["pl_mean"]
-    return state
-
-
 def test_resume_continues_bit_for_bit(tmp_path: Path) -> None:
     data = make_dataset(tmp_path / "ds.zip")
     # Lazy regularisation, pending ADA signs and style mixing all straddle the stop at step 5.
@@ -93,7 +81,7 @@ def test_resume_continues_bit_for_bit(tmp_path: Path) -> None:
     result = training_loop(config, data, first, resume_from=snapshot, options=OPTIONS)
     assert result.cur_nimg == 72 and result.run_dir == first
 
-    expected, actual = _trained_state(straight), _trained_state(first)
+    expected, actual = trained_state(straight.parent), trained_state(first.parent)
     assert expected.keys() == actual.keys()
     assert float(expected["augment_pipe.p"]) > 0  # ADA did move p
     for name, tensor in expected.items():

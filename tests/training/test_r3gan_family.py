@@ -11,8 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 from click.testing import CliRunner
-from tests.training.test_families import _trained_state
-from tests.training.tiny import latest_snapshot, make_dataset
+from tests.training.tiny import latest_snapshot, make_dataset, trained_state
 
 from ganforge.augment.pipeline import build_augment_pipe
 from ganforge.cli.train import train_command
@@ -90,7 +89,7 @@ def test_resume_continues_bit_for_bit(tmp_path: Path) -> None:
     snapshot = latest_snapshot(tmp_path / "resumed")
     result = training_loop(config, data, first, resume_from=snapshot, options=OPTIONS)
     assert result.cur_nimg == 56
-    expected, actual = _trained_state(tmp_path / "straight"), _trained_state(tmp_path / "resumed")
+    expected, actual = trained_state(tmp_path / "straight"), trained_state(tmp_path / "resumed")
     assert expected.keys() == actual.keys() and any(".exp_avg" in name for name in expected)
     for name, tensor in expected.items():
         assert torch.equal(tensor, actual[name]), name

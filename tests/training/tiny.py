@@ -11,8 +11,11 @@ from typing import Any
 
 import numpy as np
 import PIL.Image
+import torch
 from torch import nn
 
+from ganforge.compat import load_network
+from ganforge.compat.checkpoint import read_training_state
 from ganforge.training.families import StyleGAN2Family
 from ganforge.training.options import TrainingConfig
 from ganforge.training.rundir import latest_run, run_snapshots
@@ -53,3 +56,18 @@ def stylegan2_networks(
 def latest_snapshot(outdir: Path) -> Path:
     """The newest snapshot of the newest run in `outdir` that has one."""
     return run_snapshots(latest_run(outdir))[-1]
+
+
+def trained_state(outdir: Path) -> dict[str, torch.Tensor]:
+    """Every tensor a resumed run must reproduce, from the newest snapshot in `outdir`: the networks
+    (G, D, G_ema and the augment pipe when there is one), the optimisers' moments and the loss state."""
+    snapshot = latest_snapshot(outdir)
+    networks = load_network(snapshot)
+    state = {f"{key}.{name}": t for key in ("G", "D", "G_ema", "augment_pipe")
+             if isinstance(networks.get(key), nn.Module) for name, t in networks[key].state_dict().items()}
+    training = read_training_state(snapshot)
+    for key in ("G_opt", "D_opt"):
+        for index, moments in training[key]["state"].items():
+            state.update({f"{key}.{index}.{name}": t for name, t in moments.items()})
+    state.update({f"loss.{name}": t for name, t in training["loss"].items()})
+    return state

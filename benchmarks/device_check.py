@@ -34,7 +34,12 @@ from typing import Any
 
 import numpy as np
 import torch
-from bench_networks import median_seconds, sync  # beside this script (its folder is on sys.path)
+from bench_networks import (  # beside this script (its folder is on sys.path)
+    median_seconds,
+    peak_rss_mib,
+    reset_peak_rss,
+    sync,
+)
 
 from ganforge.fileio import atomic_open
 from ganforge.models.stylegan2 import Discriminator, Generator
@@ -84,26 +89,18 @@ def seconds(fn: Any, repeats: int, device: torch.device) -> float:
 
 
 def reset_peak(device: torch.device) -> None:
+    """Restart the peak count of `peak_mib`."""
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     else:
-        try:
-            Path("/proc/self/clear_refs").write_text("5")
-        except OSError:
-            pass
+        reset_peak_rss()
 
 
 def peak_mib(device: torch.device) -> float:
-    """Peak GPU memory (CUDA) or peak resident memory (Linux) since `reset_peak`, in MiB."""
+    """Peak GPU memory (CUDA) or peak resident memory (elsewhere) since `reset_peak`, in MiB."""
     if device.type == "cuda":
         return torch.cuda.max_memory_allocated(device) / 2**20
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 2**10
-    except OSError:
-        pass
-    return float("nan")
+    return peak_rss_mib()
 
 
 # ---- 1. parity ---------------------------------------------------------------------------------

@@ -81,3 +81,13 @@ def save_tiny_stylegan2(path: Path, c_dim: int = 0) -> str:
     )
     save_network(path, G_ema=G)
     return str(path)
+
+
+def tiny_stylegan(c_dim: int = 0) -> torch.nn.Module:
+    """A tiny 8 px StyleGAN (2019) G: one mapping layer, 8 feature maps."""
+    from ganforge.models import stylegan
+
+    return stylegan.Generator(
+        z_dim=8, c_dim=c_dim, w_dim=8, img_resolution=8, img_channels=3,
+        mapping_kwargs={"num_layers": 1}, synthesis_kwargs={"fmap_base": 32, "fmap_max": 8},
+    )

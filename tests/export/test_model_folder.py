@@ -11,13 +11,13 @@ import numpy as np
 import PIL.Image
 import pytest
 import torch
-from tests.conftest import save_tiny_stylegan2
+from tests.conftest import save_tiny_stylegan2, tiny_stylegan
 
 from ganforge.cli.main import main
 from ganforge.compat import load_network, save_network
 from ganforge.errors import NetworkFileError, OptionError, OutputError
 from ganforge.export import export_network
-from ganforge.models import dcgan, stylegan
+from ganforge.models import dcgan
 
 
 def _outputs(G: torch.nn.Module, psi: float = 0.7) -> torch.Tensor:
@@ -101,15 +101,7 @@ def test_other_families_travel_too(tmp_path: Path, family: str, one_thread: None
     if family == "dcgan":
         G = dcgan.Generator(z_dim=8, c_dim=0, img_resolution=16, img_channels=3, gf_dim=4).eval()
     else:
-        G = stylegan.Generator(
-            z_dim=8,
-            c_dim=0,
-            w_dim=8,
-            img_resolution=8,
-            img_channels=3,
-            mapping_kwargs={"num_layers": 1},
-            synthesis_kwargs={"fmap_base": 32, "fmap_max": 8},
-        )
+        G = tiny_stylegan(c_dim=0)
     save_network(tmp_path / "net.pt", G_ema=G)
     export_network(tmp_path / "net.pt", tmp_path / "model")
     assert json.loads((tmp_path / "model" / "config.json").read_text())["family"] == family

@@ -11,14 +11,14 @@ import onnxruntime
 import PIL.Image
 import pytest
 import torch
-from tests.conftest import ParityLookup
+from tests.conftest import ParityLookup, tiny_stylegan
 
 import ganforge.tools.generate
 from ganforge.cli.main import main
 from ganforge.compat import load_network, save_network
 from ganforge.errors import NetworkFileError, OptionError
 from ganforge.export import export_network
-from ganforge.models import dcgan, stylegan
+from ganforge.models import dcgan
 from ganforge.tools.generate import generate_images
 from ganforge.tools.style_mix import style_mix_grid
 
@@ -86,15 +86,7 @@ def test_stylegan_and_dcgan_generators_export_too(tmp_path: Path, family: str, o
     if family == "dcgan":
         G = dcgan.Generator(z_dim=8, c_dim=3, img_resolution=8, img_channels=1, gf_dim=4, gfc_dim=8)
     else:
-        G = stylegan.Generator(
-            z_dim=8,
-            c_dim=3,
-            w_dim=8,
-            img_resolution=8,
-            img_channels=3,
-            mapping_kwargs={"num_layers": 1},
-            synthesis_kwargs={"fmap_base": 32, "fmap_max": 8},
-        )
+        G = tiny_stylegan(c_dim=3)
         with torch.no_grad():
             G.mapping.w_avg.normal_()  # a mean to truncate towards that is not zero
     save_network(tmp_path / "net.pt", G_ema=G)

@@ -15,7 +15,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 from click.testing import CliRunner
-from tests.training.tiny import latest_snapshot, make_dataset, trained_state
+from tests.training.tiny import (
+    assert_same_training,
+    latest_snapshot,
+    make_dataset,
+    train_straight_and_resumed,
+)
 from torch import nn
 
 from ganforge.cli.command import in_options
@@ -60,20 +65,10 @@ def stylegan_config(**changes: object) -> TrainingConfig:
 def test_resume_continues_bit_for_bit(tmp_path: Path, make_config: object) -> None:
     data = make_dataset(tmp_path / "ds.zip")
     config = make_config(kimg=0.056, snap=1)  # type: ignore[operator]
-    straight = new_run_dir(tmp_path / "straight", "x")
-    training_loop(config, data, straight, options=OPTIONS)
-
-    first = new_run_dir(tmp_path / "resumed", "x")
-    training_loop(dataclasses.replace(config, kimg=0.024), data, first, options=OPTIONS)
-    snapshot = latest_snapshot(tmp_path / "resumed")
+    _, first, snapshot, result = train_straight_and_resumed(config, data, tmp_path, 0.024, OPTIONS)
     assert read_training_state(snapshot)["cur_nimg"] == 24
-    result = training_loop(config, data, first, resume_from=snapshot, options=OPTIONS)
     assert result.cur_nimg == 56
-
-    expected, actual = trained_state(tmp_path / "straight"), trained_state(tmp_path / "resumed")
-    assert expected.keys() == actual.keys() and any(".exp_avg" in name for name in expected)
-    for name, tensor in expected.items():
-        assert torch.equal(tensor, actual[name]), name
+    assert_same_training(tmp_path)
     stats = [json.loads(line) for line in (first / "stats.jsonl").read_text().splitlines()]
     assert stats[-1]["Progress/kimg"]["mean"] == 0.056 and "Loss/D/loss" in stats[-1]
 

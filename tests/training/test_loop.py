@@ -14,7 +14,14 @@ from pathlib import Path
 import PIL.Image
 import pytest
 import torch
-from tests.training.tiny import latest_snapshot, make_dataset, stylegan2_networks, tiny_config, trained_state
+from tests.training.tiny import (
+    assert_same_training,
+    latest_snapshot,
+    make_dataset,
+    stylegan2_networks,
+    tiny_config,
+    train_straight_and_resumed,
+)
 
 from ganforge.compat import load_network
 from ganforge.compat.checkpoint import read_training_state, save_network_checkpoint
@@ -71,21 +78,12 @@ def test_resume_continues_bit_for_bit(tmp_path: Path) -> None:
         kimg=0.072, aug="ada", augpipe="bgc", target=0.1, ada_kimg=0.05, ada_interval=3, G_reg_interval=2,
         D_reg_interval=3, ema_rampup=0.05, snap=1,
     )
-    straight = new_run_dir(tmp_path / "straight", "x")
-    training_loop(config, data, straight, options=OPTIONS)
-
-    first = new_run_dir(tmp_path / "resumed", "x")
-    training_loop(tiny_config(**{**config.__dict__, "kimg": 0.040}), data, first, options=OPTIONS)
-    snapshot = latest_snapshot(tmp_path / "resumed")
+    straight, first, snapshot, result = train_straight_and_resumed(config, data, tmp_path, 0.040, OPTIONS)
     assert read_training_state(snapshot)["cur_nimg"] == 40
-    result = training_loop(config, data, first, resume_from=snapshot, options=OPTIONS)
     assert result.cur_nimg == 72 and result.run_dir == first
 
-    expected, actual = trained_state(straight.parent), trained_state(first.parent)
-    assert expected.keys() == actual.keys()
+    expected = assert_same_training(tmp_path)
     assert float(expected["augment_pipe.p"]) > 0  # ADA did move p
-    for name, tensor in expected.items():
-        assert torch.equal(tensor, actual[name]), name
     log = (first / "log.txt").read_text()
     assert log.count("Loading training set") == 2 and "Resuming from snapshot" in log
     # The tick counter continues: straight and resumed runs have the same ticks, snapshots and kimg.

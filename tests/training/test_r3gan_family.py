@@ -11,7 +11,12 @@ from pathlib import Path
 import pytest
 import torch
 from click.testing import CliRunner
-from tests.training.tiny import latest_snapshot, make_dataset, trained_state
+from tests.training.tiny import (
+    assert_same_training,
+    latest_snapshot,
+    make_dataset,
+    train_straight_and_resumed,
+)
 
 from ganforge.augment.pipeline import build_augment_pipe
 from ganforge.cli.train import train_command
@@ -22,8 +27,7 @@ from ganforge.models import r3gan
 from ganforge.training.config import resolve_config
 from ganforge.training.families import make_family
 from ganforge.training.families.r3gan import R3GAN_PRESETS, cosine_schedule
-from ganforge.training.loop import LoopOptions, training_loop
-from ganforge.training.rundir import new_run_dir
+from ganforge.training.loop import LoopOptions
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
@@ -83,16 +87,9 @@ def test_resume_continues_bit_for_bit(tmp_path: Path) -> None:
     overrides = {"model": "r3gan", "batch": 8, "cond": True, "decay_kimg": 0.032, **TINY}
     base = resolve_config("cpu", 8, 1, overrides)
     config = dataclasses.replace(base, kimg=0.056, kimg_per_tick=0.016, snap=1, workers=0)
-    training_loop(config, data, new_run_dir(tmp_path / "straight", "x"), options=OPTIONS)
-    first = new_run_dir(tmp_path / "resumed", "x")
-    training_loop(dataclasses.replace(config, kimg=0.024), data, first, options=OPTIONS)
-    snapshot = latest_snapshot(tmp_path / "resumed")
-    result = training_loop(config, data, first, resume_from=snapshot, options=OPTIONS)
+    result = train_straight_and_resumed(config, data, tmp_path, 0.024, OPTIONS).result
     assert result.cur_nimg == 56
-    expected, actual = trained_state(tmp_path / "straight"), trained_state(tmp_path / "resumed")
-    assert expected.keys() == actual.keys() and any(".exp_avg" in name for name in expected)
-    for name, tensor in expected.items():
-        assert torch.equal(tensor, actual[name]), name
+    assert_same_training(tmp_path)
 
 
 def test_published_presets_build_the_published_networks() -> None:

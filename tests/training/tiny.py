@@ -7,7 +7,7 @@ import io
 import json
 import zipfile
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import PIL.Image
@@ -17,8 +17,9 @@ from torch import nn
 from ganforge.compat import load_network
 from ganforge.compat.checkpoint import read_training_state
 from ganforge.training.families import StyleGAN2Family
+from ganforge.training.loop import LoopOptions, TrainingResult, training_loop
 from ganforge.training.options import TrainingConfig
-from ganforge.training.rundir import latest_run, run_snapshots
+from ganforge.training.rundir import latest_run, new_run_dir, run_snapshots
 
 
 def make_dataset(path: Path, count: int = 32, resolution: int = 16, classes: int = 0) -> Path:
@@ -71,3 +72,35 @@ def trained_state(outdir: Path) -> dict[str, torch.Tensor]:
             state.update({f"{key}.{index}.{name}": t for name, t in moments.items()})
     state.update({f"loss.{name}": t for name, t in training["loss"].items()})
     return state
+
+
+class ResumeRuns(NamedTuple):
+    """The two runs of `train_straight_and_resumed`."""
+
+    straight: Path  # the run trained in one go
+    resumed: Path  # the run stopped and resumed
+    snapshot: Path  # the snapshot it resumed from
+    result: TrainingResult  # how its resumed part ended
+
+
+def train_straight_and_resumed(
+    config: TrainingConfig, data: Path, root: Path, stop_kimg: float, options: LoopOptions
+) -> ResumeRuns:
+    """Train `config` in one go under root/straight, and under root/resumed stopped at `stop_kimg`
+    and resumed from that snapshot to the end."""
+    straight = new_run_dir(root / "straight", "x")
+    training_loop(config, data, straight, options=options)
+    resumed = new_run_dir(root / "resumed", "x")
+    training_loop(dataclasses.replace(config, kimg=stop_kimg), data, resumed, options=options)
+    snapshot = latest_snapshot(root / "resumed")
+    result = training_loop(config, data, resumed, resume_from=snapshot, options=options)
+    return ResumeRuns(straight, resumed, snapshot, result)
+
+
+def assert_same_training(root: Path) -> dict[str, torch.Tensor]:
+    """Assert that root/straight and root/resumed end with equal `trained_state`s; return the first."""
+    expected, actual = trained_state(root / "straight"), trained_state(root / "resumed")
+    assert expected.keys() == actual.keys() and any(".exp_avg" in name for name in expected)
+    for name, tensor in expected.items():
+        assert torch.equal(tensor, actual[name]), name
+    return expected
